@@ -1,0 +1,245 @@
+// Package sched decides what runs where. Reconcile is a pure function: the
+// desired state, the observed state and the current time go in, a Plan comes
+// out. It does no I/O and keeps no state, so every decision can be replayed in
+// a table test; the agent carries plans out.
+//
+//	desired (stack) ─┐
+//	observed (tasks) ─┼─▶ Reconcile ─▶ Plan{Start, Stop, Wake, Steady}
+//	now ─────────────┘
+package sched
+
+import (
+	"time"
+)
+
+// Status is a task's lifecycle state, with the ECS names.
+type Status string
+
+// Task lifecycle, in order. A task moves only forward.
+const (
+	Provisioning   Status = "PROVISIONING"   // host port being allocated
+	Pending        Status = "PENDING"        // process starting
+	Activating     Status = "ACTIVATING"     // registering in its target group
+	Running        Status = "RUNNING"        // registered and serving
+	Deactivating   Status = "DEACTIVATING"   // deregistering, draining
+	Stopping       Status = "STOPPING"       // SIGTERM sent, stop timeout running
+	Deprovisioning Status = "DEPROVISIONING" // host port being released
+	Stopped        Status = "STOPPED"        // gone
+)
+
+// Health is the load balancer's view of a task: the target health state of
+// its target, or HealthUnknown when the service has no target group.
+type Health string
+
+// Health values, the ALB target states that matter to the scheduler.
+const (
+	HealthUnknown   Health = ""
+	HealthInitial   Health = "initial"
+	HealthHealthy   Health = "healthy"
+	HealthUnhealthy Health = "unhealthy"
+)
+
+// Desired is what the stack asks for.
+type Desired struct {
+	// Instances are the cluster's instances, in placement order.
+	Instances []string
+	Services  []Service
+}
+
+// Service is one service's desired state.
+type Service struct {
+	Name    string
+	Desired int
+	// Balanced is true when the service registers its tasks in a target
+	// group, so that target health counts.
+	Balanced bool
+	// GracePeriod is how long after a task started its unhealthy target
+	// state is ignored.
+	GracePeriod time.Duration
+}
+
+// Task is one task as observed, running or recently stopped.
+type Task struct {
+	ID       string
+	Service  string
+	Instance string
+	Status   Status
+	// StopRequested is set once the scheduler or a user asked the task to
+	// stop: it no longer counts toward the desired count.
+	StopRequested bool
+	Health        Health
+	CreatedAt     time.Time
+	// StartedAt is when the task reached RUNNING (zero before).
+	StartedAt time.Time
+	// HealthyAt is when the task first served healthy: its target turned
+	// healthy, or it reached RUNNING in a service without a target group.
+	HealthyAt time.Time
+	StoppedAt time.Time
+	// Failed marks a stopped task that ended badly: it failed to start,
+	// exited while it should have run, or failed its health checks.
+	Failed bool
+}
+
+// Observed is what is running now, plus recently stopped tasks.
+type Observed struct {
+	Tasks []Task
+}
+
+// Plan is what the agent should do now.
+type Plan struct {
+	Start []Placement
+	Stop  []StopOrder
+	// Wake is when Reconcile should run again if nothing else happens
+	// (zero: no need), for example when a restart back-off or a health
+	// check grace period ends.
+	Wake time.Time
+	// Steady lists the services that have reached a steady state: desired
+	// count running, every task healthy, nothing starting or stopping.
+	Steady []string
+}
+
+// Placement starts one task of Service on Instance.
+type Placement struct {
+	Service  string
+	Instance string
+}
+
+// StopOrder stops one task, for Reason (an ECS stoppedReason sentence).
+type StopOrder struct {
+	TaskID string
+	Reason string
+	// Failed marks the stop as the task's failure (for back-off).
+	Failed bool
+}
+
+// Restart back-off: after consecutive failures a service waits before it
+// starts a replacement, as ECS throttles tasks that keep failing to start.
+const (
+	backoffBase = time.Second
+	backoffMax  = time.Minute
+)
+
+// Reconcile computes the plan that moves observed toward desired.
+func Reconcile(d Desired, o Observed, now time.Time) Plan {
+	var p Plan
+	load := instanceLoad(d.Instances, o.Tasks)
+	for _, svc := range d.Services {
+		p.merge(reconcileService(svc, d.Instances, load, tasksOf(svc.Name, o.Tasks), now))
+	}
+	p.Stop = append(p.Stop, stopOrphans(d.Services, o.Tasks)...)
+	return p
+}
+
+// stopOrphans stops the tasks of services no longer in the stack.
+func stopOrphans(services []Service, tasks []Task) []StopOrder {
+	known := make(map[string]bool, len(services))
+	for _, svc := range services {
+		known[svc.Name] = true
+	}
+	var out []StopOrder
+	for _, t := range activeTasks(tasks) {
+		if !known[t.Service] {
+			out = append(out, StopOrder{TaskID: t.ID, Reason: "Service " + t.Service + " deleted"})
+		}
+	}
+	return out
+}
+
+func (p *Plan) merge(q Plan) {
+	p.Start = append(p.Start, q.Start...)
+	p.Stop = append(p.Stop, q.Stop...)
+	p.Steady = append(p.Steady, q.Steady...)
+	p.Wake = earliest(p.Wake, q.Wake)
+}
+
+func reconcileService(svc Service, instances []string, load map[string]int, tasks []Task, now time.Time) Plan {
+	var p Plan
+	active := activeTasks(tasks)
+	active, p.Stop, p.Wake = stopUnhealthy(svc, active, now)
+	switch {
+	case len(active) > svc.Desired:
+		p.Stop = append(p.Stop, scaleIn(svc, active, len(active)-svc.Desired)...)
+	case len(active) < svc.Desired:
+		wait := restartDelay(tasks, now)
+		if wait > 0 {
+			p.Wake = earliest(p.Wake, now.Add(wait))
+			break
+		}
+		p.Start = place(svc.Name, instances, load, active, svc.Desired-len(active))
+	}
+	if len(p.Start) == 0 && len(p.Stop) == 0 && steady(svc, tasks) {
+		p.Steady = []string{svc.Name}
+	}
+	return p
+}
+
+// activeTasks are the tasks that count toward the desired count.
+func activeTasks(tasks []Task) []Task {
+	var out []Task
+	for _, t := range tasks {
+		if t.Status != Stopped && !t.StopRequested {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// stopUnhealthy orders unhealthy tasks past their grace period to stop, as
+// ECS replaces tasks that fail their ELB health checks. It returns the tasks
+// left and, when a grace period is still running, when it ends.
+func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stops []StopOrder, wake time.Time) {
+	for _, t := range active {
+		if !svc.Balanced || t.Health != HealthUnhealthy {
+			left = append(left, t)
+			continue
+		}
+		graceEnds := t.StartedAt.Add(svc.GracePeriod)
+		if now.Before(graceEnds) {
+			left = append(left, t)
+			wake = earliest(wake, graceEnds)
+			continue
+		}
+		stops = append(stops, StopOrder{
+			TaskID: t.ID,
+			Reason: "Task failed ELB health checks in (target-group of service " + svc.Name + ")",
+			Failed: true,
+		})
+	}
+	return left, stops, wake
+}
+
+// steady reports whether every task of the service runs and is healthy,
+// nothing is on its way up or down, and the count is the desired one.
+func steady(svc Service, tasks []Task) bool {
+	running := 0
+	for _, t := range tasks {
+		if t.Status == Stopped {
+			continue
+		}
+		if t.StopRequested || t.Status != Running {
+			return false
+		}
+		if svc.Balanced && t.Health != HealthHealthy {
+			return false
+		}
+		running++
+	}
+	return running == svc.Desired
+}
+
+func tasksOf(service string, tasks []Task) []Task {
+	var out []Task
+	for _, t := range tasks {
+		if t.Service == service {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}

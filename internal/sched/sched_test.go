@@ -1,0 +1,291 @@
+package sched
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+var twoInstances = []string{"instance-1", "instance-2"}
+
+func api(desired int) Service {
+	return Service{Name: "api", Desired: desired, Balanced: true, GracePeriod: 10 * time.Second}
+}
+
+func running(id, instance string, h Health) Task {
+	return Task{ID: id, Service: "api", Instance: instance, Status: Running, Health: h, CreatedAt: at(0), StartedAt: at(1), HealthyAt: at(2)}
+}
+
+func failed(id string, stoppedAt int) Task {
+	return Task{ID: id, Service: "api", Instance: "instance-1", Status: Stopped, Failed: true, CreatedAt: at(0), StoppedAt: at(stoppedAt)}
+}
+
+func TestReconcile(t *testing.T) {
+	tests := []struct {
+		name  string
+		svc   Service
+		tasks []Task
+		now   time.Time
+		want  Plan
+	}{
+		{
+			name: "fresh service spreads over instances",
+			svc:  api(3),
+			now:  at(0),
+			want: Plan{Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}, {"api", "instance-1"}}},
+		},
+		{
+			name:  "all running and healthy is steady",
+			svc:   api(2),
+			tasks: []Task{running("a", "instance-1", HealthHealthy), running("b", "instance-2", HealthHealthy)},
+			now:   at(60),
+			want:  Plan{Steady: []string{"api"}},
+		},
+		{
+			name:  "initial target is not steady yet",
+			svc:   api(1),
+			tasks: []Task{running("a", "instance-1", HealthInitial)},
+			now:   at(60),
+			want:  Plan{},
+		},
+		{
+			name:  "service without target group is steady when running",
+			svc:   Service{Name: "api", Desired: 1},
+			tasks: []Task{running("a", "instance-1", HealthUnknown)},
+			now:   at(60),
+			want:  Plan{Steady: []string{"api"}},
+		},
+		{
+			name:  "exited task is replaced on the emptier instance",
+			svc:   api(3),
+			tasks: []Task{running("a", "instance-1", HealthHealthy), running("b", "instance-2", HealthHealthy), running("c", "instance-1", HealthHealthy), failed("d", 50)},
+			now:   at(60),
+			want:  Plan{Steady: []string{"api"}},
+		},
+		{
+			name:  "one failure is replaced at once",
+			svc:   api(2),
+			tasks: []Task{running("a", "instance-1", HealthHealthy), failed("b", 59)},
+			now:   at(60),
+			want:  Plan{Start: []Placement{{"api", "instance-2"}}},
+		},
+		{
+			name: "unhealthy task past grace is stopped and replaced",
+			svc:  api(2),
+			tasks: []Task{
+				running("a", "instance-1", HealthHealthy),
+				running("b", "instance-2", HealthUnhealthy),
+			},
+			now: at(60),
+			want: Plan{
+				Start: []Placement{{"api", "instance-2"}},
+				Stop:  []StopOrder{{TaskID: "b", Reason: "Task failed ELB health checks in (target-group of service api)", Failed: true}},
+			},
+		},
+		{
+			name:  "unhealthy task within grace is kept and a wake is planned",
+			svc:   api(1),
+			tasks: []Task{running("a", "instance-1", HealthUnhealthy)},
+			now:   at(5),
+			want:  Plan{Wake: at(11)},
+		},
+		{
+			name:  "unhealthy task without target group is not judged",
+			svc:   Service{Name: "api", Desired: 1},
+			tasks: []Task{running("a", "instance-1", HealthUnhealthy)},
+			now:   at(60),
+			want:  Plan{Steady: []string{"api"}},
+		},
+		{
+			name: "task asked to stop no longer counts",
+			svc:  api(1),
+			tasks: []Task{
+				{ID: "a", Service: "api", Instance: "instance-1", Status: Deactivating, StopRequested: true, CreatedAt: at(0)},
+			},
+			now:  at(60),
+			want: Plan{Start: []Placement{{"api", "instance-1"}}},
+		},
+		{
+			name: "scale in takes from the fullest instance, pending before running",
+			svc:  api(2),
+			tasks: []Task{
+				running("a", "instance-1", HealthHealthy),
+				{ID: "b", Service: "api", Instance: "instance-1", Status: Running, Health: HealthHealthy, CreatedAt: at(10)},
+				{ID: "c", Service: "api", Instance: "instance-1", Status: Pending, CreatedAt: at(30)},
+				running("d", "instance-2", HealthHealthy),
+			},
+			now: at(60),
+			want: Plan{Stop: []StopOrder{
+				{TaskID: "c", Reason: "Scaling activity initiated by (service api)"},
+				{TaskID: "b", Reason: "Scaling activity initiated by (service api)"},
+			}},
+		},
+		{
+			name:  "consecutive failures back off",
+			svc:   api(1),
+			tasks: []Task{failed("a", 50), failed("b", 55), failed("c", 59)},
+			now:   at(60),
+			want:  Plan{Wake: at(61)},
+		},
+		{
+			name:  "back-off over, the replacement starts",
+			svc:   api(1),
+			tasks: []Task{failed("a", 50), failed("b", 55), failed("c", 59)},
+			now:   at(61),
+			want:  Plan{Start: []Placement{{"api", "instance-1"}}},
+		},
+		{
+			name: "a healthy task ends the failure streak",
+			svc:  api(2),
+			tasks: []Task{
+				failed("a", 40), failed("b", 45),
+				{ID: "c", Service: "api", Instance: "instance-1", Status: Running, Health: HealthHealthy, CreatedAt: at(46), StartedAt: at(47), HealthyAt: at(48)},
+				failed("d", 59),
+			},
+			now:  at(60),
+			want: Plan{Start: []Placement{{"api", "instance-2"}}},
+		},
+		{
+			name: "desired zero with nothing running is steady",
+			svc:  api(0),
+			now:  at(0),
+			want: Plan{Steady: []string{"api"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Reconcile(Desired{Instances: twoInstances, Services: []Service{tt.svc}}, Observed{Tasks: tt.tasks}, tt.now)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("plan mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReconcile_SpreadAcrossServices(t *testing.T) {
+	d := Desired{Instances: twoInstances, Services: []Service{{Name: "api", Desired: 1}, {Name: "worker", Desired: 1}}}
+	got := Reconcile(d, Observed{}, at(0))
+	want := []Placement{{"api", "instance-1"}, {"worker", "instance-2"}}
+	if diff := cmp.Diff(want, got.Start); diff != "" {
+		t.Errorf("placements (-want +got):\n%s", diff)
+	}
+}
+
+func TestReconcile_StopsTasksOfDeletedServices(t *testing.T) {
+	old := running("a", "instance-1", HealthHealthy)
+	old.Service = "gone"
+	got := Reconcile(Desired{Instances: twoInstances}, Observed{Tasks: []Task{old}}, at(0))
+	want := []StopOrder{{TaskID: "a", Reason: "Service gone deleted"}}
+	if diff := cmp.Diff(want, got.Stop); diff != "" {
+		t.Errorf("stops (-want +got):\n%s", diff)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range map[int]time.Duration{2: time.Second, 3: 2 * time.Second, 4: 4 * time.Second, 7: 32 * time.Second, 8: time.Minute, 50: time.Minute} {
+		if got := backoff(n); got != want {
+			t.Errorf("backoff(%d): got %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestReconcile_Invariants runs Reconcile on random observed states and
+// checks what must always hold: after the plan, the service has exactly its
+// desired count of active tasks (unless it is backing off), placements only
+// go to known instances, only active tasks are stopped, and a service placed
+// from nothing is balanced across instances.
+func TestReconcile_Invariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		instances := []string{"instance-1", "instance-2", "instance-3"}[:1+r.IntN(3)]
+		svc := Service{Name: "api", Desired: r.IntN(8), Balanced: r.IntN(2) == 0, GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
+		tasks := randomTasks(r, instances)
+		now := at(100)
+		p := Reconcile(Desired{Instances: instances, Services: []Service{svc}}, Observed{Tasks: tasks}, now)
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkInvariants(t, svc, instances, tasks, p, now) })
+	}
+}
+
+func randomTasks(r *rand.Rand, instances []string) []Task {
+	statuses := []Status{Provisioning, Pending, Activating, Running, Deactivating, Stopping, Stopped}
+	healths := []Health{HealthInitial, HealthHealthy, HealthUnhealthy}
+	var tasks []Task
+	for j := range r.IntN(10) {
+		s := statuses[r.IntN(len(statuses))]
+		t := Task{
+			ID: fmt.Sprint("t", j), Service: "api", Instance: instances[r.IntN(len(instances))],
+			Status: s, Health: healths[r.IntN(len(healths))], CreatedAt: at(r.IntN(90)),
+			StopRequested: s == Deactivating || s == Stopping || r.IntN(10) == 0,
+		}
+		t.StartedAt = t.CreatedAt.Add(time.Second)
+		if s == Stopped {
+			t.StoppedAt, t.Failed = at(90+r.IntN(10)), r.IntN(2) == 0
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+func checkInvariants(t *testing.T, svc Service, instances []string, tasks []Task, p Plan, now time.Time) {
+	active := map[string]bool{}
+	for _, task := range activeTasks(tasks) {
+		active[task.ID] = true
+	}
+	for _, s := range p.Stop {
+		if !active[s.TaskID] {
+			t.Fatalf("stopped %s, which is not active", s.TaskID)
+		}
+	}
+	for _, pl := range p.Start {
+		if !contains(instances, pl.Instance) {
+			t.Fatalf("placed on unknown instance %q", pl.Instance)
+		}
+	}
+	after := len(active) - len(p.Stop) + len(p.Start)
+	if after != svc.Desired && restartDelay(tasks, now) == 0 && !graceHolding(svc, tasks, p, now) {
+		t.Fatalf("after the plan %d tasks are active, want %d", after, svc.Desired)
+	}
+	if after > max(svc.Desired, len(active)) {
+		t.Fatalf("after the plan %d tasks are active, above desired %d", after, svc.Desired)
+	}
+	if len(active) == 0 && len(p.Start) > 0 {
+		checkBalanced(t, instances, p.Start)
+	}
+}
+
+// graceHolding: unhealthy tasks kept within their grace period may leave the
+// service above its desired count only if they were already counted.
+func graceHolding(svc Service, tasks []Task, p Plan, now time.Time) bool {
+	return !p.Wake.IsZero() && p.Wake.After(now)
+}
+
+func checkBalanced(t *testing.T, instances []string, start []Placement) {
+	per := map[string]int{}
+	for _, pl := range start {
+		per[pl.Instance]++
+	}
+	lo, hi := len(start), 0
+	for _, in := range instances {
+		lo, hi = min(lo, per[in]), max(hi, per[in])
+	}
+	if hi-lo > 1 {
+		t.Fatalf("placements unbalanced: %v", per)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}

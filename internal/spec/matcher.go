@@ -1,0 +1,90 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Matcher is the set of HTTP status codes a health check accepts as a pass,
+// written as in ALB: "200", "200,202", "200-299".
+type Matcher struct {
+	text   string
+	ranges []codeRange
+}
+
+type codeRange struct{ lo, hi int }
+
+// ParseMatcher parses a matcher. Codes must be within 200-499, as in ALB.
+func ParseMatcher(s string) (Matcher, error) {
+	m := Matcher{text: s}
+	if strings.TrimSpace(s) == "" {
+		return Matcher{}, fmt.Errorf("empty matcher: write codes like 200, 200,202 or 200-299")
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		r, err := parseCodeRange(strings.TrimSpace(lo), strings.TrimSpace(hi), isRange)
+		if err != nil {
+			return Matcher{}, fmt.Errorf("%q: %v", part, err)
+		}
+		m.ranges = append(m.ranges, r)
+	}
+	return m, nil
+}
+
+// MustMatcher is ParseMatcher for constants; it panics on a bad matcher.
+func MustMatcher(s string) Matcher {
+	m, err := ParseMatcher(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func parseCodeRange(lo, hi string, isRange bool) (codeRange, error) {
+	l, err := parseCode(lo)
+	if err != nil {
+		return codeRange{}, err
+	}
+	h := l
+	if isRange {
+		if h, err = parseCode(hi); err != nil {
+			return codeRange{}, err
+		}
+		if h < l {
+			return codeRange{}, fmt.Errorf("range ends before it starts")
+		}
+	}
+	return codeRange{l, h}, nil
+}
+
+func parseCode(s string) (int, error) {
+	c, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("not an HTTP status code")
+	}
+	if c < 200 || c > 499 {
+		return 0, fmt.Errorf("code %d is outside 200-499", c)
+	}
+	return c, nil
+}
+
+// Match reports whether code counts as a pass.
+func (m Matcher) Match(code int) bool {
+	for _, r := range m.ranges {
+		if code >= r.lo && code <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// String returns the matcher as written.
+func (m Matcher) String() string { return m.text }
+
+// IsZero reports whether the matcher is unset.
+func (m Matcher) IsZero() bool { return len(m.ranges) == 0 }
+
+// MarshalText writes the matcher as written.
+func (m Matcher) MarshalText() ([]byte, error) { return []byte(m.text), nil }
