@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,18 +16,21 @@ type Matcher struct {
 
 type codeRange struct{ lo, hi int }
 
+// matcherHint ends every matcher error: it says how to write one.
+const matcherHint = "write codes like 200, 200,202 or 200-299"
+
 // ParseMatcher parses a matcher. Codes must be within 200-499, as in ALB.
 func ParseMatcher(s string) (Matcher, error) {
 	m := Matcher{text: s}
 	if strings.TrimSpace(s) == "" {
-		return Matcher{}, fmt.Errorf("empty matcher: write codes like 200, 200,202 or 200-299")
+		return Matcher{}, fmt.Errorf("empty matcher: %s", matcherHint)
 	}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
 		r, err := parseCodeRange(strings.TrimSpace(lo), strings.TrimSpace(hi), isRange)
 		if err != nil {
-			return Matcher{}, fmt.Errorf("%q: %v", part, err)
+			return Matcher{}, fmt.Errorf("matcher %q: %v", s, err)
 		}
 		m.ranges = append(m.ranges, r)
 	}
@@ -53,7 +57,7 @@ func parseCodeRange(lo, hi string, isRange bool) (codeRange, error) {
 			return codeRange{}, err
 		}
 		if h < l {
-			return codeRange{}, fmt.Errorf("range ends before it starts")
+			return codeRange{}, fmt.Errorf("range %s-%s ends before it starts: write the lower code first", lo, hi)
 		}
 	}
 	return codeRange{l, h}, nil
@@ -62,10 +66,10 @@ func parseCodeRange(lo, hi string, isRange bool) (codeRange, error) {
 func parseCode(s string) (int, error) {
 	c, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("not an HTTP status code")
+		return 0, fmt.Errorf("%q is not an HTTP status code: %s", s, matcherHint)
 	}
 	if c < 200 || c > 499 {
-		return 0, fmt.Errorf("code %d is outside 200-499", c)
+		return 0, fmt.Errorf("code %d is outside 200-499: a check can only pass on 2xx, 3xx or 4xx", c)
 	}
 	return c, nil
 }
@@ -82,6 +86,12 @@ func (m Matcher) Match(code int) bool {
 
 // String returns the matcher as written.
 func (m Matcher) String() string { return m.text }
+
+// Equal reports whether two matchers were written the same. go-cmp uses it,
+// so that health checks and target groups compare without options.
+func (m Matcher) Equal(o Matcher) bool {
+	return m.text == o.text && slices.Equal(m.ranges, o.ranges)
+}
 
 // IsZero reports whether the matcher is unset.
 func (m Matcher) IsZero() bool { return len(m.ranges) == 0 }

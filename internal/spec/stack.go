@@ -31,6 +31,10 @@ type Stack struct {
 	// Dir is the folder relative paths in the stack are resolved against:
 	// the folder of File.
 	Dir string `yaml:"-" json:"-"`
+
+	// src is where each field was written, so that Validate can point at
+	// lines; nil for a stack built in code.
+	src *source
 }
 
 // LoadBalancer is a named set of listeners, like an AWS Application Load
