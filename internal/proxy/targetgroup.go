@@ -1,0 +1,302 @@
+package proxy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/spec"
+)
+
+// ErrUnknownTargetGroup is returned for a target group that is not in the
+// applied Config.
+var ErrUnknownTargetGroup = errors.New("unknown target group")
+
+// ErrTargetDraining is returned by Register for a target that is still
+// draining from an earlier deregistration.
+var ErrTargetDraining = errors.New("target is draining")
+
+// deps are what target groups share with their balancer.
+type deps struct {
+	clock  clock.Clock
+	log    *slog.Logger
+	events *notifier
+	// wg counts every goroutine the balancer owns.
+	wg *sync.WaitGroup
+}
+
+// groupSettings are a target group's settings from the spec, with the
+// defaults filled in. Immutable: a changed spec makes a new value.
+type groupSettings struct {
+	path, port          string
+	interval, timeout   time.Duration
+	thresholds          thresholds
+	matcher             spec.Matcher
+	deregistrationDelay time.Duration
+}
+
+func settingsFrom(tg *spec.TargetGroup) *groupSettings {
+	hc := tg.HealthCheck
+	s := &groupSettings{
+		path:     cmp.Or(hc.Path, spec.DefaultHealthCheckPath),
+		port:     cmp.Or(hc.Port, spec.TrafficPort),
+		interval: cmp.Or(hc.Interval.D(), spec.DefaultInterval),
+		timeout:  cmp.Or(hc.Timeout.D(), spec.DefaultTimeout),
+		thresholds: thresholds{
+			healthy:   cmp.Or(hc.HealthyThreshold, spec.DefaultHealthyThreshold),
+			unhealthy: cmp.Or(hc.UnhealthyThreshold, spec.DefaultUnhealthyThreshold),
+		},
+		matcher: hc.Matcher,
+		// 0 is a valid delay (AWS allows 0-3600 s): the spec fills the default.
+		deregistrationDelay: tg.DeregistrationDelay.D(),
+	}
+	if s.matcher.IsZero() {
+		s.matcher = spec.MustMatcher(spec.DefaultMatcher)
+	}
+	return s
+}
+
+// targetSet is the immutable routing view of a group's targets.
+type targetSet struct {
+	healthy []*target
+	// open is every registered target that is not draining: the group
+	// fails open to these when none is healthy.
+	open []*target
+}
+
+func (s *targetSet) candidates() []*target {
+	if len(s.healthy) > 0 {
+		return s.healthy
+	}
+	return s.open
+}
+
+// targetGroup is a pool of targets with their health checks. Routing reads
+// only atomics; registration, health changes and drains take the mutex and
+// publish a new targetSet.
+type targetGroup struct {
+	name     string
+	d        *deps
+	checks   *checkClient
+	ctx      context.Context // done when the group is dropped or closed
+	cancel   context.CancelFunc
+	settings atomic.Pointer[groupSettings]
+	set      atomic.Pointer[targetSet]
+	next     atomic.Uint64
+
+	mu      sync.Mutex
+	targets map[string]*target
+	static  map[string]bool // targets registered by Apply
+	closed  bool
+}
+
+func newTargetGroup(ctx context.Context, name string, s *groupSettings, d *deps) *targetGroup {
+	g := &targetGroup{name: name, d: d, checks: newCheckClient(), targets: map[string]*target{}}
+	g.ctx, g.cancel = context.WithCancel(ctx)
+	g.settings.Store(s)
+	g.set.Store(&targetSet{})
+	return g
+}
+
+// maxPickAttempts bounds the retries of pick when it races with drains.
+const maxPickAttempts = 4
+
+// pick chooses a target round robin and counts the request on it; nil when
+// the group has no target to send to.
+func (g *targetGroup) pick() *target {
+	for range maxPickAttempts {
+		c := g.set.Load().candidates()
+		if len(c) == 0 {
+			return nil
+		}
+		t := c[(g.next.Add(1)-1)%uint64(len(c))]
+		if t.acquire() {
+			return t
+		}
+	}
+	return nil
+}
+
+// register adds a target in state initial and starts checking it.
+func (g *targetGroup) register(addr string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return fmt.Errorf("%w %q", ErrUnknownTargetGroup, g.name)
+	}
+	if t := g.targets[addr]; t != nil {
+		if t.draining.Load() {
+			return fmt.Errorf("register %s in %s: %w", addr, g.name, ErrTargetDraining)
+		}
+		return nil
+	}
+	now := g.d.clock.Now()
+	t := newTarget(addr, newHealth(now))
+	t.proxy = newTargetProxy(t, g.d)
+	g.targets[addr] = t
+	g.publishLocked()
+	g.notifyLocked(t, StateUnused, now)
+	ctx, cancel := context.WithCancel(g.ctx)
+	t.stopCheck = cancel
+	c := &checker{g: g, t: t}
+	g.d.wg.Go(func() { c.run(ctx) })
+	return nil
+}
+
+// deregister starts draining addr and returns a channel closed once it is
+// unused; nil when addr is not registered.
+func (g *targetGroup) deregister(addr string) <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.targets[addr]
+	if t == nil {
+		return nil
+	}
+	if t.health.state != StateDraining {
+		g.startDrainLocked(t)
+	}
+	return t.unused
+}
+
+func (g *targetGroup) startDrainLocked(t *target) {
+	now := g.d.clock.Now()
+	from := t.health.state
+	t.health = t.health.drain(now)
+	t.stopCheck()
+	g.publishLocked() // out of routing before draining is set: see acquire
+	t.draining.Store(true)
+	g.notifyLocked(t, from, now)
+	deadline := g.d.clock.NewTimer(g.settings.Load().deregistrationDelay)
+	g.d.wg.Go(func() {
+		defer deadline.Stop()
+		t.waitIdle(g.ctx, deadline.C())
+		g.finish(t)
+	})
+}
+
+func (g *targetGroup) finish(t *target) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.finishLocked(t)
+}
+
+// finishLocked makes t unused and removes it from the group.
+func (g *targetGroup) finishLocked(t *target) {
+	if t.finished {
+		return
+	}
+	t.finished = true
+	now := g.d.clock.Now()
+	from := t.health.state
+	t.health = t.health.unused(now)
+	t.stopCheck()
+	delete(g.targets, t.addr)
+	g.publishLocked()
+	t.draining.Store(true)
+	t.gone.Store(true)
+	g.notifyLocked(t, from, now)
+	close(t.unused)
+	t.transport.CloseIdleConnections()
+}
+
+// checking notes that the first check of t has started.
+func (g *targetGroup) checking(t *target) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t.health = t.health.checking()
+}
+
+// observe feeds a check result of t to its health.
+func (g *targetGroup) observe(t *target, r checkResult) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.finished {
+		return
+	}
+	now := g.d.clock.Now()
+	prev := t.health
+	t.health = prev.observe(r, g.settings.Load().thresholds, now)
+	if t.health.state != prev.state {
+		g.publishLocked()
+		g.notifyLocked(t, prev.state, now)
+	}
+}
+
+// publishLocked swaps in a new targetSet built from the targets' health.
+func (g *targetGroup) publishLocked() {
+	s := &targetSet{}
+	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
+		t := g.targets[addr]
+		switch t.health.state {
+		case StateHealthy:
+			s.healthy = append(s.healthy, t)
+			s.open = append(s.open, t)
+		case StateInitial, StateUnhealthy:
+			s.open = append(s.open, t)
+		}
+	}
+	g.set.Store(s)
+}
+
+func (g *targetGroup) notifyLocked(t *target, from State, now time.Time) {
+	h := t.health
+	g.d.events.push(HealthChange{
+		Group: g.name, Target: t.addr, From: from, To: h.state,
+		Reason: h.reason, Description: h.description, At: now,
+	})
+}
+
+// setStatic registers the static targets of the spec and deregisters the
+// ones removed from it since the last Apply, without waiting for drains.
+func (g *targetGroup) setStatic(addrs []string) {
+	want := map[string]bool{}
+	for _, a := range addrs {
+		want[a] = true
+	}
+	g.mu.Lock()
+	old := g.static
+	g.static = want
+	g.mu.Unlock()
+	for _, a := range slices.Sorted(maps.Keys(want)) {
+		if err := g.register(a); err != nil {
+			g.d.log.Warn("static target not registered", "target_group", g.name, "target", a, "err", err)
+		}
+	}
+	for a := range old {
+		if !want[a] {
+			g.deregister(a)
+		}
+	}
+}
+
+// report reports every target of the group, sorted by address.
+func (g *targetGroup) report() []TargetHealth {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]TargetHealth, 0, len(g.targets))
+	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
+		out = append(out, g.targets[addr].snapshotLocked(g.name))
+	}
+	return out
+}
+
+// close drops the group: every target becomes unused at once, checks and
+// drains stop.
+func (g *targetGroup) close() {
+	g.mu.Lock()
+	g.closed = true
+	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
+		g.finishLocked(g.targets[addr])
+	}
+	g.mu.Unlock()
+	g.cancel()
+	g.checks.close()
+}
