@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"syscall"
+
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// ErrNotRunning is returned when no shoal listens on the socket.
+var ErrNotRunning = errors.New("shoal is not running")
+
+// Client talks to a running shoal over its admin socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the socket at path.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}
+	return &Client{socket: path, http: &http.Client{Transport: tr}}
+}
+
+// Status fetches the stack's status.
+func (c *Client) Status(ctx context.Context) (agent.Status, error) {
+	var s agent.Status
+	return s, c.getJSON(ctx, "/v1/status", &s)
+}
+
+// Tasks lists tasks; with all, stopped ones too.
+func (c *Client) Tasks(ctx context.Context, all bool) ([]agent.TaskStatus, error) {
+	var ts []agent.TaskStatus
+	path := "/v1/tasks"
+	if all {
+		path += "?all=1"
+	}
+	return ts, c.getJSON(ctx, path, &ts)
+}
+
+// Targets lists target health.
+func (c *Client) Targets(ctx context.Context) ([]proxy.TargetHealth, error) {
+	var ts []proxy.TargetHealth
+	return ts, c.getJSON(ctx, "/v1/targets", &ts)
+}
+
+// Events returns events after seq.
+func (c *Client) Events(ctx context.Context, seq int64) ([]agent.Event, error) {
+	var es []agent.Event
+	return es, c.getJSON(ctx, "/v1/events?since="+strconv.FormatInt(seq, 10), &es)
+}
+
+// Logs returns a task's output from offset from, and the offset to go on from.
+func (c *Client) Logs(ctx context.Context, id string, from int64) ([]byte, int64, error) {
+	resp, err := c.get(ctx, "/v1/tasks/"+url.PathEscape(id)+"/logs?from="+strconv.FormatInt(from, 10))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, err
+	}
+	next, err := strconv.ParseInt(resp.Header.Get(LogNextHeader), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("admin API: bad %s header", LogNextHeader)
+	}
+	return data, next, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := c.get(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// get performs a GET and turns transport failures and error answers into
+// errors; the caller closes the body of a 2xx response.
+func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://shoal"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w (no admin socket at %s): start it with `shoal up`, or pass the --state-dir it runs with", ErrNotRunning, c.socket)
+		}
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var body errorBody
+		json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, notFoundError(body.Error)
+		}
+		return nil, fmt.Errorf("admin API: %s (%s)", body.Error, resp.Status)
+	}
+	return resp, nil
+}
+
+// notFoundError is a 404 from the server: it reads as the server's message
+// and matches agent.ErrNotFound with errors.Is.
+type notFoundError string
+
+func (e notFoundError) Error() string        { return string(e) }
+func (e notFoundError) Is(target error) bool { return target == agent.ErrNotFound }

@@ -1,0 +1,170 @@
+// Package admin is shoal's control API: plain HTTP and JSON over a unix
+// socket in the state directory (mode 0600, so only its owner can drive
+// shoal), and the client the CLI uses to talk to it.
+//
+//	GET /v1/status                  stack, listeners, services
+//	GET /v1/tasks[?all=1]           tasks (with stopped ones)
+//	GET /v1/tasks/{id}/logs?from=N  task output from offset N; Shoal-Log-Next header
+//	GET /v1/targets                 target health, every target group
+//	GET /v1/events?since=SEQ        events after SEQ
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// Backend is what the API serves: the agent.
+type Backend interface {
+	Status() agent.Status
+	Tasks(all bool) []agent.TaskStatus
+	TaskLogs(id string, from int64) ([]byte, int64, error)
+	Targets() []proxy.TargetHealth
+	Events(since int64) []agent.Event
+}
+
+// LogNextHeader carries the offset to read a task's logs from next.
+const LogNextHeader = "Shoal-Log-Next"
+
+// Server serves the admin API on a unix socket.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	path string
+	done chan error
+}
+
+// Listen opens the socket at path (replacing a stale one left by a dead
+// shoal; the state directory lock guarantees no live one owns it) and serves
+// the API on it until Close.
+func Listen(path string, b Backend, log *slog.Logger) (*Server, error) {
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	s := &Server{
+		srv:  &http.Server{Handler: Handler(b), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		ln:   ln,
+		path: path,
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops serving and removes the socket.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	os.Remove(s.path)
+	return err
+}
+
+// Handler returns the API's routes.
+func Handler(b Backend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status())
+	})
+	mux.HandleFunc("GET /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Tasks(r.URL.Query().Get("all") == "1")))
+	})
+	mux.HandleFunc("GET /v1/tasks/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
+		serveLogs(w, r, b)
+	})
+	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Targets()))
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		since, err := queryInt(r, "since")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(b.Events(since)))
+	})
+	return mux
+}
+
+func serveLogs(w http.ResponseWriter, r *http.Request, b Backend) {
+	from, err := queryInt(r, "from")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	data, next, err := b.TaskLogs(r.PathValue("id"), from)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set(LogNextHeader, strconv.FormatInt(next, 10))
+	w.Write(data)
+}
+
+// errBadRequest marks errors in the request itself.
+var errBadRequest = errors.New("bad request")
+
+func queryInt(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %s must be a whole number >= 0, got %q", errBadRequest, name, v)
+	}
+	return n, nil
+}
+
+// statusOf maps the small closed set of error kinds to HTTP statuses, in
+// one place.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, agent.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), errorBody{Error: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,366 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/spec"
+	"github.com/shoalhq/shoal/internal/store"
+)
+
+const stackYAML = `name: test
+load_balancers:
+  web:
+    listeners:
+      - port: 0
+        default_action: {forward: {target_group: app}}
+target_groups:
+  app: {}
+cluster:
+  instances: 2
+task_definitions:
+  app:
+    command: [app]
+services:
+  web:
+    task_definition: app
+    desired: %d
+    target_group: app
+`
+
+func testStack(t *testing.T, desired int) *spec.Stack {
+	t.Helper()
+	s, err := spec.Parse("shoal.yaml", []byte(fmt.Sprintf(stackYAML, desired)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// recorder keeps the order of effects the agent caused.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+// fakeTask is a driver.Task whose exit the test controls.
+type fakeTask struct {
+	addr     string
+	rec      *recorder
+	exitOnce sync.Once
+	done     chan struct{}
+	exit     driver.Exit
+}
+
+func (f *fakeTask) Addr() string          { return f.addr }
+func (f *fakeTask) Pid() int              { return 0 }
+func (f *fakeTask) Done() <-chan struct{} { return f.done }
+func (f *fakeTask) Exit() driver.Exit     { <-f.done; return f.exit }
+func (f *fakeTask) Logs(from int64) ([]byte, int64) {
+	return []byte("hello\n"), 6
+}
+func (f *fakeTask) die(e driver.Exit) {
+	f.exitOnce.Do(func() { f.exit = e; close(f.done) })
+}
+func (f *fakeTask) Stop(ctx context.Context) driver.Exit {
+	f.rec.add("SIGTERM %s", f.addr)
+	f.die(driver.Exit{Code: 0})
+	return f.exit
+}
+
+// fakeRunner starts fakeTasks, or fails when startErr is set.
+type fakeRunner struct {
+	rec      *recorder
+	mu       sync.Mutex
+	n        int
+	tasks    []*fakeTask
+	startErr error
+}
+
+func (r *fakeRunner) Start(ctx context.Context, s driver.TaskSpec) (driver.Task, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.startErr != nil {
+		r.rec.add("start failed")
+		return nil, r.startErr
+	}
+	r.n++
+	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{})}
+	r.tasks = append(r.tasks, t)
+	r.rec.add("start %s", t.addr)
+	return t, nil
+}
+
+func (r *fakeRunner) started() []*fakeTask {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*fakeTask(nil), r.tasks...)
+}
+
+// fakeBalancer records registrations; Deregister waits for drain to be
+// released when the test holds it.
+type fakeBalancer struct {
+	rec      *recorder
+	applyErr error
+	drain    chan struct{} // nil: drains end at once
+}
+
+func (b *fakeBalancer) Apply(ctx context.Context, cfg proxy.Config) error { return b.applyErr }
+func (b *fakeBalancer) Register(group, target string) error {
+	b.rec.add("register %s", target)
+	return nil
+}
+func (b *fakeBalancer) Deregister(ctx context.Context, group, target string) error {
+	b.rec.add("deregister %s", target)
+	if b.drain != nil {
+		select {
+		case <-b.drain:
+		case <-ctx.Done():
+		}
+	}
+	b.rec.add("drained %s", target)
+	return nil
+}
+func (b *fakeBalancer) Targets() []proxy.TargetHealth { return nil }
+func (b *fakeBalancer) ListenerAddrs() []string       { return []string{"127.0.0.1:1"} }
+
+type fakeStore struct{ saved []store.Desired }
+
+func (s *fakeStore) SaveDesired(d store.Desired) error {
+	s.saved = append(s.saved, d)
+	return nil
+}
+
+type harness struct {
+	agent  *Agent
+	runner *fakeRunner
+	lb     *fakeBalancer
+	rec    *recorder
+	clock  *clock.Fake
+	store  *fakeStore
+	stop   func()
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	rec := &recorder{}
+	h := &harness{rec: rec, runner: &fakeRunner{rec: rec}, lb: &fakeBalancer{rec: rec},
+		clock: clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), store: &fakeStore{}}
+	h.agent = New(Config{Runner: h.runner, Balancer: h.lb, Store: h.store, Clock: h.clock})
+	return h
+}
+
+// run applies the stack and starts the loop; cleanup stops everything.
+func (h *harness) run(t *testing.T, s *spec.Stack) {
+	t.Helper()
+	if err := h.agent.Apply(context.Background(), s, []byte("source")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.agent.Run(ctx)
+	}()
+	h.stop = func() {
+		cancel()
+		<-done
+		h.agent.Shutdown(context.Background())
+	}
+	t.Cleanup(func() { h.stop() })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (h *harness) running(n int) func() bool {
+	return func() bool {
+		c := 0
+		for _, ts := range h.agent.Tasks(false) {
+			if ts.LastStatus == "RUNNING" {
+				c++
+			}
+		}
+		return c == n
+	}
+}
+
+func (h *harness) healthy(target string) {
+	h.agent.HealthChanged(proxy.HealthChange{Group: "app", Target: target, From: proxy.StateInitial, To: proxy.StateHealthy, At: h.clock.Now()})
+}
+
+func TestAgent_StopDeregistersAndDrainsBeforeSIGTERM(t *testing.T) {
+	h := newHarness(t)
+	h.lb.drain = make(chan struct{})
+	h.run(t, testStack(t, 1))
+	waitFor(t, "1 running task", h.running(1))
+	addr := h.runner.started()[0].addr
+
+	stopped := make(chan struct{})
+	stop := h.stop
+	h.stop = func() { <-stopped }
+	go func() {
+		stop()
+		close(stopped)
+	}()
+	waitFor(t, "deregistration", func() bool { return contains(h.rec.list(), "deregister "+addr) })
+	if contains(h.rec.list(), "SIGTERM "+addr) {
+		t.Fatal("SIGTERM sent while the target was still draining")
+	}
+	close(h.lb.drain)
+	<-stopped
+	want := []string{"start " + addr, "register " + addr, "deregister " + addr, "drained " + addr, "SIGTERM " + addr}
+	if diff := cmp.Diff(want, h.rec.list()); diff != "" {
+		t.Errorf("effects (-want +got):\n%s", diff)
+	}
+}
+
+func TestAgent_ReplacesTaskThatExits(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(t, 2))
+	waitFor(t, "2 running tasks", h.running(2))
+	victim := h.runner.started()[0]
+	victim.die(driver.Exit{Code: -1, Signal: "SIGKILL"})
+	waitFor(t, "a third task started and running", func() bool { return len(h.runner.started()) == 3 && h.running(2)() })
+
+	all := h.agent.Tasks(true)
+	var stopped []TaskStatus
+	for _, ts := range all {
+		if ts.LastStatus == "STOPPED" {
+			stopped = append(stopped, ts)
+		}
+	}
+	if len(stopped) != 1 || stopped[0].Address != victim.addr || stopped[0].StopCode != StopEssentialContainerExited ||
+		stopped[0].StoppedReason != "Essential container in task exited" || stopped[0].Exit != "killed by SIGKILL" {
+		t.Errorf("stopped tasks: %+v", stopped)
+	}
+	if !contains(h.rec.list(), "deregister "+victim.addr) {
+		t.Error("the dead task's target was not deregistered")
+	}
+}
+
+func TestAgent_ReplacesUnhealthyTask(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(t, 1))
+	waitFor(t, "1 running task", h.running(1))
+	first := h.runner.started()[0]
+	h.healthy(first.addr)
+	h.agent.HealthChanged(proxy.HealthChange{Group: "app", Target: first.addr, From: proxy.StateHealthy, To: proxy.StateUnhealthy,
+		Reason: "Target.ResponseCodeMismatch", At: h.clock.Now()})
+	waitFor(t, "the unhealthy task stopped and replaced", func() bool {
+		return contains(h.rec.list(), "SIGTERM "+first.addr) && len(h.runner.started()) == 2 && h.running(1)()
+	})
+	for _, ts := range h.agent.Tasks(true) {
+		if ts.Address == first.addr && !strings.HasPrefix(ts.StoppedReason, "Task failed ELB health checks") {
+			t.Errorf("stopped reason: got %q, want it to start with %q", ts.StoppedReason, "Task failed ELB health checks")
+		}
+	}
+}
+
+func TestAgent_FailingStartsBackOff(t *testing.T) {
+	h := newHarness(t)
+	h.runner.startErr = errors.New(`start "app": no such file or directory`)
+	h.run(t, testStack(t, 1))
+	// The first failure is retried at once, the second waits 1s of the
+	// (fake) clock.
+	waitFor(t, "two failed starts", func() bool { return count(h.rec.list(), "start failed") == 2 })
+	waitFor(t, "the back-off timer armed", func() bool { return h.clock.Timers() > 0 })
+	if n := count(h.rec.list(), "start failed"); n != 2 {
+		t.Fatalf("starts before the back-off ended: got %d, want 2", n)
+	}
+	h.clock.Advance(time.Second)
+	waitFor(t, "a third start after 1s", func() bool { return count(h.rec.list(), "start failed") == 3 })
+	for _, ts := range h.agent.Tasks(true) {
+		if ts.StopCode != StopTaskFailedToStart || !strings.Contains(ts.StoppedReason, "no such file") {
+			t.Errorf("task %s: stop code %q, reason %q", ts.ID, ts.StopCode, ts.StoppedReason)
+		}
+	}
+}
+
+func TestAgent_RejectedApplyChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.lb.applyErr = errors.New("listen tcp 127.0.0.1:80: bind: permission denied")
+	err := h.agent.Apply(context.Background(), testStack(t, 2), nil)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("Apply: got %v, want the load balancer's error", err)
+	}
+	if len(h.store.saved) != 0 {
+		t.Error("a rejected stack was recorded in the store")
+	}
+	if plan := h.agent.reconcile(); !plan.IsZero() || len(h.runner.started()) != 0 {
+		t.Error("a rejected stack started tasks")
+	}
+}
+
+func TestAgent_SteadyStateIsAnnouncedOnce(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(t, 2))
+	waitFor(t, "2 running tasks", h.running(2))
+	for _, task := range h.runner.started() {
+		h.healthy(task.addr)
+	}
+	steady := func() int {
+		n := 0
+		for _, e := range h.agent.Events(0) {
+			if e.Message == "service web has reached a steady state." {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "steady state", func() bool { return steady() == 1 })
+	h.agent.poke()
+	waitFor(t, "the status to say steady", func() bool { return h.agent.Status().Services[0].SteadyState })
+	if n := steady(); n != 1 {
+		t.Errorf("steady state announced %d times, want 1", n)
+	}
+	placed := map[string]int{}
+	for _, ts := range h.agent.Tasks(false) {
+		placed[ts.Instance]++
+	}
+	if diff := cmp.Diff(map[string]int{"instance-1": 1, "instance-2": 1}, placed); diff != "" {
+		t.Errorf("placement (-want +got):\n%s", diff)
+	}
+}
+
+func contains(xs []string, x string) bool { return count(xs, x) > 0 }
+
+func count(xs []string, x string) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/sched"
+)
+
+// TaskStatus is one task as `shoal ps` shows it, with the ECS field names.
+type TaskStatus struct {
+	ID             string     `json:"id"`
+	Service        string     `json:"service"`
+	TaskDefinition string     `json:"task_definition"`
+	Instance       string     `json:"instance"`
+	Address        string     `json:"address,omitempty"`
+	Pid            int        `json:"pid,omitempty"`
+	LastStatus     string     `json:"last_status"`
+	DesiredStatus  string     `json:"desired_status"`
+	Health         string     `json:"health,omitempty"`
+	HealthReason   string     `json:"health_reason,omitempty"`
+	TargetGroup    string     `json:"target_group,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	StoppedAt      *time.Time `json:"stopped_at,omitempty"`
+	StopCode       string     `json:"stop_code,omitempty"`
+	StoppedReason  string     `json:"stopped_reason,omitempty"`
+	Exit           string     `json:"exit,omitempty"`
+}
+
+// Status is the whole picture: the stack, its listeners, its services.
+type Status struct {
+	Stack     string          `json:"stack"`
+	File      string          `json:"file"`
+	Listeners []string        `json:"listeners"`
+	Services  []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus counts a service's tasks as ECS does.
+type ServiceStatus struct {
+	Name        string `json:"name"`
+	Desired     int    `json:"desired"`
+	Running     int    `json:"running"`
+	Pending     int    `json:"pending"`
+	Healthy     int    `json:"healthy"`
+	TargetGroup string `json:"target_group,omitempty"`
+	SteadyState bool   `json:"steady_state"`
+}
+
+// Tasks lists the tasks, running ones first by service and creation time;
+// with all, stopped tasks too.
+func (a *Agent) Tasks(all bool) []TaskStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []TaskStatus
+	for _, t := range a.tasks {
+		if all || t.status != sched.Stopped {
+			out = append(out, t.statusLocked())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.LastStatus == "STOPPED") != (b.LastStatus == "STOPPED") {
+			return b.LastStatus == "STOPPED"
+		}
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		return a.CreatedAt.Before(b.CreatedAt)
+	})
+	return out
+}
+
+func (t *task) statusLocked() TaskStatus {
+	s := TaskStatus{
+		ID: t.id, Service: t.service, TaskDefinition: t.taskDef, Instance: t.instance.Name,
+		Address: t.addr, LastStatus: string(t.status), DesiredStatus: "RUNNING",
+		Health: string(t.health), HealthReason: t.healthReason, TargetGroup: t.targetGroup,
+		CreatedAt: t.createdAt, StopCode: t.stopCode, StoppedReason: t.stopReason, Exit: t.exit,
+		StartedAt: timePtr(t.startedAt), StoppedAt: timePtr(t.stoppedAt),
+	}
+	if t.stopRequested {
+		s.DesiredStatus = "STOPPED"
+	}
+	if t.handle != nil && t.status != sched.Stopped {
+		s.Pid = t.handle.Pid()
+	}
+	return s
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// TaskLogs returns a task's output from offset from, and where to go on.
+func (a *Agent) TaskLogs(id string, from int64) ([]byte, int64, error) {
+	a.mu.Lock()
+	t := a.tasks[id]
+	a.mu.Unlock()
+	if t == nil {
+		return nil, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
+	}
+	a.mu.Lock()
+	h := t.handle
+	a.mu.Unlock()
+	if h == nil {
+		return nil, from, nil
+	}
+	data, next := h.Logs(from)
+	return data, next, nil
+}
+
+// Targets lists every target group's targets with their health.
+func (a *Agent) Targets() []proxy.TargetHealth { return a.cfg.Balancer.Targets() }
+
+// Events returns the events after seq, oldest first.
+func (a *Agent) Events(seq int64) []Event { return a.events.since(seq) }
+
+// Status summarises the stack and its services.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := Status{Listeners: a.cfg.Balancer.ListenerAddrs()}
+	if a.stack == nil {
+		return st
+	}
+	st.Stack, st.File = a.stack.Name, a.stack.File
+	for _, name := range sortedKeys(a.stack.Services) {
+		st.Services = append(st.Services, a.serviceStatusLocked(name))
+	}
+	return st
+}
+
+func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
+	svc := a.stack.Services[name]
+	ss := ServiceStatus{Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup, SteadyState: a.steady[name]}
+	for _, t := range a.tasks {
+		if t.service != name || t.status == sched.Stopped || t.stopRequested {
+			continue
+		}
+		if t.status == sched.Running {
+			ss.Running++
+		} else {
+			ss.Pending++
+		}
+		if t.health == sched.HealthHealthy {
+			ss.Healthy++
+		}
+	}
+	return ss
+}

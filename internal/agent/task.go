@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/spec"
+)
+
+// Stop codes, as ECS reports them.
+const (
+	StopTaskFailedToStart         = "TaskFailedToStart"
+	StopEssentialContainerExited  = "EssentialContainerExited"
+	StopServiceSchedulerInitiated = "ServiceSchedulerInitiated"
+)
+
+// task is the agent's record of one task. Its fields are guarded by the
+// agent's mutex, except handle, which only the task's own goroutine sets
+// (before it publishes it under the mutex) and uses.
+type task struct {
+	id, service, taskDef string
+	def                  *spec.TaskDefinition
+	dir                  string // absolute working dir
+	targetGroup          string
+	instance             instance
+
+	status        sched.Status
+	health        sched.Health
+	healthReason  string
+	addr          string
+	handle        driver.Task
+	createdAt     time.Time
+	startedAt     time.Time
+	healthyAt     time.Time
+	stoppedAt     time.Time
+	stopRequested bool
+	stopCode      string
+	stopReason    string
+	failed        bool
+	exit          string
+	stop          chan struct{} // closed when a stop is requested
+}
+
+func (t *task) observed() sched.Task {
+	return sched.Task{
+		ID: t.id, Service: t.service, Instance: t.instance.Name, Status: t.status,
+		StopRequested: t.stopRequested, Health: t.health,
+		CreatedAt: t.createdAt, StartedAt: t.startedAt, HealthyAt: t.healthyAt,
+		StoppedAt: t.stoppedAt, Failed: t.failed,
+	}
+}
+
+// startLocked records new tasks and starts their lifecycle goroutines.
+func (a *Agent) startLocked(placements []sched.Placement) {
+	byService := map[string][]string{}
+	for _, p := range placements {
+		t := a.newTaskLocked(p)
+		a.tasks[t.id] = t
+		byService[p.Service] = append(byService[p.Service], t.id)
+		a.wg.Add(1)
+		go a.runTask(t)
+	}
+	for _, svc := range sortedKeys(byService) {
+		ids := byService[svc]
+		a.events.add(Event{Time: a.clock.Now(), Service: svc,
+			Message: fmt.Sprintf("service %s has started %d tasks: %s.", svc, len(ids), taskList(ids))})
+	}
+}
+
+func (a *Agent) newTaskLocked(p sched.Placement) *task {
+	svc := a.stack.Services[p.Service]
+	def := a.stack.TaskDefinitions[svc.TaskDefinition]
+	return &task{
+		id: p.Service + "-" + randomHex(4), service: p.Service, taskDef: svc.TaskDefinition,
+		def: def, dir: workingDir(a.stack.Dir, def.WorkingDir), targetGroup: svc.TargetGroup,
+		instance: a.instanceLocked(p.Instance), status: sched.Provisioning,
+		createdAt: a.clock.Now(), stop: make(chan struct{}),
+	}
+}
+
+// runTask walks one task through its whole life. Whatever happens, a task
+// that was registered in its target group is deregistered and drained
+// before it gets SIGTERM.
+func (a *Agent) runTask(t *task) {
+	defer a.wg.Done()
+	h, err := a.launch(t)
+	if err != nil {
+		a.finish(t, StopTaskFailedToStart, err.Error(), true, "")
+		return
+	}
+	registered := a.activate(t, h)
+	if registered {
+		a.setRunning(t)
+		select {
+		case <-h.Done():
+			a.exitedOnItsOwn(t)
+		case <-t.stop:
+		}
+	}
+	a.teardown(t, h, registered)
+}
+
+// launch starts the task's process: PROVISIONING → PENDING → started.
+func (a *Agent) launch(t *task) (driver.Task, error) {
+	a.setStatus(t, sched.Pending)
+	h, err := a.cfg.Runner.Start(a.life, driver.TaskSpec{
+		ID: t.id, Command: t.def.Command, Dir: t.dir, Env: t.env(),
+		Address: t.instance.Address, StopTimeout: t.def.StopTimeout.D(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	t.handle, t.addr = h, h.Addr()
+	a.mu.Unlock()
+	return h, nil
+}
+
+// activate registers the task in its target group (ACTIVATING). It returns
+// false when the task must not go on to RUNNING.
+func (a *Agent) activate(t *task, h driver.Task) bool {
+	a.setStatus(t, sched.Activating)
+	if t.targetGroup == "" {
+		return true
+	}
+	a.mu.Lock()
+	a.byTarget[targetKey(t.targetGroup, t.addr)] = t
+	t.health, t.healthReason = sched.HealthInitial, "Elb.RegistrationInProgress"
+	a.mu.Unlock()
+	if err := a.cfg.Balancer.Register(t.targetGroup, t.addr); err != nil {
+		a.mu.Lock()
+		a.requestStopLocked(t, "register in target group "+t.targetGroup+": "+err.Error(), true)
+		a.mu.Unlock()
+		return false
+	}
+	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
+		Message: fmt.Sprintf("service %s registered 1 targets in target-group %s: %s.", t.service, t.targetGroup, t.addr)})
+	return true
+}
+
+func (a *Agent) setRunning(t *task) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t.status, t.startedAt = sched.Running, a.clock.Now()
+	if t.targetGroup == "" {
+		t.healthyAt = t.startedAt
+	}
+	a.events.add(Event{Time: t.startedAt, Service: t.service, Task: t.id,
+		Message: fmt.Sprintf("task %s is RUNNING on %s at %s.", t.id, t.instance.Name, t.addr)})
+	a.poke()
+}
+
+// exitedOnItsOwn records a task that ended while it should have run.
+func (a *Agent) exitedOnItsOwn(t *task) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !t.stopRequested {
+		t.stopRequested, t.failed = true, true
+		t.stopCode = StopEssentialContainerExited
+		t.stopReason = "Essential container in task exited"
+		close(t.stop)
+	}
+	a.poke()
+}
+
+// teardown: DEACTIVATING (deregister, drain) → STOPPING (SIGTERM, stop
+// timeout, SIGKILL) → DEPROVISIONING → STOPPED.
+func (a *Agent) teardown(t *task, h driver.Task, registered bool) {
+	a.setStatus(t, sched.Deactivating)
+	if registered && t.targetGroup != "" {
+		a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
+			Message: fmt.Sprintf("service %s deregistered 1 targets in target-group %s: %s.", t.service, t.targetGroup, t.addr)})
+		if err := a.cfg.Balancer.Deregister(a.life, t.targetGroup, t.addr); err != nil {
+			a.log.Warn("deregister", "task", t.id, "target", t.addr, "err", err)
+		}
+	}
+	a.setStatus(t, sched.Stopping)
+	exit := h.Stop(a.life)
+	a.setStatus(t, sched.Deprovisioning)
+	<-h.Done()
+	a.finish(t, "", "", false, exit.String())
+}
+
+// finish marks the task STOPPED. A stop code and reason already recorded
+// (by the scheduler's stop order) win over the ones given here.
+func (a *Agent) finish(t *task, code, reason string, failed bool, exit string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t.stopCode == "" {
+		t.stopCode, t.stopReason = code, reason
+	}
+	t.failed = t.failed || failed
+	t.status, t.stoppedAt, t.exit = sched.Stopped, a.clock.Now(), exit
+	delete(a.byTarget, targetKey(t.targetGroup, t.addr))
+	msg := fmt.Sprintf("task %s stopped: %s", t.id, t.stopReason)
+	if exit != "" {
+		msg += " (" + exit + ")"
+	}
+	a.events.add(Event{Time: t.stoppedAt, Service: t.service, Task: t.id, Message: msg + "."})
+	a.poke()
+}
+
+// requestStopLocked asks a task to stop; the first reason given is kept.
+func (a *Agent) requestStopLocked(t *task, reason string, failed bool) {
+	if t == nil || t.stopRequested || t.status == sched.Stopped {
+		return
+	}
+	t.stopRequested, t.failed = true, failed
+	t.stopCode, t.stopReason = StopServiceSchedulerInitiated, reason
+	close(t.stop)
+	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
+		Message: fmt.Sprintf("service %s has stopped 1 running tasks: task %s (%s).", t.service, t.id, reason)})
+}
+
+func (a *Agent) setStatus(t *task, s sched.Status) {
+	a.mu.Lock()
+	t.status = s
+	a.mu.Unlock()
+}
+
+// forgetOldLocked drops the oldest stopped tasks beyond KeepStopped.
+func (a *Agent) forgetOldLocked() {
+	var stopped []*task
+	for _, t := range a.tasks {
+		if t.status == sched.Stopped {
+			stopped = append(stopped, t)
+		}
+	}
+	if len(stopped) <= a.cfg.KeepStopped {
+		return
+	}
+	sort.Slice(stopped, func(i, j int) bool { return stopped[i].stoppedAt.Before(stopped[j].stoppedAt) })
+	for _, t := range stopped[:len(stopped)-a.cfg.KeepStopped] {
+		delete(a.tasks, t.id)
+	}
+}
+
+// env is what shoal tells a task about itself, on top of its definition's
+// environment. The driver adds PORT and HOST.
+func (t *task) env() map[string]string {
+	env := make(map[string]string, len(t.def.Environment)+3)
+	for k, v := range t.def.Environment {
+		env[k] = v
+	}
+	env["SHOAL_TASK_ID"] = t.id
+	env["SHOAL_SERVICE"] = t.service
+	env["SHOAL_INSTANCE"] = t.instance.Name
+	return env
+}
+
+func workingDir(stackDir, dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(stackDir, dir)
+}
+
+func targetKey(group, addr string) string { return group + "|" + addr }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func taskList(ids []string) string {
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += " "
+		}
+		s += "task " + id
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

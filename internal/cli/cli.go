@@ -1,0 +1,165 @@
+// Package cli is shoal's command line. Main runs one command with the given
+// arguments and streams, so that tests drive it exactly as a user does.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// env is what a command runs with: its streams and the process environment.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func commands() []command {
+	return []command{
+		{"up", "run a stack in the foreground: tasks, load balancer, health checks", runUp},
+		{"validate", "check a stack file and print every problem with its line", runValidate},
+		{"status", "show the running stack: listeners and services", runStatus},
+		{"ps", "list tasks: service, instance, address, state, health", runPs},
+		{"targets", "list targets with their health state and reason", runTargets},
+		{"logs", "print a task's output", runLogs},
+		{"version", "print shoal's version", runVersion},
+	}
+}
+
+// errUsage marks a mistake in the command line; its message is printed with
+// a pointer to help.
+var errUsage = errors.New("usage")
+
+// exitError carries an exit code without another message (the command has
+// already printed what went wrong).
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// Main runs the command in args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
+	e := &env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return exitCode(c.run(ctx, e, args[1:]), stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "shoal: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	var code exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "shoal: %v\nRun 'shoal help' for the commands.\n", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	}
+	fmt.Fprintf(stderr, "shoal: %v\n", err)
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "shoal runs replicas of an app behind a load balancer, the way AWS ECS and ALB do, on this machine.\n\n")
+	fmt.Fprintf(w, "Usage: shoal <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'shoal <command> -h' for a command's flags. Start with:\n  shoal up -f examples/catalog/shoal.yaml\n")
+}
+
+// newFlags returns a flag set that prints to stderr and reports errors
+// instead of exiting.
+func newFlags(e *env, name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: shoal %s %s\n\nFlags:\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags before and after positional arguments, so that both
+// `shoal logs -f TASK` and `shoal logs TASK -f` work.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, exitError(2)
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// stateDirFlag adds --state-dir to a command.
+func stateDirFlag(fs *flag.FlagSet, e *env) *string {
+	return fs.String("state-dir", defaultStateDir(e.getenv), "`folder` for shoal's state and admin socket (env SHOAL_STATE_DIR)")
+}
+
+// defaultStateDir: $SHOAL_STATE_DIR, else $XDG_STATE_HOME/shoal, else
+// ~/.local/state/shoal.
+func defaultStateDir(getenv func(string) string) string {
+	if d := getenv("SHOAL_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "shoal")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".local", "state", "shoal")
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fmt.Fprintf(e.stdout, "shoal %s\n", Version)
+	return nil
+}
+
+// syncWriter serialises writes: progress lines come from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/admin"
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/spec"
+	"github.com/shoalhq/shoal/internal/store"
+)
+
+const defaultStackFile = "shoal.yaml"
+
+func runUp(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "up", "[-f FILE] [--state-dir DIR]")
+	file := fs.String("f", "", "stack `file` (default ./shoal.yaml)")
+	stateDir := stateDirFlag(fs, e)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	s, source, err := loadStack(e, *file)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(*stateDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return serve(ctx, e, s, source, st)
+}
+
+// loadStack reads and validates the stack file. On problems it prints every
+// one of them and returns exitError(1).
+func loadStack(e *env, file string) (*spec.Stack, []byte, error) {
+	if file == "" {
+		file = defaultStackFile
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(e.stderr, "shoal: no %s in this folder.\n"+
+				"Pass one with -f, or try the bundled example from a clone of shoal:\n"+
+				"  shoal up -f examples/catalog/shoal.yaml\n", defaultStackFile)
+			return nil, nil, exitError(1)
+		}
+	}
+	source, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := spec.Parse(file, source)
+	var list spec.ErrorList
+	if errors.As(err, &list) {
+		for _, e2 := range list {
+			fmt.Fprintln(e.stderr, e2.Error())
+		}
+		fmt.Fprintf(e.stderr, "shoal: %s has %d %s; nothing was started\n", file, len(list), plural(len(list), "problem", "problems"))
+		return nil, nil, exitError(1)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, source, nil
+}
+
+// serve runs the stack until ctx is done, then stops it the proper way.
+func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ports, err := hostPorts(s.Cluster.HostPortRange)
+	if err != nil {
+		return err
+	}
+	var ag *agent.Agent
+	lb := proxy.New(proxy.Options{Logger: log, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) }})
+	printer := newProgress(e.stdout)
+	ag = agent.New(agent.Config{
+		Runner:   driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log}),
+		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
+	})
+	api, err := admin.Listen(st.SocketPath(), ag, log)
+	if err != nil {
+		return err
+	}
+	defer api.Close(context.Background())
+	defer lb.Close(context.Background())
+	fmt.Fprintf(e.stdout, "shoal: starting stack %s from %s (state in %s)\n", s.Name, s.File, st.Dir())
+	if err := ag.Apply(ctx, s, source); err != nil {
+		return err
+	}
+	printer.start(ag, lb.ListenerAddrs())
+	runCtx, stopRun := context.WithCancel(ctx)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		ag.Run(runCtx)
+	}()
+	<-ctx.Done()
+	stopRun()
+	<-loopDone
+	shutdown(e, ag)
+	printer.stop()
+	fmt.Fprintln(e.stdout, "shoal: stopped")
+	return nil
+}
+
+// shutdown stops every task the proper way; a second interrupt kills them
+// at once.
+func shutdown(e *env, ag *agent.Agent) {
+	fmt.Fprintln(e.stdout, "shoal: stopping: draining targets, then stopping tasks (interrupt again to kill them at once)")
+	force, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+		}
+	}()
+	ag.Shutdown(force)
+}
+
+// hostPorts builds the allocator for dynamic host ports.
+func hostPorts(rangeSpec string) (*driver.PortAllocator, error) {
+	if rangeSpec != "" {
+		lo, hi, err := spec.ParsePortRange(rangeSpec)
+		if err != nil {
+			return nil, err
+		}
+		return driver.NewPortAllocator(lo, hi), nil
+	}
+	lo, hi, err := driver.KernelEphemeralRange()
+	if err != nil {
+		return nil, err
+	}
+	return driver.NewPortAllocator(lo, hi), nil
+}
+
+// progress prints events as they happen and, once every service is steady,
+// where the stack can be reached.
+type progress struct {
+	out     io.Writer
+	wake    chan struct{}
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func newProgress(w io.Writer) *progress {
+	return &progress{out: w, wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// notify is agent.Config.OnEvent: it must not block, so it only wakes the
+// printer, which reads the events from the agent's log.
+func (p *progress) notify(agent.Event) {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *progress) start(ag *agent.Agent, listeners []string) {
+	go p.run(ag, listeners)
+}
+
+func (p *progress) run(ag *agent.Agent, listeners []string) {
+	defer close(p.stopped)
+	var seq int64
+	announced := false
+	for {
+		for _, ev := range ag.Events(seq) {
+			seq = ev.Seq
+			fmt.Fprintf(p.out, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+		}
+		if !announced && allSteady(ag.Status()) {
+			announced = true
+			p.announce(ag.Status(), listeners)
+		}
+		select {
+		case <-p.wake:
+		case <-p.done:
+			for _, ev := range ag.Events(seq) {
+				fmt.Fprintf(p.out, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+			}
+			return
+		}
+	}
+}
+
+func (p *progress) stop() {
+	close(p.done)
+	<-p.stopped
+}
+
+func (p *progress) announce(st agent.Status, listeners []string) {
+	var services []string
+	for _, s := range st.Services {
+		services = append(services, fmt.Sprintf("%s %d/%d", s.Name, s.Running, s.Desired))
+	}
+	fmt.Fprintf(p.out, "shoal: stack %s is up (%s)\n", st.Stack, strings.Join(services, ", "))
+	for _, l := range listeners {
+		fmt.Fprintf(p.out, "shoal: open http://%s/\n", l)
+	}
+	fmt.Fprintf(p.out, "shoal: press Ctrl-C to stop\n")
+}
+
+func allSteady(st agent.Status) bool {
+	for _, s := range st.Services {
+		if !s.SteadyState {
+			return false
+		}
+	}
+	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
