@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/agent"
+)
+
+// TestEndToEnd_CatalogExample runs the real binary on the bundled example,
+// as a user would: three replicas on two instances behind the load balancer;
+// one replica killed with SIGKILL is replaced and the replacement takes
+// traffic; stopping shoal leaves no task process and no port behind.
+func TestEndToEnd_CatalogExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := buildShoal(t, dir)
+	stack := exampleStack(t, dir)
+	state := filepath.Join(dir, "state")
+	up := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+
+	st := waitSteady(t, up, bin, state)
+	url := "http://" + st.Listeners[0] + "/"
+	tasks := shoalPS(t, bin, state)
+	checkSpread(t, tasks)
+	served := get(t, url, 30)
+	if len(served) != 3 {
+		t.Fatalf("30 requests were served by %d tasks (%v), want 3", len(served), served)
+	}
+
+	victim := tasks[0]
+	killTask(t, victim)
+	replacement := waitReplacement(t, up, bin, state, tasks, victim.ID)
+	waitServedBy(t, up, url, replacement)
+
+	all := shoalPS(t, bin, state)
+	up.stop(t)
+	for _, task := range all {
+		checkGone(t, task)
+	}
+}
+
+// buildShoal builds the binary under test.
+func buildShoal(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "shoal")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// exampleStack writes the bundled example with two changes that let the
+// test run anywhere: the listener takes a free port, and the database lives
+// in the test's temporary folder. Everything else is the example as shipped.
+func exampleStack(t *testing.T, dir string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../examples/catalog/shoal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exampleDir, err := filepath.Abs("../../examples/catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for old, repl := range map[string]string{
+		"- port: 8080":                    "- port: 0",
+		"DATABASE_URL: sqlite:catalog.db": "DATABASE_URL: sqlite://" + filepath.Join(dir, "catalog.db"),
+		"    port: 3000":                  "    port: 3000\n    working_dir: " + exampleDir,
+	} {
+		if !strings.Contains(s, old) {
+			t.Fatalf("example stack no longer contains %q; update the test", old)
+		}
+		s = strings.Replace(s, old, repl, 1)
+	}
+	path := filepath.Join(dir, "shoal.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// shoalProc is a running `shoal up`.
+type shoalProc struct {
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan error
+}
+
+func startShoal(t *testing.T, bin string, args ...string) *shoalProc {
+	t.Helper()
+	p := &shoalProc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *shoalProc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("shoal exited with %v; output:\n%s", err, p.out)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("shoal did not stop within 60s of SIGTERM; output:\n%s", p.out)
+	}
+}
+
+// exited reports a premature exit of shoal.
+func (p *shoalProc) exited() error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Errorf("shoal exited early (%v)", err)
+	default:
+		return nil
+	}
+}
+
+func waitSteady(t *testing.T, p *shoalProc, bin, state string) agent.Status {
+	t.Helper()
+	var st agent.Status
+	waitFor(t, p, 120*time.Second, "every service steady", func() bool {
+		out, err := exec.Command(bin, "status", "--json", "--state-dir", state).Output()
+		if err != nil || json.Unmarshal(out, &st) != nil || len(st.Services) == 0 {
+			return false
+		}
+		for _, s := range st.Services {
+			if !s.SteadyState {
+				return false
+			}
+		}
+		return true
+	})
+	return st
+}
+
+func shoalPS(t *testing.T, bin, state string, flags ...string) []agent.TaskStatus {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"ps", "--json", "--state-dir", state}, flags...)...).Output()
+	if err != nil {
+		t.Fatalf("shoal ps: %v", err)
+	}
+	var tasks []agent.TaskStatus
+	if err := json.Unmarshal(out, &tasks); err != nil {
+		t.Fatalf("shoal ps --json: %v\n%s", err, out)
+	}
+	return tasks
+}
+
+func checkSpread(t *testing.T, tasks []agent.TaskStatus) {
+	t.Helper()
+	per := map[string]int{}
+	for _, task := range tasks {
+		per[task.Instance]++
+		if task.LastStatus != "RUNNING" || task.Health != "healthy" {
+			t.Errorf("task %s: %s/%s, want RUNNING/healthy", task.ID, task.LastStatus, task.Health)
+		}
+	}
+	if len(tasks) != 3 || per["instance-1"] != 2 || per["instance-2"] != 1 {
+		t.Fatalf("tasks per instance: %v (%d tasks), want instance-1: 2, instance-2: 1", per, len(tasks))
+	}
+}
+
+// get makes n requests and counts them by the task that served each.
+func get(t *testing.T, url string, n int) map[string]int {
+	t.Helper()
+	served := map[string]int{}
+	for range n {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", url, resp.Status)
+		}
+		served[resp.Header.Get("X-Served-By")]++
+	}
+	return served
+}
+
+// killTask kills a task's application process with SIGKILL, as a crash
+// would.
+func killTask(t *testing.T, task agent.TaskStatus) {
+	t.Helper()
+	if task.Pid == 0 {
+		t.Fatalf("task %s has no pid", task.ID)
+	}
+	if err := syscall.Kill(task.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill task %s (pid %d): %v", task.ID, task.Pid, err)
+	}
+}
+
+func waitReplacement(t *testing.T, p *shoalProc, bin, state string, before []agent.TaskStatus, victim string) string {
+	t.Helper()
+	old := map[string]bool{}
+	for _, task := range before {
+		old[task.ID] = true
+	}
+	var replacement string
+	waitFor(t, p, 60*time.Second, "a healthy replacement and the victim STOPPED", func() bool {
+		replacement = ""
+		victimStopped := false
+		for _, task := range shoalPS(t, bin, state, "-a") {
+			if !old[task.ID] && task.LastStatus == "RUNNING" && task.Health == "healthy" {
+				replacement = task.ID
+			}
+			if task.ID == victim && task.LastStatus == "STOPPED" {
+				victimStopped = strings.Contains(task.StoppedReason, "Essential container in task exited")
+			}
+		}
+		return replacement != "" && victimStopped
+	})
+	return replacement
+}
+
+func waitServedBy(t *testing.T, p *shoalProc, url, task string) {
+	t.Helper()
+	waitFor(t, p, 30*time.Second, "a request served by "+task, func() bool {
+		return get(t, url, 3)[task] > 0
+	})
+}
+
+// checkGone: the task's process group has no process left, and its host
+// port can be bound again.
+func checkGone(t *testing.T, task agent.TaskStatus) {
+	t.Helper()
+	if task.Pid != 0 {
+		if err := syscall.Kill(task.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("task %s: process %d still exists after shoal stopped (kill 0: %v)", task.ID, task.Pid, err)
+		}
+	}
+	if task.Address == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", task.Address)
+	if err != nil {
+		t.Errorf("task %s: port %s still held after shoal stopped: %v", task.ID, task.Address, err)
+		return
+	}
+	ln.Close()
+}
+
+// waitFor polls cond until it holds, failing with shoal's output after the
+// deadline or if shoal exits.
+func waitFor(t *testing.T, p *shoalProc, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if err := p.exited(); err != nil {
+			t.Fatalf("waiting for %s: %v; output:\n%s", what, err, p.out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v; output:\n%s", what, timeout, p.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
