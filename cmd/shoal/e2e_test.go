@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoalhq/shoal/internal/testkit"
 
 	"github.com/shoalhq/shoal/internal/agent"
 )
@@ -99,13 +99,13 @@ func exampleStack(t *testing.T, dir string) string {
 // shoalProc is a running `shoal up`.
 type shoalProc struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testkit.Buffer
 	done chan error
 }
 
 func startShoal(t *testing.T, bin string, args ...string) *shoalProc {
 	t.Helper()
-	p := &shoalProc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &shoalProc{cmd: exec.Command(bin, args...), out: &testkit.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -283,21 +283,4 @@ func waitFor(t *testing.T, p *shoalProc, timeout time.Duration, what string, con
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -166,13 +166,15 @@ func (w *addrWatcher) Write(b []byte) (int, error) {
 }
 
 // waitUntilRefused polls addr until it refuses connections, which is how the
-// program shows that it has stopped accepting.
+// program shows that it has stopped accepting. A reset counts too: a dial
+// that lands in the accept queue just as the listener closes is reset by the
+// kernel.
 func waitUntilRefused(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 			return
 		}
 		if err != nil {

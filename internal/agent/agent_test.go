@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalhq/shoal/internal/testkit"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/clock"
@@ -194,13 +196,7 @@ func (h *harness) run(t *testing.T, s *spec.Stack) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func (h *harness) running(n int) func() bool {

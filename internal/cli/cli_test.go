@@ -11,10 +11,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoalhq/shoal/internal/testkit"
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/driver"
@@ -108,7 +109,7 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var upOut, upErr lockedBuffer
+	var upOut, upErr testkit.Buffer
 	upDone := make(chan int, 1)
 	go func() { upDone <- Main(ctx, []string{"up", "-f", stack, "--state-dir", state}, &upOut, &upErr) }()
 
@@ -135,7 +136,7 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 	}
 }
 
-func waitSteady(t *testing.T, state string, upDone chan int, upErr *lockedBuffer) agent.Status {
+func waitSteady(t *testing.T, state string, upDone chan int, upErr *testkit.Buffer) agent.Status {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -316,21 +317,4 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalhq/shoal/internal/testkit"
+
 	"github.com/shoalhq/shoal/internal/clock"
 	"github.com/shoalhq/shoal/internal/spec"
 )
@@ -42,13 +44,7 @@ func testGroup() *spec.TargetGroup {
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // backend is a real HTTP server standing for a task.

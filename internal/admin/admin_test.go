@@ -1,0 +1,157 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// fakeBackend answers from fixed data, recording what it was asked.
+type fakeBackend struct {
+	tasks    []agent.TaskStatus
+	askedAll bool
+	logs     map[string]string
+}
+
+func (f *fakeBackend) Status() agent.Status {
+	return agent.Status{Stack: "test", Listeners: []string{"127.0.0.1:8080"}}
+}
+
+func (f *fakeBackend) Tasks(all bool) []agent.TaskStatus {
+	f.askedAll = all
+	return f.tasks
+}
+
+func (f *fakeBackend) TaskLogs(id string, from int64) ([]byte, int64, error) {
+	l, ok := f.logs[id]
+	if !ok {
+		return nil, 0, fmt.Errorf("task %q: %w", id, agent.ErrNotFound)
+	}
+	return []byte(l[from:]), int64(len(l)), nil
+}
+
+func (f *fakeBackend) Targets() []proxy.TargetHealth {
+	return []proxy.TargetHealth{{Group: "api", Target: "127.0.0.2:4000", State: proxy.StateHealthy}}
+}
+
+func (f *fakeBackend) Events(since int64) []agent.Event { return nil }
+
+func serve(t *testing.T, b Backend) (*Client, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "shoal.sock")
+	srv, err := Listen(path, b, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	return NewClient(path), path
+}
+
+func TestAPI_ListingsRoundTrip(t *testing.T) {
+	started := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{tasks: []agent.TaskStatus{{ID: "api-1", Service: "api", LastStatus: "RUNNING", StartedAt: &started}}}
+	c, _ := serve(t, b)
+	ctx := context.Background()
+
+	tasks, err := c.Tasks(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(b.tasks, tasks); diff != "" {
+		t.Errorf("tasks (-want +got):\n%s", diff)
+	}
+	if !b.askedAll {
+		t.Error("Tasks(all=true) did not reach the backend as all")
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.Stack != "test" || st.Listeners[0] != "127.0.0.1:8080" {
+		t.Errorf("status: got %+v, %v", st, err)
+	}
+	targets, err := c.Targets(ctx)
+	if err != nil || len(targets) != 1 || targets[0].State != proxy.StateHealthy {
+		t.Errorf("targets: got %+v, %v", targets, err)
+	}
+	events, err := c.Events(ctx, 0)
+	if err != nil || events == nil || len(events) != 0 {
+		t.Errorf("events: got %#v, %v; want an empty list", events, err)
+	}
+}
+
+func TestAPI_LogsFollowFromOffset(t *testing.T) {
+	c, _ := serve(t, &fakeBackend{logs: map[string]string{"api-1": "one\ntwo\n"}})
+	data, next, err := c.Logs(context.Background(), "api-1", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "two\n" || next != 8 {
+		t.Errorf("logs from 4: got %q next %d, want %q next 8", data, next, "two\n")
+	}
+}
+
+func TestAPI_UnknownTaskIsNotFound(t *testing.T) {
+	c, _ := serve(t, &fakeBackend{})
+	_, _, err := c.Logs(context.Background(), "api-x", 0)
+	if !errors.Is(err, agent.ErrNotFound) {
+		t.Fatalf("got %v, want ErrNotFound", err)
+	}
+	if got, want := err.Error(), `task "api-x": not found`; got != want {
+		t.Errorf("message: got %q, want %q", got, want)
+	}
+}
+
+func TestAPI_BadQueryIs400(t *testing.T) {
+	_, path := serve(t, &fakeBackend{})
+	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+	resp, err := hc.Get("http://shoal/v1/events?since=-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "since must be a whole number") {
+		t.Errorf("got %s %s", resp.Status, body)
+	}
+}
+
+func TestListen_SocketIsPrivateAndRemovedOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shoal.sock")
+	srv, err := Listen(path, &fakeBackend{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("socket mode: got %v, want 0600", perm)
+	}
+	srv.Close(context.Background())
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket still there after Close: %v", err)
+	}
+}
+
+func TestClient_NotRunning(t *testing.T) {
+	c := NewClient(filepath.Join(t.TempDir(), "shoal.sock"))
+	_, err := c.Tasks(context.Background(), false)
+	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "shoal up") {
+		t.Errorf("got %v, want ErrNotRunning saying how to start", err)
+	}
+}
