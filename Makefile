@@ -11,6 +11,11 @@ check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
+# Throughput of the load balancer against peers in the same run (figures
+# printed by the benchmark; see internal/proxy/bench_test.go).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./internal/proxy/
+
 build:
 	$(GO) build -o bin/shoal ./cmd/shoal
 
