@@ -54,6 +54,47 @@ func TestEndToEnd_CatalogExample(t *testing.T) {
 	}
 }
 
+// TestEndToEnd_KilledShoalLeavesNoTask kills shoal itself with SIGKILL: its
+// tasks must go too (each task's shim sees shoal's end), and a new shoal must
+// start on the same state directory.
+func TestEndToEnd_KilledShoalLeavesNoTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := buildShoal(t, dir)
+	stack := exampleStack(t, dir)
+	state := filepath.Join(dir, "state")
+	up := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+	waitSteady(t, up, bin, state)
+	tasks := shoalPS(t, bin, state)
+
+	up.cmd.Process.Kill()
+	<-up.done
+	up.done <- nil
+	testkit.WaitFor(t, 30*time.Second, "every task process gone and port free", func() bool {
+		for _, task := range tasks {
+			if syscall.Kill(task.Pid, 0) == nil || !portFree(task.Address) {
+				return false
+			}
+		}
+		return true
+	})
+
+	again := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+	waitSteady(t, again, bin, state)
+	again.stop(t)
+}
+
+func portFree(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
 // buildShoal builds the binary under test.
 func buildShoal(t *testing.T, dir string) string {
 	t.Helper()
@@ -261,12 +302,9 @@ func checkGone(t *testing.T, task agent.TaskStatus) {
 	if task.Address == "" {
 		return
 	}
-	ln, err := net.Listen("tcp", task.Address)
-	if err != nil {
-		t.Errorf("task %s: port %s still held after shoal stopped: %v", task.ID, task.Address, err)
-		return
+	if !portFree(task.Address) {
+		t.Errorf("task %s: port %s still held after shoal stopped", task.ID, task.Address)
 	}
-	ln.Close()
 }
 
 // waitFor polls cond until it holds, failing with shoal's output after the

@@ -34,6 +34,10 @@ type Backend interface {
 	Events(since int64) []agent.Event
 }
 
+// maxSocketPath is the longest unix socket path Linux takes (sun_path is
+// 108 bytes, one of them the terminating NUL).
+const maxSocketPath = 107
+
 // LogNextHeader carries the offset to read a task's logs from next.
 const LogNextHeader = "Shoal-Log-Next"
 
@@ -49,6 +53,9 @@ type Server struct {
 // shoal; the state directory lock guarantees no live one owns it) and serves
 // the API on it until Close.
 func Listen(path string, b Backend, log *slog.Logger) (*Server, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("admin socket path %s is %d bytes, longer than the %d a unix socket allows: pass a shorter --state-dir", path, len(path), maxSocketPath)
+	}
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {

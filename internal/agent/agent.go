@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -124,7 +125,7 @@ func (a *Agent) Apply(ctx context.Context, s *spec.Stack, source []byte) error {
 		return fmt.Errorf("load balancer: %w", err)
 	}
 	if a.cfg.Store != nil {
-		d := store.Desired{File: s.File, Source: source, AppliedAt: a.clock.Now()}
+		d := store.Desired{File: absFile(s), Source: source, AppliedAt: a.clock.Now()}
 		if err := a.cfg.Store.SaveDesired(d); err != nil {
 			return fmt.Errorf("record desired state: %w", err)
 		}
@@ -135,6 +136,15 @@ func (a *Agent) Apply(ctx context.Context, s *spec.Stack, source []byte) error {
 	a.mu.Unlock()
 	a.poke()
 	return nil
+}
+
+// absFile is the stack file's absolute path, so that the record still
+// points at it from any folder.
+func absFile(s *spec.Stack) string {
+	if s.File == "" {
+		return ""
+	}
+	return filepath.Join(s.Dir, filepath.Base(s.File))
 }
 
 // Run runs the control loop until ctx is done. Tasks keep running after

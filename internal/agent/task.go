@@ -94,7 +94,7 @@ func (a *Agent) runTask(t *task) {
 		a.finish(t, StopTaskFailedToStart, err.Error(), true, "")
 		return
 	}
-	registered := a.activate(t, h)
+	registered := !a.stopRequested(t) && a.activate(t, h)
 	if registered {
 		a.setRunning(t)
 		select {
@@ -216,6 +216,14 @@ func (a *Agent) requestStopLocked(t *task, reason string, failed bool) {
 	close(t.stop)
 	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
 		Message: fmt.Sprintf("service %s has stopped 1 running tasks: task %s (%s).", t.service, t.id, reason)})
+}
+
+// stopRequested reports whether the task was asked to stop, for example by a
+// shutdown that came while it was starting.
+func (a *Agent) stopRequested(t *task) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return t.stopRequested
 }
 
 func (a *Agent) setStatus(t *task, s sched.Status) {

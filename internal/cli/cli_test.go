@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/store"
 )
 
 // TestMain lets the test binary play two more parts: the task shim, and
@@ -273,9 +274,21 @@ services:
 
 func TestUp_WithoutStackFileSaysHowToStart(t *testing.T) {
 	t.Chdir(t.TempDir())
-	code, _, stderr := run(t, context.Background(), "up")
+	state := t.TempDir()
+	code, _, stderr := run(t, context.Background(), "up", "--state-dir", state)
 	if code != 1 || !strings.Contains(stderr, "shoal up -f examples/catalog/shoal.yaml") {
 		t.Errorf("got exit %d, stderr:\n%s\nwant 1 and a pointer to the example", code, stderr)
+	}
+
+	st, err := store.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SaveDesired(store.Desired{File: "/srv/app/shoal.yaml"})
+	st.Close()
+	_, _, stderr = run(t, context.Background(), "up", "--state-dir", state)
+	if !strings.Contains(stderr, "The last stack run with state directory "+state+" was:\n  shoal up -f /srv/app/shoal.yaml") {
+		t.Errorf("stderr does not point at the last stack:\n%s", stderr)
 	}
 }
 

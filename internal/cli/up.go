@@ -30,6 +30,10 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *file == "" && !exists(defaultStackFile) {
+		noStackFile(e, *stateDir)
+		return exitError(1)
+	}
 	s, source, err := loadStack(e, *file)
 	if err != nil {
 		return err
@@ -47,12 +51,6 @@ func runUp(ctx context.Context, e *env, args []string) error {
 func loadStack(e *env, file string) (*spec.Stack, []byte, error) {
 	if file == "" {
 		file = defaultStackFile
-		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(e.stderr, "shoal: no %s in this folder.\n"+
-				"Pass one with -f, or try the bundled example from a clone of shoal:\n"+
-				"  shoal up -f examples/catalog/shoal.yaml\n", defaultStackFile)
-			return nil, nil, exitError(1)
-		}
 	}
 	source, err := os.ReadFile(file)
 	if err != nil {
@@ -71,6 +69,21 @@ func loadStack(e *env, file string) (*spec.Stack, []byte, error) {
 		return nil, nil, err
 	}
 	return s, source, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// noStackFile says how to start: with the stack last run from this state
+// directory, if any, or with the bundled example.
+func noStackFile(e *env, stateDir string) {
+	fmt.Fprintf(e.stderr, "shoal: no %s in this folder; pass one with -f.\n", defaultStackFile)
+	if d, ok, err := store.LoadDesired(stateDir); err == nil && ok && d.File != "" {
+		fmt.Fprintf(e.stderr, "The last stack run with state directory %s was:\n  shoal up -f %s\n", stateDir, d.File)
+	}
+	fmt.Fprintf(e.stderr, "To try the bundled example, from a clone of shoal:\n  shoal up -f examples/catalog/shoal.yaml\n")
 }
 
 // serve runs the stack until ctx is done, then stops it the proper way.
@@ -95,6 +108,9 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	defer lb.Close(context.Background())
 	fmt.Fprintf(e.stdout, "shoal: starting stack %s from %s (state in %s)\n", s.Name, s.File, st.Dir())
 	if err := ag.Apply(ctx, s, source); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w\nanother program is using that address: stop it, or change the listener's port in %s (0 picks a free one)", err, s.File)
+		}
 		return err
 	}
 	printer.start(ag, lb.ListenerAddrs())
