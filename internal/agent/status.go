@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
 )
@@ -101,14 +102,15 @@ func timePtr(t time.Time) *time.Time {
 func (a *Agent) TaskLogs(id string, from int64) ([]byte, int64, error) {
 	a.mu.Lock()
 	t := a.tasks[id]
+	var h driver.Task
+	if t != nil {
+		h = t.handle
+	}
 	a.mu.Unlock()
 	if t == nil {
 		return nil, 0, fmt.Errorf("task %q: %w", id, ErrNotFound)
 	}
-	a.mu.Lock()
-	h := t.handle
-	a.mu.Unlock()
-	if h == nil {
+	if h == nil { // it failed to start: no output
 		return nil, from, nil
 	}
 	data, next := h.Logs(from)
@@ -123,9 +125,9 @@ func (a *Agent) Events(seq int64) []Event { return a.events.since(seq) }
 
 // Status summarises the stack and its services.
 func (a *Agent) Status() Status {
+	st := Status{Listeners: a.cfg.Balancer.ListenerAddrs()} // not under a.mu: the balancer calls into the agent
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{Listeners: a.cfg.Balancer.ListenerAddrs()}
 	if a.stack == nil {
 		return st
 	}

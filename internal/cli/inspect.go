@@ -21,7 +21,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	s, _, err := loadStack(e, *file)
+	s, _, err := loadStack(e, *file, "")
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		noStackFile(e, *stateDir)
 		return exitError(1)
 	}
-	s, source, err := loadStack(e, *file)
+	s, source, err := loadStack(e, *file, "; nothing was started")
 	if err != nil {
 		return err
 	}
@@ -47,8 +47,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 }
 
 // loadStack reads and validates the stack file. On problems it prints every
-// one of them and returns exitError(1).
-func loadStack(e *env, file string) (*spec.Stack, []byte, error) {
+// one of them, then a summary ending in outcome, and returns exitError(1).
+func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 	if file == "" {
 		file = defaultStackFile
 	}
@@ -62,7 +62,7 @@ func loadStack(e *env, file string) (*spec.Stack, []byte, error) {
 		for _, e2 := range list {
 			fmt.Fprintln(e.stderr, e2.Error())
 		}
-		fmt.Fprintf(e.stderr, "shoal: %s has %d %s; nothing was started\n", file, len(list), plural(len(list), "problem", "problems"))
+		fmt.Fprintf(e.stderr, "shoal: %s has %d %s%s\n", file, len(list), plural(len(list), "problem", "problems"), outcome)
 		return nil, nil, exitError(1)
 	}
 	if err != nil {
