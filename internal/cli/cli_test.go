@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +109,10 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 	}
 	stack := writeStack(t, fmt.Sprintf(testStack, exe))
 	state := filepath.Join(t.TempDir(), "state")
+	// up's shutdown starts os/signal's loop, a goroutine that lives as long
+	// as the process; start it now so that it is in the baseline.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGWINCH)
+	baseGoroutines := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var upOut, upErr testkit.Buffer
@@ -129,6 +134,10 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("up did not return within 30s of cancel")
 	}
+	http.DefaultClient.CloseIdleConnections()
+	testkit.WaitFor(t, 10*time.Second, "every goroutine of up to exit", func() bool {
+		return runtime.NumGoroutine() <= baseGoroutines
+	})
 	out := upOut.String()
 	for _, want := range []string{"service web has reached a steady state.", "shoal: open http://", "shoal: stopped", "deregistered 1 targets"} {
 		if !strings.Contains(out, want) {
