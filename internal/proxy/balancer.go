@@ -74,9 +74,10 @@ type route struct {
 func New(opts Options) *Balancer {
 	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}}
 	b.d = deps{
-		clock: cmp.Or[clock.Clock](opts.Clock, clock.Real{}),
-		log:   cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
-		wg:    &b.wg,
+		clock:   cmp.Or[clock.Clock](opts.Clock, clock.Real{}),
+		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		wg:      &b.wg,
+		buffers: newBufferPool(),
 	}
 	b.d.events = newNotifier(opts.OnHealthChange, b.d.log)
 	b.ctx, b.cancel = context.WithCancel(context.Background())

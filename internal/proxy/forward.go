@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,6 +61,18 @@ func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route) {
 	t.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// bufferPool recycles the reverse proxies' copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
 // newTargetProxy makes the reverse proxy of one target, on the target's own
 // transport.
 func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
@@ -69,7 +82,8 @@ func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			rewrite(pr, u, d.clock.Now())
 		},
-		Transport: t.transport,
+		Transport:  t.transport,
+		BufferPool: d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
 			if f, ok := resp.Request.Context().Value(forwardKey{}).(*forwarding); ok {
 				f.idle.Stop() // the target answered in time

@@ -67,14 +67,15 @@ type HealthChange struct {
 
 // TargetHealth is the health of one registered (or draining) target.
 type TargetHealth struct {
-	Group, Target string
-	State         State
-	Reason        Reason
-	Description   string
+	Group       string `json:"target_group"`
+	Target      string `json:"target"`
+	State       State  `json:"state"`
+	Reason      Reason `json:"reason,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Since is when the target entered State.
-	Since time.Time
+	Since time.Time `json:"since"`
 	// InFlight is how many requests the target is serving now.
-	InFlight int
+	InFlight int `json:"in_flight"`
 }
 
 // checkResult is the outcome of one health check.

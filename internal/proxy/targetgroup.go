@@ -31,6 +31,9 @@ type deps struct {
 	events *notifier
 	// wg counts every goroutine the balancer owns.
 	wg *sync.WaitGroup
+	// buffers are the reverse proxies' copy buffers, shared by every target
+	// so that a response does not allocate its own 32 KiB.
+	buffers *bufferPool
 }
 
 // groupSettings are a target group's settings from the spec, with the
