@@ -228,7 +228,7 @@ func (a *Agent) desiredLocked() sched.Desired {
 	for _, name := range sortedKeys(a.stack.Services) {
 		svc := a.stack.Services[name]
 		d.Services = append(d.Services, sched.Service{
-			Name: name, Desired: svc.Desired, Balanced: svc.TargetGroup != "",
+			Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup,
 			GracePeriod: svc.HealthCheckGracePeriod.D(),
 		})
 	}

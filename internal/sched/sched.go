@@ -50,9 +50,9 @@ type Desired struct {
 type Service struct {
 	Name    string
 	Desired int
-	// Balanced is true when the service registers its tasks in a target
-	// group, so that target health counts.
-	Balanced bool
+	// TargetGroup is the target group the service registers its tasks in
+	// ("" for none); when set, target health counts.
+	TargetGroup string
 	// GracePeriod is how long after a task started its unhealthy target
 	// state is ignored.
 	GracePeriod time.Duration
@@ -189,7 +189,7 @@ func activeTasks(tasks []Task) []Task {
 // left and, when a grace period is still running, when it ends.
 func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stops []StopOrder, wake time.Time) {
 	for _, t := range active {
-		if !svc.Balanced || t.Health != HealthUnhealthy {
+		if svc.TargetGroup == "" || t.Health != HealthUnhealthy {
 			left = append(left, t)
 			continue
 		}
@@ -201,7 +201,7 @@ func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stop
 		}
 		stops = append(stops, StopOrder{
 			TaskID: t.ID,
-			Reason: "Task failed ELB health checks in (target-group of service " + svc.Name + ")",
+			Reason: "Task failed ELB health checks in (target-group " + svc.TargetGroup + ")",
 			Failed: true,
 		})
 	}
@@ -219,7 +219,7 @@ func steady(svc Service, tasks []Task) bool {
 		if t.StopRequested || t.Status != Running {
 			return false
 		}
-		if svc.Balanced && t.Health != HealthHealthy {
+		if svc.TargetGroup != "" && t.Health != HealthHealthy {
 			return false
 		}
 		running++

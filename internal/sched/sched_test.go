@@ -17,7 +17,7 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 var twoInstances = []string{"instance-1", "instance-2"}
 
 func api(desired int) Service {
-	return Service{Name: "api", Desired: desired, Balanced: true, GracePeriod: 10 * time.Second}
+	return Service{Name: "api", Desired: desired, TargetGroup: "api-tg", GracePeriod: 10 * time.Second}
 }
 
 func running(id, instance string, h Health) Task {
@@ -87,7 +87,7 @@ func TestReconcile(t *testing.T) {
 			now: at(60),
 			want: Plan{
 				Start: []Placement{{"api", "instance-2"}},
-				Stop:  []StopOrder{{TaskID: "b", Reason: "Task failed ELB health checks in (target-group of service api)", Failed: true}},
+				Stop:  []StopOrder{{TaskID: "b", Reason: "Task failed ELB health checks in (target-group api-tg)", Failed: true}},
 			},
 		},
 		{
@@ -206,7 +206,7 @@ func TestReconcile_Invariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		instances := []string{"instance-1", "instance-2", "instance-3"}[:1+r.IntN(3)]
-		svc := Service{Name: "api", Desired: r.IntN(8), Balanced: r.IntN(2) == 0, GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
+		svc := Service{Name: "api", Desired: r.IntN(8), TargetGroup: []string{"", "api"}[r.IntN(2)], GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
 		tasks := randomTasks(r, instances)
 		now := at(100)
 		p := Reconcile(Desired{Instances: instances, Services: []Service{svc}}, Observed{Tasks: tasks}, now)
@@ -250,7 +250,7 @@ func checkInvariants(t *testing.T, svc Service, instances []string, tasks []Task
 		}
 	}
 	after := len(active) - len(p.Stop) + len(p.Start)
-	if after != svc.Desired && restartDelay(tasks, now) == 0 && !graceHolding(svc, tasks, p, now) {
+	if after != svc.Desired && restartDelay(tasks, now) == 0 && !waiting(p, now) {
 		t.Fatalf("after the plan %d tasks are active, want %d", after, svc.Desired)
 	}
 	if after > max(svc.Desired, len(active)) {
@@ -261,10 +261,10 @@ func checkInvariants(t *testing.T, svc Service, instances []string, tasks []Task
 	}
 }
 
-// graceHolding: unhealthy tasks kept within their grace period may leave the
-// service above its desired count only if they were already counted.
-func graceHolding(svc Service, tasks []Task, p Plan, now time.Time) bool {
-	return !p.Wake.IsZero() && p.Wake.After(now)
+// waiting: the plan holds off (an unhealthy task in its grace period, or a
+// back-off) and asks to be woken later, so the count may still be off.
+func waiting(p Plan, now time.Time) bool {
+	return p.Wake.After(now)
 }
 
 func checkBalanced(t *testing.T, instances []string, start []Placement) {
