@@ -24,10 +24,10 @@ import (
 const defaultStackFile = "shoal.yaml"
 
 func runUp(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "up", "[-f FILE] [--state-dir DIR]")
-	file := fs.String("f", "", "stack `file` (default ./shoal.yaml)")
-	stateDir := stateDirFlag(fs, e)
-	if _, err := parse(fs, args); err != nil {
+	flags := newFlags(e, "up", "[-f FILE] [--state-dir DIR]")
+	file := flags.String("f", "", "stack `file` (default ./shoal.yaml)")
+	stateDir := stateDirFlag(flags, e)
+	if _, err := parse(flags, args); err != nil {
 		return err
 	}
 	if *file == "" && !exists(defaultStackFile) {
@@ -114,15 +114,12 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return err
 	}
 	printer.start(ag, lb.ListenerAddrs())
-	runCtx, stopRun := context.WithCancel(ctx)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		ag.Run(runCtx)
+		ag.Run(ctx)
 	}()
-	<-ctx.Done()
-	stopRun()
-	<-loopDone
+	<-loopDone // Run returns once ctx is done: Ctrl-C or SIGTERM
 	shutdown(e, ag)
 	printer.stop()
 	fmt.Fprintln(e.stdout, "shoal: stopped")
