@@ -24,14 +24,9 @@ import (
 // one replica killed with SIGKILL is replaced and the replacement takes
 // traffic; stopping shoal leaves no task process and no port behind.
 func TestEndToEnd_CatalogExample(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test builds binaries; skipped with -short")
-	}
-	dir := t.TempDir()
-	bin := buildShoal(t, dir)
-	stack := exampleStack(t, dir)
-	state := filepath.Join(dir, "state")
-	up := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+	ex := newExample(t)
+	bin, state := ex.bin, ex.state
+	up := ex.up(t)
 
 	st := waitSteady(t, up, bin, state)
 	url := "http://" + st.Listeners[0] + "/"
@@ -58,14 +53,9 @@ func TestEndToEnd_CatalogExample(t *testing.T) {
 // tasks must go too (each task's shim sees shoal's end), and a new shoal must
 // start on the same state directory.
 func TestEndToEnd_KilledShoalLeavesNoTask(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test builds binaries; skipped with -short")
-	}
-	dir := t.TempDir()
-	bin := buildShoal(t, dir)
-	stack := exampleStack(t, dir)
-	state := filepath.Join(dir, "state")
-	up := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+	ex := newExample(t)
+	bin, state := ex.bin, ex.state
+	up := ex.up(t)
 	waitSteady(t, up, bin, state)
 	tasks := shoalPS(t, bin, state)
 
@@ -81,7 +71,7 @@ func TestEndToEnd_KilledShoalLeavesNoTask(t *testing.T) {
 		return true
 	})
 
-	again := startShoal(t, bin, "up", "-f", stack, "--state-dir", state)
+	again := ex.up(t)
 	waitSteady(t, again, bin, state)
 	again.stop(t)
 }
@@ -93,6 +83,24 @@ func portFree(addr string) bool {
 	}
 	ln.Close()
 	return true
+}
+
+// example is the bundled example, ready to run with a freshly built shoal.
+type example struct{ bin, stack, state string }
+
+func newExample(t *testing.T) example {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries; skipped with -short")
+	}
+	dir := t.TempDir()
+	return example{bin: buildShoal(t, dir), stack: exampleStack(t, dir), state: filepath.Join(dir, "state")}
+}
+
+// up starts `shoal up` on the example.
+func (ex example) up(t *testing.T) *shoalProc {
+	t.Helper()
+	return startShoal(t, ex.bin, "up", "-f", ex.stack, "--state-dir", ex.state)
 }
 
 // buildShoal builds the binary under test.
