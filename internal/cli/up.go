@@ -227,7 +227,7 @@ func (p *progress) announce(st agent.Status, listeners []string) {
 	for _, l := range listeners {
 		fmt.Fprintf(p.out, "shoal: open http://%s/\n", l)
 	}
-	fmt.Fprintf(p.out, "shoal: press Ctrl-C to stop\n")
+	fmt.Fprintf(p.out, "shoal: see the tasks with `shoal ps`, their health with `shoal targets`; press Ctrl-C to stop\n")
 }
 
 func allSteady(st agent.Status) bool {
