@@ -33,13 +33,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// testApp serves GET / with 200 and X-Served-By on HOST:PORT until SIGTERM.
+// testApp serves GET / with 200 and X-Served-By on HOST:PORT until SIGTERM;
+// with 500 instead once a file named for its task id exists in
+// $SHOAL_TEST_SICK_DIR.
 func testApp() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	addr := net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT"))
 	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Served-By", os.Getenv("SHOAL_TASK_ID"))
+		if sick := os.Getenv("SHOAL_TEST_SICK_DIR"); sick != "" {
+			if _, err := os.Stat(filepath.Join(sick, os.Getenv("SHOAL_TASK_ID"))); err == nil {
+				http.Error(w, "sick", http.StatusInternalServerError)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})}
 	go func() {
@@ -143,6 +151,53 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestUp_ReplacesTaskThatTurnsUnhealthy: real health checks find a task
+// failing, the target turns unhealthy, and the service replaces the task.
+func TestUp_ReplacesTaskThatTurnsUnhealthy(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sick := t.TempDir()
+	body := strings.Replace(fmt.Sprintf(testStack, exe), `SHOAL_TEST_APP: "1"`, `SHOAL_TEST_APP: "1"
+      SHOAL_TEST_SICK_DIR: `+sick, 1)
+	stack := writeStack(t, body)
+	state := filepath.Join(t.TempDir(), "state")
+	ctx, cancel := context.WithCancel(context.Background())
+	var upOut, upErr testkit.Buffer
+	upDone := make(chan int, 1)
+	go func() { upDone <- Main(ctx, []string{"up", "-f", stack, "--state-dir", state}, &upOut, &upErr) }()
+	defer func() {
+		cancel()
+		<-upDone
+	}()
+
+	waitSteady(t, state, upDone, &upErr)
+	victim := checkPs(t, state)[0]
+	if err := os.WriteFile(filepath.Join(sick, victim.ID), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 20*time.Second, "the sick task replaced", func() bool {
+		code, out, _ := run(t, context.Background(), "ps", "-a", "--json", "--state-dir", state)
+		var tasks []agent.TaskStatus
+		if code != 0 || json.Unmarshal([]byte(out), &tasks) != nil {
+			return false
+		}
+		healthy, victimStopped := 0, false
+		for _, task := range tasks {
+			if task.ID == victim.ID {
+				victimStopped = task.LastStatus == "STOPPED" && task.StoppedReason == "Task failed ELB health checks in (target-group app)"
+			} else if task.LastStatus == "RUNNING" && task.Health == "healthy" {
+				healthy++
+			}
+		}
+		return victimStopped && healthy == 2
+	})
+	if out := upOut.String(); !strings.Contains(out, "healthy → unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [500])") {
+		t.Errorf("up output does not show the target turning unhealthy with its reason:\n%s", out)
 	}
 }
 
