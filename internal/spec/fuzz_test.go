@@ -53,3 +53,42 @@ func checkErrorList(t *testing.T, s *Stack, err error) {
 		}
 	}
 }
+
+// FuzzParseMatcher: a matcher never panics, and one that parses accepts only
+// codes within 200-499.
+func FuzzParseMatcher(f *testing.F) {
+	for _, s := range []string{"200", "200,202", "200-299", "200-299,404", " 201 , 204-206", "", "-", "1-2-3", "299-200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMatcher(s)
+		if err != nil {
+			return
+		}
+		for _, code := range []int{0, 100, 199, 500, 599, 1000, -1} {
+			if m.Match(code) {
+				t.Fatalf("ParseMatcher(%q) accepts code %d, outside 200-499", s, code)
+			}
+		}
+		if m.String() != s {
+			t.Fatalf("String: got %q, want %q", m.String(), s)
+		}
+	})
+}
+
+// FuzzParsePortRange: a port range never panics, and one that parses lies
+// within 1024-65535 with lo <= hi.
+func FuzzParsePortRange(f *testing.F) {
+	for _, s := range []string{"32768-60999", "1024-1024", "49153-65535", "1-2", "70000-80000", "x-y", "", "5000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, err := ParsePortRange(s)
+		if err != nil {
+			return
+		}
+		if lo < 1024 || hi > 65535 || lo > hi {
+			t.Fatalf("ParsePortRange(%q) = %d-%d, outside 1024-65535 or reversed", s, lo, hi)
+		}
+	})
+}
