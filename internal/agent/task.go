@@ -94,7 +94,7 @@ func (a *Agent) runTask(t *task) {
 		a.finish(t, StopTaskFailedToStart, err.Error(), true, "")
 		return
 	}
-	registered := !a.stopRequested(t) && a.activate(t, h)
+	registered := !a.stopRequested(t) && a.activate(t)
 	if registered {
 		a.setRunning(t)
 		select {
@@ -124,7 +124,7 @@ func (a *Agent) launch(t *task) (driver.Task, error) {
 
 // activate registers the task in its target group (ACTIVATING). It returns
 // false when the task must not go on to RUNNING.
-func (a *Agent) activate(t *task, h driver.Task) bool {
+func (a *Agent) activate(t *task) bool {
 	a.setStatus(t, sched.Activating)
 	if t.targetGroup == "" {
 		return true

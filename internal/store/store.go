@@ -90,11 +90,9 @@ func (s *Store) SaveDesired(d Desired) error {
 	return WriteFileAtomic(filepath.Join(s.dir, desiredFile), b, 0o600)
 }
 
-// LoadDesired returns the last recorded stack; ok is false when none is.
-func (s *Store) LoadDesired() (d Desired, ok bool, err error) { return LoadDesired(s.dir) }
-
-// LoadDesired reads the last stack recorded in the state directory dir,
-// without taking its lock: the file is only ever replaced whole.
+// LoadDesired reads the last stack recorded in the state directory dir
+// (ok is false when none is), without taking its lock: the file is only ever
+// replaced whole.
 func LoadDesired(dir string) (d Desired, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, desiredFile))
 	if errors.Is(err, fs.ErrNotExist) {

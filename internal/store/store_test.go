@@ -16,14 +16,14 @@ func TestStore_DesiredRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, ok, err := s.LoadDesired(); ok || err != nil {
+	if _, ok, err := LoadDesired(s.Dir()); ok || err != nil {
 		t.Fatalf("fresh store: got ok=%v err=%v, want nothing", ok, err)
 	}
 	want := Desired{File: "/x/shoal.yaml", Source: []byte("name: x\n"), AppliedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if err := s.SaveDesired(want); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := s.LoadDesired()
+	got, ok, err := LoadDesired(s.Dir())
 	if err != nil || !ok {
 		t.Fatalf("load: ok=%v err=%v", ok, err)
 	}
