@@ -1,15 +1,28 @@
 # `make test` is the test command README.md and .ci/run use.
 GO ?= go
 
+# Every Go module in the repository: shoal itself and each example app.
+MODULES := . examples/catalog
+
+# Pinned versions of the static checkers `make check` runs.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
+
+# Platforms shoal must keep building for (Linux amd64 is the host).
+CROSS := darwin/amd64 darwin/arm64 linux/arm64
+
 .PHONY: test check build run bench bench-lb
 
 test:
-	$(GO) test -race -count=1 ./...
+	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 # Formatting and static checks, as CI runs them.
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) run $(STATICCHECK) ./...); done
+	@out=$$($(GO) run $(DEADCODE) -test ./...); test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called"; exit 1; }
+	@set -e; for p in $(CROSS); do echo "== GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; done
 
 # Throughput of the load balancer against peers in the same run (figures
 # printed by the benchmark; see internal/proxy/bench_test.go).

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/clock/clocktest"
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/spec"
@@ -160,7 +160,7 @@ type harness struct {
 	runner *fakeRunner
 	lb     *fakeBalancer
 	rec    *recorder
-	clock  *clock.Fake
+	clock  *clocktest.Fake
 	store  *fakeStore
 	stop   func()
 }
@@ -169,7 +169,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	rec := &recorder{}
 	h := &harness{rec: rec, runner: &fakeRunner{rec: rec}, lb: &fakeBalancer{rec: rec},
-		clock: clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), store: &fakeStore{}}
+		clock: clocktest.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), store: &fakeStore{}}
 	h.agent = New(Config{Runner: h.runner, Balancer: h.lb, Store: h.store, Clock: h.clock})
 	return h
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/clock/clocktest"
 )
 
 // Generous bounds for things that take milliseconds on an idle machine.
@@ -140,7 +140,7 @@ func getBody(t *testing.T, url string) string {
 }
 
 func TestProcess_StopTrappedTermExitsWithOwnCode(t *testing.T) {
-	fake := clock.NewFake(time.Unix(0, 0)) // never advanced: no SIGKILL
+	fake := clocktest.NewFake(time.Unix(0, 0)) // never advanced: no SIGKILL
 	p := NewProcess(ProcessOptions{Clock: fake})
 	task := startTask(t, p, shTask(t, `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 1000 & wait`))
 	waitLogs(t, task, "ready")
@@ -153,7 +153,7 @@ func TestProcess_StopTrappedTermExitsWithOwnCode(t *testing.T) {
 // The task survives SIGTERM (it traps it and carries on) until the fake clock
 // passes the stop timeout; then it is killed.
 func TestProcess_StopKillsTaskIgnoringTermAfterTimeout(t *testing.T) {
-	fake := clock.NewFake(time.Unix(0, 0))
+	fake := clocktest.NewFake(time.Unix(0, 0))
 	p := NewProcess(ProcessOptions{Clock: fake})
 	spec := shTask(t, `trap 'echo got TERM' TERM; echo ready; while :; do sleep 1; done`)
 	spec.StopTimeout = 10 * time.Second

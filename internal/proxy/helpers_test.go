@@ -14,7 +14,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/testkit"
 
-	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/clock/clocktest"
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
@@ -108,7 +108,7 @@ func refusedAddr(t *testing.T) string {
 // forwards to the target group api.
 type harness struct {
 	t      *testing.T
-	clock  *clock.Fake
+	clock  *clocktest.Fake
 	b      *Balancer
 	base   string
 	client *http.Client
@@ -119,7 +119,7 @@ type harness struct {
 
 func newHarness(t *testing.T, tg *spec.TargetGroup, idle time.Duration) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: clock.NewFake(testStart)}
+	h := &harness{t: t, clock: clocktest.NewFake(testStart)}
 	h.b = New(Options{Clock: h.clock, OnHealthChange: h.record})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

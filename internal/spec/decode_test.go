@@ -236,3 +236,12 @@ func TestDecode_Positions(t *testing.T) {
 		}
 	}
 }
+
+// Load reads, decodes and validates the stack file at path.
+func Load(path string) (*Stack, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -12,17 +11,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
-
-// Load reads, decodes and validates the stack file at path. The error, if
-// any, is an ErrorList with every problem found, or the error from reading
-// the file.
-func Load(path string) (*Stack, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(path, data)
-}
 
 // Parse decodes and validates a stack file's content. file is the name
 // errors are reported against, and sets Stack.File and Stack.Dir ("" means

@@ -93,20 +93,6 @@ func (v *validator) address(path, s string) (netip.Addr, bool) {
 	return addr, true
 }
 
-// bind adds a listener's socket to bound, or reports that an earlier
-// listener has it. A wildcard address (0.0.0.0, ::) takes the port on
-// every address.
-func (v *validator) bind(path string, addr netip.Addr, port int, bound []binding) []binding {
-	for _, b := range bound {
-		if b.port == port && (b.addr == addr || b.addr.IsUnspecified() || addr.IsUnspecified()) {
-			v.errorf(path+".port", "%s is already taken by %s: use another port",
-				netip.AddrPortFrom(addr, uint16(port)), b.path)
-			return bound
-		}
-	}
-	return append(bound, binding{path, addr, port})
-}
-
 // protocol checks the protocol of listeners or target groups (what).
 func (v *validator) protocol(path, what, p string) {
 	switch p {

@@ -1,13 +1,16 @@
-package clock
+package clocktest
 
 import (
 	"testing"
+
 	"time"
+
+	"github.com/shoalhq/shoal/internal/clock"
 )
 
 var start = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-func fired(tm Timer) bool {
+func fired(tm clock.Timer) bool {
 	select {
 	case <-tm.C():
 		return true
