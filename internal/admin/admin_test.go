@@ -155,3 +155,86 @@ func TestClient_NotRunning(t *testing.T) {
 		t.Errorf("got %v, want ErrNotRunning saying how to start", err)
 	}
 }
+
+func TestListen_SocketIsPrivateInPrivateDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "shoal.sock")
+	srv, err := Listen(path, &fakeBackend{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	for p, want := range map[string]os.FileMode{dir: os.ModeDir | 0o700, path: os.ModeSocket | 0o600} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: got mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+}
+
+func TestListen_ReplacesStaleSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shoal.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false) // what a dead shoal leaves behind
+	ln.Close()
+	srv, err := Listen(path, &fakeBackend{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("got %v, want the stale socket replaced", err)
+	}
+	defer srv.Close(context.Background())
+	if _, err := NewClient(path).Status(context.Background()); err != nil {
+		t.Errorf("status over the new socket: %v", err)
+	}
+}
+
+func TestListen_RefusesWhatIsNotASocket(t *testing.T) {
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, plant := range map[string]func(path string) error{
+		"file":    func(path string) error { return os.WriteFile(path, []byte("precious\n"), 0o600) },
+		"symlink": func(path string) error { return os.Symlink(victim, path) },
+		"dir":     func(path string) error { return os.Mkdir(path, 0o700) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shoal.sock")
+			if err := plant(path); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Lstat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := Listen(path, &fakeBackend{}, slog.New(slog.DiscardHandler))
+			if err == nil {
+				srv.Close(context.Background())
+				t.Fatalf("got a server, want Listen to refuse a %s at the socket path", name)
+			}
+			for _, hint := range []string{"is not a socket", "move it away", "--state-dir"} {
+				if !strings.Contains(err.Error(), hint) {
+					t.Errorf("got %q, want it to say %q", err, hint)
+				}
+			}
+			after, err := os.Lstat(path)
+			if err != nil {
+				t.Fatalf("%s at the socket path is gone: %v", name, err)
+			}
+			if !os.SameFile(before, after) || after.Mode() != before.Mode() {
+				t.Errorf("%s at the socket path: got %v, want it left as it was (%v)", name, after.Mode(), before.Mode())
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+				t.Errorf("victim content: got %q, want %q", b, "precious\n")
+			}
+		})
+	}
+}

@@ -51,12 +51,25 @@ type Server struct {
 
 // Listen opens the socket at path (replacing a stale one left by a dead
 // shoal; the state directory lock guarantees no live one owns it) and serves
-// the API on it until Close.
+// the API on it until Close. path is in the state directory, which
+// store.Open has checked is the user's own and mode 0700, so only its owner
+// can reach the socket; the socket itself is mode 0600 too.
 func Listen(path string, b Backend, log *slog.Logger) (*Server, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("admin socket path %s is %d bytes, longer than the %d a unix socket allows: pass a shorter --state-dir", path, len(path), maxSocketPath)
 	}
-	os.Remove(path)
+	// Only ever remove a socket: never follow a link, never remove a file
+	// that is not ours to remove.
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("admin socket: %s exists and is not a socket (mode %v); shoal will not remove it: move it away, or pass another --state-dir", path, fi.Mode())
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("admin socket: removing the stale one: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("admin socket: %w", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,6 +20,10 @@ import (
 
 // ErrLocked is returned by Open when another shoal holds the state directory.
 var ErrLocked = errors.New("state directory in use")
+
+// ErrUnsafe is returned when the state directory, or a file in it, is not
+// safe to trust: another user could replace what shoal reads and writes there.
+var ErrUnsafe = errors.New("unsafe state directory")
 
 const (
 	lockFile    = "lock"
@@ -41,16 +46,19 @@ type Desired struct {
 	AppliedAt time.Time `json:"applied_at"`
 }
 
-// Open creates dir (mode 0700) if needed and takes its lock, so that two
-// shoals never share one state directory. The lock is released by Close or
-// when the process dies.
+// Open creates dir (mode 0700) if needed, checks it with CheckDir and takes
+// its lock, so that two shoals never share one state directory. The lock is
+// released by Close or when the process dies.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
+	f, err := openNoFollow(dir, lockFile, os.O_RDWR|os.O_CREATE)
 	if err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder := readPid(f)
@@ -61,6 +69,66 @@ func Open(dir string) (*Store, error) {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return &Store{dir: dir, lock: f}, nil
+}
+
+// CheckDir makes sure the state directory dir can be trusted: it is a real
+// directory (not a symbolic link), owned by the effective user, and not
+// writable by group or others, so nobody else can plant or replace a file or
+// the admin socket in it. Its errors match ErrUnsafe and say how to fix the
+// directory; a missing dir gives an error matching fs.ErrNotExist.
+func CheckDir(dir string) error {
+	fi, err := os.Lstat(filepath.Clean(dir)) // Clean: "dir/" would follow a link
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	mode := fi.Mode()
+	if mode&fs.ModeSymlink != 0 {
+		to, _ := os.Readlink(dir)
+		return fmt.Errorf("%w %s: it is a symbolic link (to %s), which shoal does not follow: pass the real directory with --state-dir", ErrUnsafe, dir, to)
+	}
+	if !mode.IsDir() {
+		return fmt.Errorf("%w %s: it is not a directory (mode %v): pass another --state-dir", ErrUnsafe, dir, mode)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%w %s: cannot tell its owner: pass another --state-dir", ErrUnsafe, dir)
+	}
+	if me := os.Geteuid(); int(st.Uid) != me {
+		return fmt.Errorf("%w %s: it is owned by uid %d, not by you (uid %d), so its owner could replace shoal's files and socket: run `chown %d %s`, or pass another --state-dir", ErrUnsafe, dir, st.Uid, me, me, dir)
+	}
+	if perm := mode.Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%w %s: its mode is %#o, writable by group or others, who could replace shoal's files and socket: run `chmod 700 %s`, or pass another --state-dir", ErrUnsafe, dir, perm, dir)
+	}
+	return nil
+}
+
+// openNoFollow opens the file name in the state directory dir without
+// following a symbolic link, and refuses anything but a regular file with a
+// single link, so that a planted link can never make shoal read or write
+// another file. With os.O_CREATE in flag, a missing file is created mode 0600.
+func openNoFollow(dir, name string, flag int) (*os.File, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%w %s: %s is a symbolic link, which shoal does not follow: remove it", ErrUnsafe, dir, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w %s: %s is not a regular file (mode %v): remove it", ErrUnsafe, dir, name, fi.Mode())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		f.Close()
+		return nil, fmt.Errorf("%w %s: %s has %d hard links, so writing it would change another file: remove it", ErrUnsafe, dir, name, st.Nlink)
+	}
+	return f, nil
 }
 
 func readPid(f *os.File) string {
@@ -92,14 +160,26 @@ func (s *Store) SaveDesired(d Desired) error {
 
 // LoadDesired reads the last stack recorded in the state directory dir
 // (ok is false when none is), without taking its lock: the file is only ever
-// replaced whole.
+// replaced whole. Like Open, it refuses a directory that fails CheckDir, and
+// does not follow a symbolic link.
 func LoadDesired(dir string) (d Desired, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, desiredFile))
+	if err := CheckDir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Desired{}, false, nil
+		}
+		return Desired{}, false, err
+	}
+	f, err := openNoFollow(dir, desiredFile, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Desired{}, false, nil
 	}
 	if err != nil {
 		return Desired{}, false, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return Desired{}, false, fmt.Errorf("%s: %w", desiredFile, err)
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
 		return Desired{}, false, fmt.Errorf("%s: %w", desiredFile, err)
@@ -108,7 +188,9 @@ func LoadDesired(dir string) (d Desired, ok bool, err error) {
 }
 
 // WriteFileAtomic writes data to path so that a crash at any moment leaves
-// either the old file or the new one.
+// either the old file or the new one. It never follows a symbolic link: the
+// temporary file is created new (O_EXCL), and the rename replaces whatever
+// entry path names, a link included, rather than writing through it.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
