@@ -319,14 +319,10 @@ func checkGone(t *testing.T, task agent.TaskStatus) {
 // deadline or if shoal exits.
 func waitFor(t *testing.T, p *shoalProc, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if err := p.exited(); err != nil {
-			t.Fatalf("waiting for %s: %v; output:\n%s", what, err, p.out)
+	testkit.Poll(t, timeout, what, func() (bool, error) {
+		if cond() {
+			return true, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v; output:\n%s", what, timeout, p.out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, p.exited()
+	}, func() string { return "output:\n" + p.out.String() })
 }

@@ -14,29 +14,39 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
-	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
 )
 
 // ErrNotFound is returned for a task id the agent does not know.
 var ErrNotFound = errors.New("not found")
 
-// Runner starts tasks: a driver.
+// ErrClosed is returned by Apply once the agent is shutting down.
+var ErrClosed = errors.New("shoal is shutting down")
+
+// Runner starts tasks: a driver. There is one per kind of task definition.
 type Runner interface {
 	Start(ctx context.Context, spec driver.TaskSpec) (driver.Task, error)
 }
 
+// Instances is the instance provider: it says where a cluster's instances
+// are (package instance).
+type Instances interface {
+	Cluster(n int) ([]instance.Instance, error)
+}
+
 // Balancer is the part of the load balancer the agent drives.
 type Balancer interface {
-	Apply(ctx context.Context, cfg proxy.Config) error
+	// Prepare binds a configuration's new listeners without serving by it;
+	// the agent commits the change once the stack is recorded, or aborts it.
+	Prepare(ctx context.Context, cfg proxy.Config) (*proxy.Change, error)
 	Register(group, target string) error
 	Deregister(ctx context.Context, group, target string) error
 	Targets() []proxy.TargetHealth
@@ -50,11 +60,13 @@ type DesiredStore interface {
 
 // Config is what an Agent needs.
 type Config struct {
-	Runner   Runner
-	Balancer Balancer
-	Store    DesiredStore
-	Clock    clock.Clock  // nil: the real clock
-	Logger   *slog.Logger // nil: discard
+	// Runners start tasks, by task definition kind (KindProcess).
+	Runners   map[string]Runner
+	Instances Instances
+	Balancer  Balancer
+	Store     DesiredStore
+	Clock     clock.Clock  // nil: the real clock
+	Logger    *slog.Logger // nil: discard
 	// OnEvent, if set, is called with every event as it is recorded (the
 	// CLI prints them as progress). It must not block.
 	OnEvent func(Event)
@@ -79,9 +91,13 @@ type Agent struct {
 	wake       chan struct{}
 	wg         sync.WaitGroup // task goroutines
 
+	applyMu sync.Mutex // serialises Apply; guards recorded and previous
+	// recorded is the stack record last saved, previous the one before.
+	recorded, previous *store.Desired
+
 	mu        sync.Mutex
-	stack     *spec.Stack
-	instances []instance
+	stack     *Stack
+	instances []instance.Instance
 	tasks     map[string]*task // every task not yet forgotten, by id
 	byTarget  map[string]*task // running tasks by targetKey(group, addr)
 	steady    map[string]bool  // services whose steady state was announced
@@ -113,38 +129,105 @@ func New(cfg Config) *Agent {
 	}
 }
 
-// Apply makes s the desired state: it runs the task definitions' build
-// commands, configures the load balancer, records the stack in the store and
-// wakes the loop. If any step fails before the stack is recorded, the
-// running stack is left as it was.
-func (a *Agent) Apply(ctx context.Context, s *spec.Stack, source []byte) error {
-	if err := a.build(ctx, s); err != nil {
+// Apply makes s the desired state, all or nothing, one Apply at a time:
+//
+//  1. validate: every task definition has a runner, the cluster's
+//     instances exist;
+//  2. build: the load balancer binds the new listeners (so a busy port
+//     fails before anything slow), then the task definitions' build
+//     commands run;
+//  3. persist: the stack is recorded in the store;
+//  4. swap: the load balancer serves the new configuration and the loop
+//     reconciles toward the new stack.
+//
+// A failure at any step leaves the running stack exactly as it was: the
+// listeners just bound are closed and the record is not changed.
+func (a *Agent) Apply(ctx context.Context, s *Stack) error {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	instances, err := a.validate(s)
+	if err != nil {
 		return err
 	}
-	if err := a.cfg.Balancer.Apply(ctx, proxy.ConfigFromStack(s)); err != nil {
+	change, err := a.cfg.Balancer.Prepare(ctx, s.LoadBalancer)
+	if err != nil {
 		return fmt.Errorf("load balancer: %w", err)
 	}
-	if a.cfg.Store != nil {
-		d := store.Desired{File: absFile(s), Source: source, AppliedAt: a.clock.Now()}
-		if err := a.cfg.Store.SaveDesired(d); err != nil {
-			return fmt.Errorf("record desired state: %w", err)
-		}
+	if err := a.build(ctx, s); err != nil {
+		change.Abort()
+		return err
+	}
+	if err := a.persist(s); err != nil {
+		change.Abort()
+		return err
+	}
+	if err := change.Commit(); err != nil {
+		a.restoreRecord()
+		return fmt.Errorf("load balancer: %w", err)
 	}
 	a.mu.Lock()
-	a.stack = s
-	a.instances = clusterInstances(s.Cluster.Instances)
+	a.stack, a.instances = s, instances
 	a.mu.Unlock()
 	a.poke()
 	return nil
 }
 
-// absFile is the stack file's absolute path, so that the record still
-// points at it from any folder.
-func absFile(s *spec.Stack) string {
-	if s.File == "" {
-		return ""
+// validate checks what the agent needs of s that only the agent knows: a
+// runner for every kind of task definition, and the instances. It returns
+// the instances.
+func (a *Agent) validate(s *Stack) ([]instance.Instance, error) {
+	a.mu.Lock()
+	closing := a.closing
+	a.mu.Unlock()
+	if closing {
+		return nil, ErrClosed
 	}
-	return filepath.Join(s.Dir, filepath.Base(s.File))
+	for _, name := range sortedKeys(s.TaskDefinitions) {
+		if kind := s.TaskDefinitions[name].Kind; a.cfg.Runners[kind] == nil {
+			return nil, fmt.Errorf("task definition %s: no runner for %q task definitions", name, kind)
+		}
+	}
+	for _, name := range sortedKeys(s.Services) {
+		svc := s.Services[name]
+		if _, ok := s.TaskDefinitions[svc.TaskDefinition]; !ok {
+			return nil, fmt.Errorf("service %s: no task definition named %q", name, svc.TaskDefinition)
+		}
+		if _, ok := s.LoadBalancer.TargetGroups[svc.TargetGroup]; svc.TargetGroup != "" && !ok {
+			return nil, fmt.Errorf("service %s: no target group named %q", name, svc.TargetGroup)
+		}
+	}
+	instances, err := a.cfg.Instances.Cluster(s.Instances)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return instances, nil
+}
+
+// persist records s in the store.
+func (a *Agent) persist(s *Stack) error {
+	if a.cfg.Store == nil {
+		return nil
+	}
+	d := store.Desired{File: s.File, Source: s.Source, AppliedAt: a.clock.Now()}
+	if err := a.cfg.Store.SaveDesired(d); err != nil {
+		return fmt.Errorf("record desired state: %w", err)
+	}
+	a.previous, a.recorded = a.recorded, &d
+	return nil
+}
+
+// restoreRecord puts back the record of the running stack after a stack
+// was recorded but could not be swapped in (the load balancer closed under
+// it, as shoal shuts down).
+func (a *Agent) restoreRecord() {
+	if a.previous == nil {
+		return
+	}
+	if err := a.cfg.Store.SaveDesired(*a.previous); err != nil {
+		a.log.Warn("restore the record of the running stack", "err", err)
+		return
+	}
+	a.recorded = a.previous
 }
 
 // Run runs the control loop until ctx is done. Tasks keep running after
@@ -229,7 +312,7 @@ func (a *Agent) desiredLocked() sched.Desired {
 		svc := a.stack.Services[name]
 		d.Services = append(d.Services, sched.Service{
 			Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup,
-			GracePeriod: svc.HealthCheckGracePeriod.D(),
+			GracePeriod: svc.GracePeriod,
 		})
 	}
 	return d

@@ -4,13 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
+	"maps"
 	"sort"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/sched"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // Stop codes, as ECS reports them.
@@ -25,10 +25,9 @@ const (
 // (before it publishes it under the mutex) and uses.
 type task struct {
 	id, service, taskDef string
-	def                  *spec.TaskDefinition
-	dir                  string // absolute working dir
+	def                  TaskDefinition
 	targetGroup          string
-	instance             instance
+	instance             instance.Instance
 
 	status        sched.Status
 	health        sched.Health
@@ -49,7 +48,7 @@ type task struct {
 
 func (t *task) observed() sched.Task {
 	return sched.Task{
-		ID: t.id, Service: t.service, Instance: t.instance.Name, Status: t.status,
+		ID: t.id, Service: t.service, Instance: t.instance.Name, Status: t.status, TargetGroup: t.targetGroup,
 		StopRequested: t.stopRequested, Health: t.health,
 		CreatedAt: t.createdAt, StartedAt: t.startedAt, HealthyAt: t.healthyAt,
 		StoppedAt: t.stoppedAt, Failed: t.failed,
@@ -75,10 +74,9 @@ func (a *Agent) startLocked(placements []sched.Placement) {
 
 func (a *Agent) newTaskLocked(p sched.Placement) *task {
 	svc := a.stack.Services[p.Service]
-	def := a.stack.TaskDefinitions[svc.TaskDefinition]
 	return &task{
 		id: p.Service + "-" + randomHex(4), service: p.Service, taskDef: svc.TaskDefinition,
-		def: def, dir: workingDir(a.stack.Dir, def.WorkingDir), targetGroup: svc.TargetGroup,
+		def: a.stack.TaskDefinitions[svc.TaskDefinition], targetGroup: svc.TargetGroup,
 		instance: a.instanceLocked(p.Instance), status: sched.Provisioning,
 		createdAt: a.clock.Now(), stop: make(chan struct{}),
 	}
@@ -109,10 +107,7 @@ func (a *Agent) runTask(t *task) {
 // launch starts the task's process: PROVISIONING → PENDING → started.
 func (a *Agent) launch(t *task) (driver.Task, error) {
 	a.setStatus(t, sched.Pending)
-	h, err := a.cfg.Runner.Start(a.life, driver.TaskSpec{
-		ID: t.id, Command: t.def.Command, Dir: t.dir, Env: t.env(),
-		Address: t.instance.Address, StopTimeout: t.def.StopTimeout.D(),
-	})
+	h, err := a.cfg.Runners[t.def.Kind].Start(a.life, t.spec())
 	if err != nil {
 		return nil, err
 	}
@@ -249,24 +244,18 @@ func (a *Agent) forgetOldLocked() {
 	}
 }
 
-// env is what shoal tells a task about itself, on top of its definition's
-// environment. The driver adds PORT and HOST.
-func (t *task) env() map[string]string {
-	env := make(map[string]string, len(t.def.Environment)+3)
-	for k, v := range t.def.Environment {
-		env[k] = v
-	}
-	env["SHOAL_TASK_ID"] = t.id
-	env["SHOAL_SERVICE"] = t.service
-	env["SHOAL_INSTANCE"] = t.instance.Name
-	return env
-}
-
-func workingDir(stackDir, dir string) string {
-	if filepath.IsAbs(dir) {
-		return dir
-	}
-	return filepath.Join(stackDir, dir)
+// spec is the driver's spec of this task: its definition's, with the
+// task's id and instance address, and what shoal tells a task about itself
+// on top of its definition's environment. The driver adds PORT and HOST.
+func (t *task) spec() driver.TaskSpec {
+	s := t.def.Task
+	s.ID, s.Address = t.id, t.instance.Address
+	s.Env = make(map[string]string, len(t.def.Task.Env)+3)
+	maps.Copy(s.Env, t.def.Task.Env)
+	s.Env["SHOAL_TASK_ID"] = t.id
+	s.Env["SHOAL_SERVICE"] = t.service
+	s.Env["SHOAL_INSTANCE"] = t.instance.Name
+	return s
 }
 
 func targetKey(group, addr string) string { return group + "|" + addr }

@@ -203,23 +203,20 @@ func TestUp_ReplacesTaskThatTurnsUnhealthy(t *testing.T) {
 
 func waitSteady(t *testing.T, state string, upDone chan int, upErr *testkit.Buffer) agent.Status {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var st agent.Status
+	var out string
+	testkit.Poll(t, 30*time.Second, "the stack to be steady", func() (bool, error) {
 		select {
 		case code := <-upDone:
-			t.Fatalf("up exited early with %d; stderr:\n%s", code, upErr.String())
+			return false, fmt.Errorf("up exited early with %d; stderr:\n%s", code, upErr.String())
 		default:
 		}
-		code, out, _ := run(t, context.Background(), "status", "--json", "--state-dir", state)
-		var st agent.Status
-		if code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Services) == 1 && st.Services[0].SteadyState {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stack not steady within 30s; last status: %s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		var code int
+		code, out, _ = run(t, context.Background(), "status", "--json", "--state-dir", state)
+		st = agent.Status{}
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && len(st.Services) == 1 && st.Services[0].SteadyState, nil
+	}, func() string { return "last status: " + out })
+	return st
 }
 
 func checkServedByBoth(t *testing.T, url string) {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/compile"
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
@@ -89,16 +91,22 @@ func noStackFile(e *env, stateDir string) {
 // serve runs the stack until ctx is done, then stops it the proper way.
 func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ports, err := hostPorts(s.Cluster.HostPortRange)
+	out, err := compile.Stack(s, source)
+	if err != nil {
+		return err
+	}
+	instances := instance.NewLoopback(log)
+	ports, err := hostPorts(out.HostPorts, instances.PortFree)
 	if err != nil {
 		return err
 	}
 	var ag *agent.Agent
-	lb := proxy.New(proxy.Options{Logger: log, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) }})
+	lb := proxy.New(proxy.Options{Logger: log, Dial: instances.DialContext, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) }})
 	printer := newProgress(e.stdout)
 	ag = agent.New(agent.Config{
-		Runner:   driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log}),
-		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
+		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
+		Instances: instances,
+		Balancer:  lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
 	})
 	api, err := admin.Listen(st.SocketPath(), ag, log)
 	if err != nil {
@@ -107,7 +115,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	defer api.Close(context.Background())
 	defer lb.Close(context.Background())
 	fmt.Fprintf(e.stdout, "shoal: starting stack %s from %s (state in %s)\n", s.Name, s.File, st.Dir())
-	if err := ag.Apply(ctx, s, source); err != nil {
+	if err := ag.Apply(ctx, out.Stack); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("%w\nanother program is using that address: stop it, or change the listener's port in %s (0 picks a free one)", err, s.File)
 		}
@@ -147,20 +155,18 @@ func shutdown(e *env, ag *agent.Agent) {
 	ag.Shutdown(force)
 }
 
-// hostPorts builds the allocator for dynamic host ports.
-func hostPorts(rangeSpec string) (*driver.PortAllocator, error) {
-	if rangeSpec != "" {
-		lo, hi, err := spec.ParsePortRange(rangeSpec)
-		if err != nil {
-			return nil, err
-		}
-		return driver.NewPortAllocator(lo, hi), nil
+// hostPorts builds the allocator for dynamic host ports: the stack's range,
+// else the kernel's ephemeral range, as ECS; free is the instance
+// provider's check.
+func hostPorts(r compile.PortRange, free driver.PortCheck) (*driver.PortAllocator, error) {
+	if r.Lo != 0 {
+		return driver.NewPortAllocator(r.Lo, r.Hi, free), nil
 	}
 	lo, hi, err := driver.KernelEphemeralRange()
 	if err != nil {
 		return nil, err
 	}
-	return driver.NewPortAllocator(lo, hi), nil
+	return driver.NewPortAllocator(lo, hi, free), nil
 }
 
 // progress prints events as they happen and, once every service is steady,

@@ -14,8 +14,9 @@ import (
 )
 
 // taskEnv is shoal's environment, then the spec's (sorted, so the order is
-// stable), then PORT and HOST; later entries win. PWD is set to the working
-// directory as a shell's cd would (os/exec does so only when Env is nil).
+// stable), then SHOAL_CONTAINER_PORT if set, PORT and HOST; later entries
+// win. PWD is set to the working directory as a shell's cd would (os/exec
+// does so only when Env is nil).
 func taskEnv(spec TaskSpec, port int) []string {
 	env := os.Environ()
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
@@ -23,6 +24,9 @@ func taskEnv(spec TaskSpec, port int) []string {
 	}
 	if spec.Dir != "" {
 		env = append(env, "PWD="+spec.Dir)
+	}
+	if spec.ContainerPort != 0 {
+		env = append(env, "SHOAL_CONTAINER_PORT="+strconv.Itoa(spec.ContainerPort))
 	}
 	return append(env, "PORT="+strconv.Itoa(port), "HOST="+spec.Address)
 }

@@ -26,7 +26,16 @@ type TaskSpec struct {
 	Env map[string]string
 	// Address is the instance address the task must listen on ("127.0.0.2").
 	Address string
-	// StopTimeout is how long the task has after SIGTERM before SIGKILL.
+	// ContainerPort is the port the application listens on inside its
+	// container (0: none given). A container driver maps the task's dynamic
+	// host port to it, as ECS does with host port 0 in bridge mode. The
+	// process driver has no port mapping: the task listens on the host
+	// port it gets in PORT, and ContainerPort is given to it only as
+	// SHOAL_CONTAINER_PORT, for apps that log or check it.
+	ContainerPort int
+	// StopTimeout is how long the task has after SIGTERM before SIGKILL;
+	// 0 sends SIGKILL right after SIGTERM. The stack's default (30 s, as
+	// ECS) is filled in before it gets here.
 	StopTimeout time.Duration
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,16 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	testkit.WaitFor(t, timeout, what, cond)
 }
 
+// linuxOnly skips a test that relies on what only Linux has here: /proc,
+// or loopback addresses beyond 127.0.0.1 (macOS has them only as lo0
+// aliases).
+func linuxOnly(t *testing.T, why string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux only: " + why)
+	}
+}
+
 // proc is a process seen in /proc.
 type proc struct {
 	pid   int
@@ -95,6 +106,7 @@ type proc struct {
 // process of the machine the tests run on.
 func groupProcs(t *testing.T, pgid int) []proc {
 	t.Helper()
+	linuxOnly(t, "reads /proc")
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)

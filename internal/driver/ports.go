@@ -1,15 +1,13 @@
 package driver
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+
+	"github.com/shoalhq/shoal/internal/instance"
 )
 
 // The range Linux uses when /proc does not tell (its compiled-in default).
@@ -24,15 +22,26 @@ const (
 // It is safe for concurrent use.
 type PortAllocator struct {
 	lo, hi int
+	free   PortCheck
 
 	mu   sync.Mutex
 	used map[string]map[int]bool // address → ports handed out, not released
 }
 
-// NewPortAllocator returns an allocator for ports lo to hi inclusive. The
-// range must satisfy 1 <= lo <= hi <= 65535, or Allocate always fails.
-func NewPortAllocator(lo, hi int) *PortAllocator {
-	return &PortAllocator{lo: lo, hi: hi, used: make(map[string]map[int]bool)}
+// PortCheck reports whether port is free on the instance at addr: the
+// instance provider's check, which knows where that instance's tasks
+// listen.
+type PortCheck func(addr string, port int) (bool, error)
+
+// NewPortAllocator returns an allocator for ports lo to hi inclusive, that
+// checks with free whether a port is free right now (nil: bound in this
+// host's network, instance.HostPortFree). The range must satisfy
+// 1 <= lo <= hi <= 65535, or Allocate always fails.
+func NewPortAllocator(lo, hi int, free PortCheck) *PortAllocator {
+	if free == nil {
+		free = instance.HostPortFree
+	}
+	return &PortAllocator{lo: lo, hi: hi, free: free, used: make(map[string]map[int]bool)}
 }
 
 // Allocate picks a port on addr and marks it as used until Release. The scan
@@ -56,7 +65,7 @@ func (a *PortAllocator) Allocate(addr string) (int, error) {
 		if a.used[addr][port] {
 			continue
 		}
-		free, err := portFree(addr, port)
+		free, err := a.free(addr, port)
 		if err != nil {
 			return 0, err
 		}
@@ -86,34 +95,8 @@ func (a *PortAllocator) markLocked(addr string, port int) {
 	a.used[addr][port] = true
 }
 
-// portFree binds addr:port and closes it again. "Address in use" means
-// taken; any other failure (an address that is not local, a privileged
-// port) would fail for every port, so it is returned rather than scanned
-// past.
-func portFree(addr string, port int) (bool, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("host port: %w", err)
-	}
-	return true, l.Close()
-}
-
-// KernelEphemeralRange returns the range Linux picks ephemeral ports from
-// (/proc/sys/net/ipv4/ip_local_port_range), which is the range ECS uses for
-// dynamic host ports. When the file cannot be read or parsed it returns
-// Linux's default 32768-60999 together with the error, so the values are
-// always usable and the caller decides whether to mention the error.
-func KernelEphemeralRange() (lo, hi int, err error) {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return defaultEphemeralLo, defaultEphemeralHi, err
-	}
-	return parsePortRange(string(b))
-}
-
+// parsePortRange parses Linux's ip_local_port_range, "low<tab>high" (see
+// kernelEphemeralRange in ephemeral_linux.go).
 func parsePortRange(s string) (lo, hi int, err error) {
 	f := strings.Fields(s)
 	if len(f) == 2 {

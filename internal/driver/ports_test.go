@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shoalhq/shoal/internal/instance"
 )
 
 // freeRange finds n consecutive ports free on every address, below the
@@ -28,7 +30,7 @@ func freeRange(t *testing.T, n int, addrs ...string) int {
 func rangeFree(base, n int, addrs []string) bool {
 	for port := base; port < base+n; port++ {
 		for _, addr := range addrs {
-			if free, err := portFree(addr, port); !free || err != nil {
+			if free, err := instance.HostPortFree(addr, port); !free || err != nil {
 				return false
 			}
 		}
@@ -55,6 +57,7 @@ type allocStep struct {
 }
 
 func TestPortAllocator(t *testing.T) {
+	linuxOnly(t, "uses 127.0.0.2 and 127.0.0.3")
 	const a2, a3 = "127.0.0.2", "127.0.0.3"
 	alloc := func(addr string) allocStep { return allocStep{addr: addr} }
 	exhausted := func(addr string) allocStep { return allocStep{addr: addr, wantErr: true} }
@@ -82,7 +85,7 @@ func TestPortAllocator(t *testing.T) {
 			for _, off := range tt.held {
 				listen(t, a2, base+off)
 			}
-			runAllocSteps(t, NewPortAllocator(base, base+tt.size-1), base, tt.held, tt.steps)
+			runAllocSteps(t, NewPortAllocator(base, base+tt.size-1, nil), base, tt.held, tt.steps)
 		})
 	}
 }
@@ -118,9 +121,10 @@ func runAllocSteps(t *testing.T, a *PortAllocator, base int, held []int, steps [
 }
 
 func TestPortAllocator_ConcurrentAllocationsAreDistinct(t *testing.T) {
+	linuxOnly(t, "uses 127.0.0.2 and 127.0.0.3")
 	const n = 40
 	base := freeRange(t, n, "127.0.0.2")
-	a := NewPortAllocator(base, base+n-1)
+	a := NewPortAllocator(base, base+n-1, nil)
 	ports := make(chan int, n)
 	var wg sync.WaitGroup
 	for range n {
@@ -145,11 +149,12 @@ func TestPortAllocator_ConcurrentAllocationsAreDistinct(t *testing.T) {
 
 // Fresh allocators do not all start with the same port.
 func TestPortAllocator_StartsAtARandomPort(t *testing.T) {
+	linuxOnly(t, "uses 127.0.0.2 and 127.0.0.3")
 	const n = 100
 	base := freeRange(t, n, "127.0.0.2")
 	first := map[int]bool{}
 	for range 10 {
-		port, err := NewPortAllocator(base, base+n-1).Allocate("127.0.0.2")
+		port, err := NewPortAllocator(base, base+n-1, nil).Allocate("127.0.0.2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +180,7 @@ func TestPortAllocator_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewPortAllocator(tt.lo, tt.hi).Allocate(tt.addr)
+			_, err := NewPortAllocator(tt.lo, tt.hi, nil).Allocate(tt.addr)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Allocate: got %v, want an error containing %q", err, tt.want)
 			}

@@ -17,10 +17,6 @@ import (
 	"github.com/shoalhq/shoal/internal/clock"
 )
 
-// DefaultStopTimeout is the stop timeout of a TaskSpec that sets none: 30 s,
-// the ECS default.
-const DefaultStopTimeout = 30 * time.Second
-
 // outputDrainDelay bounds how long a finished task's output pipe is read
 // after its process group is gone: a process that left the group (setsid)
 // and kept the pipe open would otherwise hold up the exit forever.
@@ -53,8 +49,8 @@ type Process struct {
 func NewProcess(opts ProcessOptions) *Process {
 	p := &Process{ports: opts.Ports, logBytes: opts.LogBytes, clock: opts.Clock, log: opts.Logger}
 	if p.ports == nil {
-		lo, hi, _ := KernelEphemeralRange() // falls back to Linux's default
-		p.ports = NewPortAllocator(lo, hi)
+		lo, hi, _ := KernelEphemeralRange() // falls back to the platform's default
+		p.ports = NewPortAllocator(lo, hi, nil)
 	}
 	if p.clock == nil {
 		p.clock = clock.Real{}
@@ -131,10 +127,7 @@ func (p *Process) launch(spec TaskSpec, path string, port int) (*processTask, er
 // with the task's working directory, environment and output.
 func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline, report *os.File) *exec.Cmd {
 	return &exec.Cmd{
-		// /proc/self/exe rather than os.Executable(): it still names this
-		// very binary after the file was replaced or deleted (an upgrade,
-		// a rebuild while shoal runs).
-		Path:       "/proc/self/exe",
+		Path:       shimExe, // this very binary (exe_linux.go, exe_darwin.go)
 		Args:       append([]string{shimName, t.stopTimeout.String(), path}, spec.Command...),
 		Dir:        spec.Dir,
 		Env:        taskEnv(spec, port),
@@ -150,16 +143,12 @@ func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline,
 
 // newTask is a task not started yet; launch fills in cmd and pgid.
 func (p *Process) newTask(spec TaskSpec, port int, lifeline, report *os.File) *processTask {
-	stopTimeout := spec.StopTimeout
-	if stopTimeout <= 0 {
-		stopTimeout = DefaultStopTimeout
-	}
 	return &processTask{
 		id:          spec.ID,
 		address:     spec.Address,
 		port:        port,
 		ports:       p.ports,
-		stopTimeout: stopTimeout,
+		stopTimeout: max(spec.StopTimeout, 0), // 0: SIGKILL right after SIGTERM
 		clock:       p.clock,
 		log:         p.log,
 		logs:        NewLogBuffer(p.logBytes),

@@ -81,7 +81,7 @@ func pgidOf(task Task) int { return task.(*processTask).pgid }
 // when it is free again.
 func onePortAllocator(t *testing.T) (*PortAllocator, int) {
 	port := freeRange(t, 1, "127.0.0.1")
-	return NewPortAllocator(port, port), port
+	return NewPortAllocator(port, port, nil), port
 }
 
 func checkPortFreeAgain(t *testing.T, ports *PortAllocator, port int) {
@@ -96,6 +96,7 @@ func checkPortFreeAgain(t *testing.T, ports *PortAllocator, port int) {
 var exitCmp = cmpopts.EquateErrors()
 
 func TestProcess_TaskGetsPortHostEnvAndIsReachable(t *testing.T) {
+	linuxOnly(t, "uses 127.0.0.2")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -470,6 +471,7 @@ func TestProcess_ResolvesCommand(t *testing.T) {
 // inherited by another task, that task would keep the first one's shim from
 // noticing shoal's death. The read end stays with the shim.
 func TestProcess_LifelineIsNotInherited(t *testing.T) {
+	linuxOnly(t, "reads /proc/PID/fd")
 	p := NewProcess(ProcessOptions{})
 	first := startTask(t, p, shTask(t, `sleep 1000`))
 	second := startTask(t, p, shTask(t, `sleep 1000`))
@@ -486,4 +488,33 @@ func TestProcess_LifelineIsNotInherited(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A stop timeout of 0 (valid in ECS and in the stack) means SIGKILL right
+// after SIGTERM, not a default: the fake clock never moves here.
+func TestProcess_ZeroStopTimeoutKillsRightAfterTerm(t *testing.T) {
+	p := NewProcess(ProcessOptions{Clock: clocktest.NewFake(time.Unix(0, 0))})
+	spec := shTask(t, `trap '' TERM; echo ready; sleep 1000`)
+	spec.StopTimeout = 0
+	task := startTask(t, p, spec)
+	waitLogs(t, task, "ready")
+	stopped := make(chan Exit, 1)
+	go func() { stopped <- task.Stop(context.Background()) }()
+	select {
+	case got := <-stopped:
+		if diff := cmp.Diff(Exit{Code: -1, Signal: "SIGKILL"}, got, exitCmp); diff != "" {
+			t.Errorf("Stop() exit (-want +got):\n%s", diff)
+		}
+	case <-time.After(exitTimeout):
+		t.Fatal("Stop with a zero stop timeout waited for the clock")
+	}
+}
+
+// The task definition's container port reaches the task.
+func TestProcess_ContainerPortInEnvironment(t *testing.T) {
+	p := NewProcess(ProcessOptions{})
+	spec := shTask(t, `echo "container port=$SHOAL_CONTAINER_PORT"; sleep 1000`)
+	spec.ContainerPort = 3000
+	task := startTask(t, p, spec)
+	waitLogs(t, task, "container port=3000")
 }

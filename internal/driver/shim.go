@@ -16,10 +16,12 @@ import (
 
 // The task shim guarantees that no task outlives shoal, however shoal dies.
 //
-// Pdeathsig is not enough: it reaches only the direct child, and commands
-// like `sh -c "npm start"` fork grandchildren. So, like moby's pkg/reexec,
-// the driver runs its own executable as a small supervisor between itself
-// and each task:
+// Pdeathsig is not enough, where it exists at all (Linux only): it reaches
+// only the direct child, and commands like `sh -c "npm start"` fork
+// grandchildren. So, like moby's pkg/reexec, the driver runs its own
+// executable (shimExe) as a small supervisor between itself and each task.
+// It needs only pipes, process groups and signals, and so works the same on
+// Linux and macOS:
 //
 //	argv:  shoal-task-shim <stop-timeout> <path> <argv0> [args...]
 //	fd 3:  lifeline, the read end of a pipe whose only write end shoal holds;
@@ -178,7 +180,9 @@ func exitFromReport(line string) (e Exit, ok bool) {
 }
 
 // exitFromShim decodes the shim's own wait status when it sent no exit
-// report: a signal that killed the shim, or the shell-style 128+signo.
+// report: a signal that killed the shim, or the shell-style 128+signo for
+// signals 1 to 31 (all of macOS's; Linux's real-time signals above them
+// are not told from exit codes).
 func exitFromShim(ws syscall.WaitStatus) Exit {
 	code := ws.ExitStatus()
 	switch {
@@ -190,17 +194,47 @@ func exitFromShim(ws syscall.WaitStatus) Exit {
 	return Exit{Code: code}
 }
 
-// signalNames are Linux's signal names in number order, from 1, as used by
-// amd64, arm64, 386, arm, riscv64, ppc64 and s390x.
-const signalNames = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM " +
-	"STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
+// signalNames names the signals by their syscall constants, which differ
+// between platforms (SIGUSR1 is 10 on Linux, 30 on macOS); it holds the
+// signals that Linux and macOS both have, so the table builds on both.
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP:    "SIGHUP",
+	syscall.SIGINT:    "SIGINT",
+	syscall.SIGQUIT:   "SIGQUIT",
+	syscall.SIGILL:    "SIGILL",
+	syscall.SIGTRAP:   "SIGTRAP",
+	syscall.SIGABRT:   "SIGABRT",
+	syscall.SIGBUS:    "SIGBUS",
+	syscall.SIGFPE:    "SIGFPE",
+	syscall.SIGKILL:   "SIGKILL",
+	syscall.SIGUSR1:   "SIGUSR1",
+	syscall.SIGSEGV:   "SIGSEGV",
+	syscall.SIGUSR2:   "SIGUSR2",
+	syscall.SIGPIPE:   "SIGPIPE",
+	syscall.SIGALRM:   "SIGALRM",
+	syscall.SIGTERM:   "SIGTERM",
+	syscall.SIGCHLD:   "SIGCHLD",
+	syscall.SIGCONT:   "SIGCONT",
+	syscall.SIGSTOP:   "SIGSTOP",
+	syscall.SIGTSTP:   "SIGTSTP",
+	syscall.SIGTTIN:   "SIGTTIN",
+	syscall.SIGTTOU:   "SIGTTOU",
+	syscall.SIGURG:    "SIGURG",
+	syscall.SIGXCPU:   "SIGXCPU",
+	syscall.SIGXFSZ:   "SIGXFSZ",
+	syscall.SIGVTALRM: "SIGVTALRM",
+	syscall.SIGPROF:   "SIGPROF",
+	syscall.SIGWINCH:  "SIGWINCH",
+	syscall.SIGIO:     "SIGIO",
+	syscall.SIGSYS:    "SIGSYS",
+}
 
-// signalName returns "SIGKILL" for 9 (syscall.Signal's String says
-// "killed", which is not what ECS or docker show).
+// signalName returns "SIGKILL" for SIGKILL (syscall.Signal's String says
+// "killed", which is not what ECS or docker show), and "SIG<n>" for a
+// signal the table does not name.
 func signalName(s syscall.Signal) string {
-	names := strings.Fields(signalNames)
-	if s >= 1 && int(s) <= len(names) {
-		return "SIG" + names[s-1]
+	if name, ok := signalNames[s]; ok {
+		return name
 	}
 	return "SIG" + strconv.Itoa(int(s))
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -22,7 +23,6 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // ErrClosed is returned by Apply and Register once the balancer is closed.
@@ -34,12 +34,19 @@ type Options struct {
 	Clock clock.Clock
 	// Logger gets the balancer's logs. Default: discard.
 	Logger *slog.Logger
+	// Dial connects to a target, for requests and health checks alike: the
+	// instance provider's dialer, which knows where tasks listen. Default: a
+	// plain TCP dial from this host.
+	Dial DialFunc
 	// OnHealthChange is called on every change of a target's state, in the
 	// order the changes happened, from one goroutine of the balancer and
 	// never while a lock is held. It should return quickly: later changes
 	// wait for it.
 	OnHealthChange func(HealthChange)
 }
+
+// DialFunc dials addr on network, like net.Dialer.DialContext.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Balancer is the load balancer: listeners, routing and target groups.
 type Balancer struct {
@@ -50,9 +57,11 @@ type Balancer struct {
 	table  atomic.Pointer[routingTable]
 	closed atomic.Bool
 
-	mu        sync.Mutex           // serializes Apply and Close
+	mu        sync.Mutex           // serializes Prepare, Commit and Close
+	gen       uint64               // counts commits
 	listeners map[string]*listener // by listenerKey
 	groups    map[string]*targetGroup
+	retiring  []*targetGroup // removed from the config, still draining
 }
 
 // routingTable is what requests are routed by. Immutable once stored.
@@ -78,6 +87,10 @@ func New(opts Options) *Balancer {
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		wg:      &b.wg,
 		buffers: newBufferPool(),
+		dial:    opts.Dial,
+	}
+	if b.d.dial == nil {
+		b.d.dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
 	b.d.events = newNotifier(opts.OnHealthChange, b.d.log)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -85,38 +98,102 @@ func New(opts Options) *Balancer {
 	return b
 }
 
-// Apply makes cfg the balancer's configuration, all or nothing. New
-// listeners are bound first; if one cannot be, those just bound are closed
-// and Apply returns an error with nothing changed. Then the new routing
-// table is swapped in whole, and listeners no longer configured stop
-// taking connections (their in-flight requests finish). Listeners whose
-// address is unchanged keep running; target groups keep their targets and
-// health, and a changed health check applies from the next check. Static
-// targets are registered, and those removed from the config deregistered
-// (Apply does not wait for their drain).
+// Apply makes cfg the balancer's configuration, all or nothing: Prepare,
+// then Commit.
 func (b *Balancer) Apply(ctx context.Context, cfg Config) error {
-	if err := cfg.validate(); err != nil {
+	c, err := b.Prepare(ctx, cfg)
+	if err != nil {
 		return err
+	}
+	return c.Commit()
+}
+
+// Change is a configuration made ready by Prepare: its new listeners are
+// bound, but nothing serves by it until Commit. Exactly one of Commit and
+// Abort must be called.
+type Change struct {
+	b     *Balancer
+	cfg   Config
+	gen   uint64               // the balancer's generation it was prepared against
+	next  map[string]*listener // by listenerKey: kept ones and bound ones
+	bound []*listener          // the ones Prepare bound
+	done  bool
+}
+
+// ErrConflict is returned by Commit when another configuration was
+// committed after this one was prepared.
+var ErrConflict = errors.New("the load balancer's configuration changed since this change was prepared")
+
+// Prepare checks cfg and binds its new listeners, changing nothing that
+// serves: if a listener cannot be bound, those just bound are closed and
+// the error names the listener and the address. Listeners whose address is
+// unchanged are kept as they are.
+func (b *Balancer) Prepare(ctx context.Context, cfg Config) (*Change, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	listeners, bound, err := b.bindLocked(ctx, cfg.Listeners)
+	next, bound, err := b.bindLocked(ctx, cfg.Listeners)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	groups := b.nextGroupsLocked(cfg.TargetGroups)
-	table := newRoutingTable(cfg, listeners, groups)
+	return &Change{b: b, cfg: cfg, gen: b.gen, next: next, bound: bound}, nil
+}
+
+// Abort drops a prepared change: the listeners it bound are closed.
+// Calling it after Commit does nothing.
+func (c *Change) Abort() {
+	if c.done {
+		return
+	}
+	c.done = true
+	for _, l := range c.bound {
+		l.ln.Close()
+	}
+}
+
+// Commit swaps the change in whole: the new routing table takes every
+// request from then on, new listeners start serving, and listeners no
+// longer configured stop taking connections (their in-flight requests
+// finish). Target groups keep their targets and health, and a changed
+// health check applies from the next check. A target group no longer
+// configured drains: its targets take no new requests and are dropped once
+// their in-flight requests are done or its deregistration delay has
+// passed. Static targets are registered, and those removed from the config
+// deregistered (Commit does not wait for their drain). Commit fails, with
+// the change aborted and nothing changed, when the balancer was closed or
+// another change was committed since Prepare.
+func (c *Change) Commit() error {
+	if c.done {
+		return errors.New("change already committed or aborted")
+	}
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed.Load():
+		c.Abort()
+		return ErrClosed
+	case b.gen != c.gen:
+		c.Abort()
+		return ErrConflict
+	}
+	c.done = true
+	groups := b.nextGroupsLocked(c.cfg.TargetGroups)
+	table := newRoutingTable(c.cfg, c.next, groups)
 	b.table.Store(table)
-	for _, l := range bound {
+	for _, l := range c.bound {
 		l.start(router{b, l}, table.routes[l].idleTimeout, b.d.log, &b.wg)
 	}
-	b.retireLocked(listeners, groups)
-	b.listeners, b.groups = listeners, groups
-	for _, name := range slices.Sorted(maps.Keys(cfg.TargetGroups)) {
-		groups[name].setStatic(cfg.TargetGroups[name].Targets)
+	b.retireLocked(c.next, groups)
+	b.listeners, b.groups = c.next, groups
+	b.gen++
+	for _, name := range slices.Sorted(maps.Keys(c.cfg.TargetGroups)) {
+		groups[name].setStatic(c.cfg.TargetGroups[name].Targets)
 	}
 	return nil
 }
@@ -147,7 +224,7 @@ func (b *Balancer) bindLocked(ctx context.Context, lcs []ListenerConfig) (map[st
 
 // nextGroupsLocked returns the target groups of the new config: the
 // existing ones with their new settings, and new empty ones.
-func (b *Balancer) nextGroupsLocked(tgs map[string]*spec.TargetGroup) map[string]*targetGroup {
+func (b *Balancer) nextGroupsLocked(tgs map[string]TargetGroupConfig) map[string]*targetGroup {
 	next := map[string]*targetGroup{}
 	for name, tg := range tgs {
 		s := settingsFrom(tg)
@@ -169,24 +246,27 @@ func newRoutingTable(cfg Config, listeners map[string]*listener, groups map[stri
 		t.routes[l] = &route{
 			name:        lc.Name,
 			group:       groups[lc.TargetGroup],
-			idleTimeout: cmp.Or(lc.IdleTimeout, spec.DefaultIdleTimeout),
+			idleTimeout: lc.IdleTimeout,
 			port:        l.port,
 		}
 	}
 	return t
 }
 
-// retireLocked stops the listeners and drops the target groups that are
-// not in the new config.
+// retireLocked stops the listeners and drains the target groups that are
+// not in the new config. A retiring group stays reachable by Deregister and
+// Targets until its last target is unused.
 func (b *Balancer) retireLocked(listeners map[string]*listener, groups map[string]*targetGroup) {
 	for key, l := range b.listeners {
 		if listeners[key] != l {
 			l.retire(b.ctx, &b.wg)
 		}
 	}
-	for name, g := range b.groups {
-		if groups[name] != g {
-			g.close()
+	b.retiring = slices.DeleteFunc(b.retiring, (*targetGroup).retired)
+	for _, name := range slices.Sorted(maps.Keys(b.groups)) {
+		if g := b.groups[name]; groups[name] != g {
+			g.retire()
+			b.retiring = append(b.retiring, g)
 		}
 	}
 }
@@ -243,11 +323,7 @@ func (b *Balancer) Register(group, target string) error {
 // for the same drain. A target that is not registered, in a group that may
 // not exist, is left alone and nil returned.
 func (b *Balancer) Deregister(ctx context.Context, group, target string) error {
-	g := b.table.Load().groups[group]
-	if g == nil {
-		return nil
-	}
-	unused := g.deregister(target)
+	unused := b.deregister(group, target)
 	if unused == nil {
 		return nil
 	}
@@ -259,14 +335,53 @@ func (b *Balancer) Deregister(ctx context.Context, group, target string) error {
 	}
 }
 
-// Targets reports every target of every group, draining ones included,
-// sorted by group then target.
+// deregister starts draining target in the group of that name, or in a
+// retiring group of that name, and returns the channel closed once it is
+// unused; nil when no such group holds it.
+func (b *Balancer) deregister(group, target string) <-chan struct{} {
+	if g := b.table.Load().groups[group]; g != nil {
+		if unused := g.deregister(target); unused != nil {
+			return unused
+		}
+	}
+	for _, g := range b.retiringNamed(group) {
+		if unused := g.deregister(target); unused != nil {
+			return unused
+		}
+	}
+	return nil
+}
+
+// retiringNamed returns the retiring groups called name.
+func (b *Balancer) retiringNamed(name string) []*targetGroup {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*targetGroup
+	for _, g := range b.retiring {
+		if g.name == name {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Targets reports every target of every group, draining ones included
+// (those of retiring groups too), sorted by group then target.
 func (b *Balancer) Targets() []TargetHealth {
 	t := b.table.Load()
+	b.mu.Lock()
+	retiring := slices.Clone(b.retiring)
+	b.mu.Unlock()
 	var out []TargetHealth
 	for _, name := range slices.Sorted(maps.Keys(t.groups)) {
 		out = append(out, t.groups[name].report()...)
 	}
+	for _, g := range retiring {
+		out = append(out, g.report()...)
+	}
+	slices.SortStableFunc(out, func(x, y TargetHealth) int {
+		return cmp.Or(cmp.Compare(x.Group, y.Group), cmp.Compare(x.Target, y.Target))
+	})
 	return out
 }
 
@@ -280,12 +395,15 @@ func (b *Balancer) Close(ctx context.Context) error {
 		b.mu.Unlock()
 		return nil
 	}
-	listeners, groups := b.listeners, b.groups
+	listeners, groups, retiring := b.listeners, b.groups, b.retiring
 	b.mu.Unlock()
 	err := shutdownAll(ctx, slices.Collect(maps.Values(listeners)))
 	b.cancel()
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		groups[name].close()
+	}
+	for _, g := range retiring {
+		g.close()
 	}
 	b.wg.Wait()
 	b.d.events.close()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 func TestBalancer_RoundRobinSpreadsEvenly(t *testing.T) {
@@ -98,8 +97,8 @@ func TestBalancer_ApplyIsAllOrNothing(t *testing.T) {
 	cfg := singleListener("api", testGroup(), 0)
 	cfg.TargetGroups["other"] = testGroup()
 	cfg.Listeners = append(cfg.Listeners,
-		ListenerConfig{Name: "web/1", Address: "127.0.0.1:0", TargetGroup: "other"},
-		ListenerConfig{Name: "web/2", Address: taken.Addr().String(), TargetGroup: "other"})
+		ListenerConfig{Name: "web/1", Address: "127.0.0.1:0", TargetGroup: "other", IdleTimeout: defaultIdle},
+		ListenerConfig{Name: "web/2", Address: taken.Addr().String(), TargetGroup: "other", IdleTimeout: defaultIdle})
 	err = h.b.Apply(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
 		t.Fatalf("Apply with a taken port: got %v, want an error naming %s", err, taken.Addr())
@@ -140,9 +139,10 @@ func TestBalancer_ApplySwapsRoutesAndKeepsListeners(t *testing.T) {
 	if code, body := h.mustGet("/"); code != http.StatusOK || body != "v2" {
 		t.Errorf("GET after Apply: got %d %q, want 200 \"v2\"", code, body)
 	}
-	if ev := h.eventsOf(v1.addr); len(ev) == 0 || ev[len(ev)-1].To != StateUnused {
-		t.Errorf("v1 of the dropped group: got changes %+v, want it to end unused", ev)
-	}
+	waitFor(t, "v1 of the dropped group to end unused", func() bool {
+		ev := h.eventsOf(v1.addr)
+		return len(ev) > 0 && ev[len(ev)-1].To == StateUnused
+	})
 
 	tg.Targets = nil // static target removed: drained (nothing in flight) and dropped
 	if err := h.b.Apply(context.Background(), singleListener("v2", tg, 0)); err != nil {
@@ -158,7 +158,7 @@ func TestBalancer_ApplyClosesRemovedListeners(t *testing.T) {
 	b := New(Options{})
 	t.Cleanup(func() { b.Close(context.Background()) })
 	cfg := singleListener("api", testGroup(), 0)
-	cfg.Listeners = append(cfg.Listeners, ListenerConfig{Name: "web/1", Address: "127.0.0.1:0", TargetGroup: "api"})
+	cfg.Listeners = append(cfg.Listeners, ListenerConfig{Name: "web/1", Address: "127.0.0.1:0", TargetGroup: "api", IdleTimeout: defaultIdle})
 	if err := b.Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -181,14 +181,20 @@ func TestBalancer_ApplyRejectsBadConfig(t *testing.T) {
 	b := New(Options{})
 	t.Cleanup(func() { b.Close(context.Background()) })
 	dup := singleListener("api", testGroup(), 0)
-	dup.Listeners = append(dup.Listeners, ListenerConfig{Name: "web/1", Address: "127.0.0.1:8080", TargetGroup: "api"},
-		ListenerConfig{Name: "web/2", Address: "127.0.0.1:8080", TargetGroup: "api"})
-	badTarget := singleListener("api", testGroup(), 0)
-	badTarget.TargetGroups["api"].Targets = []string{"nowhere"}
+	dup.Listeners = append(dup.Listeners, ListenerConfig{Name: "web/1", Address: "127.0.0.1:8080", TargetGroup: "api", IdleTimeout: defaultIdle},
+		ListenerConfig{Name: "web/2", Address: "127.0.0.1:8080", TargetGroup: "api", IdleTimeout: defaultIdle})
+	bad := testGroup()
+	bad.Targets = []string{"nowhere"}
+	noCodes := testGroup()
+	noCodes.HealthCheck.Success = nil
+	noIdle := singleListener("api", testGroup(), 0)
+	noIdle.Listeners[0].IdleTimeout = 0
 	tests := map[string]Config{
 		"unknown group":     singleListener("api", testGroup(), 0),
 		"duplicate address": dup,
-		"bad static target": badTarget,
+		"bad static target": singleListener("api", bad, 0),
+		"no success codes":  singleListener("api", noCodes, 0),
+		"no idle timeout":   noIdle,
 	}
 	tests["unknown group"].Listeners[0].TargetGroup = "nope"
 	for name, cfg := range tests {
@@ -209,8 +215,8 @@ func TestBalancer_CloseLeavesNoGoroutines(t *testing.T) {
 
 	b := New(Options{OnHealthChange: func(HealthChange) {}})
 	tg := testGroup()
-	tg.HealthCheck.Interval = spec.Duration(20 * time.Millisecond)
-	tg.HealthCheck.Timeout = spec.Duration(10 * time.Millisecond)
+	tg.HealthCheck.Interval = 20 * time.Millisecond
+	tg.HealthCheck.Timeout = 10 * time.Millisecond
 	if err := b.Apply(context.Background(), singleListener("api", tg, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -252,28 +258,103 @@ func TestBalancer_CloseLeavesNoGoroutines(t *testing.T) {
 	}
 }
 
-func TestConfigFromStack(t *testing.T) {
-	fwd := func(tg string) spec.Action { return spec.Action{Forward: &spec.ForwardAction{TargetGroup: tg}} }
-	s := &spec.Stack{
-		LoadBalancers: map[string]*spec.LoadBalancer{
-			"web": {IdleTimeout: spec.Duration(30 * time.Second), Listeners: []*spec.Listener{
-				{Port: 8080, DefaultAction: fwd("api")},
-				{Port: 0, Address: "0.0.0.0", DefaultAction: fwd("static")},
-			}},
-			"admin": {Listeners: []*spec.Listener{{Port: 9000, Address: "::1", DefaultAction: fwd("api")}}},
-		},
-		TargetGroups: map[string]*spec.TargetGroup{"api": testGroup(), "static": testGroup()},
+func TestBalancer_AbortedChangeChangesNothing(t *testing.T) {
+	h := newHarness(t, testGroup(), 0)
+	bk := newBackend(t, "a")
+	h.register(bk.addr)
+	h.waitState(bk.addr, StateHealthy)
+	before := h.b.ListenerAddrs()
+
+	cfg := singleListener("other", testGroup(), 0)
+	cfg.Listeners[0].Address = "127.0.0.1:0"
+	cfg.Listeners[0].Name = "web/9" // a new listener: bound by Prepare
+	c, err := h.b.Prepare(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := ConfigFromStack(s)
-	want := []ListenerConfig{
-		{Name: "admin/0", Address: "[::1]:9000", TargetGroup: "api"},
-		{Name: "web/0", Address: "127.0.0.1:8080", TargetGroup: "api", IdleTimeout: 30 * time.Second},
-		{Name: "web/1", Address: "0.0.0.0:0", TargetGroup: "static", IdleTimeout: 30 * time.Second},
+	bound := c.bound[0].ln.Addr().String()
+	c.Abort()
+	if diff := cmp.Diff(before, h.b.ListenerAddrs()); diff != "" {
+		t.Errorf("listeners changed by an aborted change (-before +after):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, got.Listeners); diff != "" {
-		t.Errorf("listeners (-want +got):\n%s", diff)
+	if code, body := h.mustGet("/"); code != http.StatusOK || body != "a" {
+		t.Errorf("GET after Abort: got %d %q, want 200 \"a\"", code, body)
 	}
-	if len(got.TargetGroups) != 2 {
-		t.Errorf("target groups: got %d, want 2", len(got.TargetGroups))
+	l, err := net.Listen("tcp", bound)
+	if err != nil {
+		t.Fatalf("the aborted change's listener still holds %s: %v", bound, err)
+	}
+	l.Close()
+	if err := c.Commit(); err == nil {
+		t.Errorf("Commit after Abort: got nil, want an error")
+	}
+}
+
+func TestBalancer_CommitAfterAnotherCommitConflicts(t *testing.T) {
+	h := newHarness(t, testGroup(), 0)
+	first, err := h.b.Prepare(context.Background(), singleListener("one", testGroup(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := h.b.Prepare(context.Background(), singleListener("two", testGroup(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second Commit: got %v, want ErrConflict", err)
+	}
+	if err := h.b.Register("one", "127.0.0.1:1"); err != nil {
+		t.Errorf("the first change is not the one serving: %v", err)
+	}
+}
+
+func TestBalancer_RemovedGroupDrainsItsTargets(t *testing.T) {
+	h := newHarness(t, testGroup(), 0)
+	old, next := newBackend(t, "old"), newBackend(t, "next")
+	h.register(old.addr)
+	h.waitState(old.addr, StateHealthy)
+	slow := h.slowRequest()
+	<-old.entered
+
+	// The listener now forwards to another group; api is gone from the
+	// config, with a request in flight on old.
+	tg := testGroup()
+	tg.Targets = []string{next.addr}
+	if err := h.b.Apply(context.Background(), singleListener("v2", tg, 0)); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(old.addr, StateDraining)
+	if err := h.b.Register("api", old.addr); !errors.Is(err, ErrUnknownTargetGroup) {
+		t.Errorf("Register in the removed group: got %v, want ErrUnknownTargetGroup", err)
+	}
+	done := h.deregister(context.Background(), old.addr) // what a task's teardown does
+	select {
+	case err := <-done:
+		t.Fatalf("Deregister from the removed group returned (%v) with a request in flight", err)
+	default:
+	}
+	old.unblock()
+	if got := within(t, "the slow request", slow); got != "200 old <nil>" {
+		t.Errorf("request in flight on the removed group: got %q, want 200 old", got)
+	}
+	if err := within(t, "Deregister", done); err != nil {
+		t.Errorf("Deregister: %v", err)
+	}
+	if _, ok := h.target(old.addr); ok {
+		t.Errorf("old is still listed once drained")
+	}
+	h.b.mu.Lock()
+	retiring := len(h.b.retiring)
+	h.b.mu.Unlock()
+	if err := h.b.Apply(context.Background(), singleListener("v2", tg, 0)); err != nil {
+		t.Fatal(err)
+	}
+	h.b.mu.Lock()
+	defer h.b.mu.Unlock()
+	if retiring != 1 || len(h.b.retiring) != 0 {
+		t.Errorf("retiring groups: got %d while draining and %d after the next Apply, want 1 then 0", retiring, len(h.b.retiring))
 	}
 }

@@ -6,9 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
-
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // healthCheckUserAgent is what ALB health checks send.
@@ -24,11 +23,11 @@ type checkClient struct {
 	client *http.Client
 }
 
-func newCheckClient() *checkClient {
+func newCheckClient(dial DialFunc) *checkClient {
 	return &checkClient{client: &http.Client{
 		Transport: &http.Transport{
 			Proxy:              nil,
-			DialContext:        (&net.Dialer{}).DialContext,
+			DialContext:        dial,
 			DisableKeepAlives:  true,
 			DisableCompression: true,
 		},
@@ -71,8 +70,8 @@ func checkURL(addr string, s *groupSettings) string {
 	if err != nil {
 		return "http://" + addr + s.path
 	}
-	if s.port != "" && s.port != spec.TrafficPort {
-		port = s.port
+	if s.port != 0 {
+		port = strconv.Itoa(s.port)
 	}
 	return "http://" + net.JoinHostPort(host, port) + s.path
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 func TestCheckClient_Check(t *testing.T) {
@@ -29,32 +28,32 @@ func TestCheckClient_Check(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	addr := srv.Listener.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
 
 	tests := []struct {
 		name     string
 		addr     string
 		path     string
-		port     string
-		matcher  string
+		port     int
+		matcher  Matcher
 		want     checkResult
 		wantSeen bool
 	}{
-		{"pass", addr, "/ok", spec.TrafficPort, "200", checkPassed(), true},
-		{"code mismatch", addr, "/fail", spec.TrafficPort, "200", checkCodeMismatch(500), true},
-		{"redirect not followed", addr, "/moved", spec.TrafficPort, "200", checkCodeMismatch(302), true},
-		{"redirect matched", addr, "/moved", spec.TrafficPort, "200-399", checkPassed(), true},
-		{"timeout", addr, "/slow", spec.TrafficPort, "200", checkTimedOut(), true},
-		{"refused", refusedAddr(t), "/ok", spec.TrafficPort, "200", checkFailed(), false},
-		{"health check port", "127.0.0.1:1", "/ok", port, "200", checkPassed(), true},
+		{"pass", addr, "/ok", 0, Matcher{{200, 200}}, checkPassed(), true},
+		{"code mismatch", addr, "/fail", 0, Matcher{{200, 200}}, checkCodeMismatch(500), true},
+		{"redirect not followed", addr, "/moved", 0, Matcher{{200, 200}}, checkCodeMismatch(302), true},
+		{"redirect matched", addr, "/moved", 0, Matcher{{200, 399}}, checkPassed(), true},
+		{"timeout", addr, "/slow", 0, Matcher{{200, 200}}, checkTimedOut(), true},
+		{"refused", refusedAddr(t), "/ok", 0, Matcher{{200, 200}}, checkFailed(), false},
+		{"health check port", "127.0.0.1:1", "/ok", port, Matcher{{200, 200}}, checkPassed(), true},
 	}
-	c := newCheckClient()
+	c := newCheckClient((&net.Dialer{}).DialContext)
 	t.Cleanup(c.close)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &groupSettings{
 				path: tt.path, port: tt.port, timeout: 200 * time.Millisecond,
-				matcher: spec.MustMatcher(tt.matcher),
+				matcher: tt.matcher,
 			}
 			got := c.check(context.Background(), tt.addr, s)
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(checkResult{})); diff != "" {
@@ -128,7 +127,7 @@ func TestChecker_ChangedHealthCheckAppliesFromNextCheck(t *testing.T) {
 
 	tg := testGroup()
 	tg.HealthCheck.Path = "/missing" // the backend answers 200 to anything but /health
-	tg.HealthCheck.Matcher = spec.MustMatcher("404")
+	tg.HealthCheck.Success = Matcher{{404, 404}}
 	if err := h.b.Apply(context.Background(), singleListener("api", tg, 0)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,22 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // Config is what the balancer serves: listeners and the target groups they
-// forward to. Apply takes a whole Config at a time.
+// forward to. Apply takes a whole Config at a time. It holds plain values
+// with every default already filled in (package compile builds it from a
+// stack file); the balancer copies what it keeps.
 type Config struct {
 	Listeners []ListenerConfig
-	// TargetGroups by name. The balancer copies their settings on Apply
-	// and keeps no reference to them.
-	TargetGroups map[string]*spec.TargetGroup
+	// TargetGroups by name.
+	TargetGroups map[string]TargetGroupConfig
 }
 
 // ListenerConfig is one listener.
@@ -32,49 +30,56 @@ type ListenerConfig struct {
 	TargetGroup string
 	// IdleTimeout is how long to wait for a target to start answering
 	// before giving up with 504, and how long an idle client connection is
-	// kept. Default: 60 s. A listener kept across Apply takes a changed
-	// value for the 504 at once, but keeps the client-side idle timeout it
-	// was started with.
+	// kept. A listener kept across Apply takes a changed value for the 504
+	// at once, but keeps the client-side idle timeout it was started with.
 	IdleTimeout time.Duration
 }
 
-// ConfigFromStack is the Config of a stack's load balancers and target
-// groups. Listeners are named "<load balancer>/<index>", load balancers in
-// name order.
-func ConfigFromStack(s *spec.Stack) Config {
-	cfg := Config{TargetGroups: s.TargetGroups}
-	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
-		lb := s.LoadBalancers[name]
-		if lb == nil {
-			continue
-		}
-		for i, l := range lb.Listeners {
-			if l == nil {
-				continue
-			}
-			cfg.Listeners = append(cfg.Listeners, listenerFromSpec(name, i, l, lb.IdleTimeout.D()))
-		}
-	}
-	return cfg
+// TargetGroupConfig is one target group.
+type TargetGroupConfig struct {
+	HealthCheck HealthCheckConfig
+	// DeregistrationDelay is the longest a deregistered target drains; 0
+	// drops it at once.
+	DeregistrationDelay time.Duration
+	// Targets are static targets (host:port) registered by Apply.
+	Targets []string
 }
 
-func listenerFromSpec(lb string, i int, l *spec.Listener, idle time.Duration) ListenerConfig {
-	host := l.Address
-	if host == "" {
-		host = spec.DefaultListenerAddress
-	}
-	lc := ListenerConfig{
-		Name:        fmt.Sprintf("%s/%d", lb, i),
-		Address:     net.JoinHostPort(host, strconv.Itoa(l.Port)),
-		IdleTimeout: idle,
-	}
-	if f := l.DefaultAction.Forward; f != nil {
-		lc.TargetGroup = f.TargetGroup
-	}
-	return lc
+// HealthCheckConfig is an ALB health check.
+type HealthCheckConfig struct {
+	// Path requested with GET.
+	Path string
+	// Port checked; 0 means the port the target takes traffic on.
+	Port int
+	// Interval between the starts of two checks of one target, and
+	// Timeout of one check.
+	Interval, Timeout time.Duration
+	// HealthyThreshold consecutive passes make an unhealthy target healthy;
+	// UnhealthyThreshold consecutive failures make a target unhealthy.
+	HealthyThreshold, UnhealthyThreshold int
+	// Success lists the status codes that pass.
+	Success Matcher
 }
 
-// validate checks what Apply relies on, before anything changes.
+// Matcher is a set of HTTP status codes, as ranges.
+type Matcher []CodeRange
+
+// CodeRange is the status codes Lo to Hi, both included.
+type CodeRange struct{ Lo, Hi int }
+
+// Match reports whether code is in the set.
+func (m Matcher) Match(code int) bool {
+	for _, r := range m {
+		if code >= r.Lo && code <= r.Hi {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks what the balancer relies on to route at all (a config
+// from package compile always passes; one built by hand may not), before
+// anything changes.
 func (c Config) validate() error {
 	keys := map[string]string{}
 	for _, l := range c.Listeners {
@@ -85,26 +90,30 @@ func (c Config) validate() error {
 			return fmt.Errorf("listeners %s and %s are both on %s", other, l.Name, l.Address)
 		}
 		keys[listenerKey(l)] = l.Name
-		if c.TargetGroups[l.TargetGroup] == nil {
+		if _, ok := c.TargetGroups[l.TargetGroup]; !ok {
 			return fmt.Errorf("listener %s: %w %q", l.Name, ErrUnknownTargetGroup, l.TargetGroup)
+		}
+		if l.IdleTimeout <= 0 {
+			return fmt.Errorf("listener %s: idle timeout %v: want more than 0", l.Name, l.IdleTimeout)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.TargetGroups)) {
-		if err := validateGroup(c.TargetGroups[name]); err != nil {
+		if err := c.TargetGroups[name].validate(); err != nil {
 			return fmt.Errorf("target group %s: %v", name, err)
 		}
 	}
 	return nil
 }
 
-func validateGroup(tg *spec.TargetGroup) error {
-	if tg == nil {
-		return errors.New("no settings")
-	}
-	if p := tg.HealthCheck.Port; p != "" && p != spec.TrafficPort {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("health check port %q: want traffic-port or 1-65535", p)
-		}
+func (tg TargetGroupConfig) validate() error {
+	hc := tg.HealthCheck
+	switch {
+	case hc.Interval <= 0 || hc.Timeout <= 0:
+		return fmt.Errorf("health check interval %v and timeout %v: want both more than 0", hc.Interval, hc.Timeout)
+	case hc.HealthyThreshold < 1 || hc.UnhealthyThreshold < 1:
+		return fmt.Errorf("health check thresholds %d and %d: want both 1 or more", hc.HealthyThreshold, hc.UnhealthyThreshold)
+	case len(hc.Success) == 0:
+		return fmt.Errorf("health check matches no status code")
 	}
 	for _, t := range tg.Targets {
 		if err := validTarget(t); err != nil {

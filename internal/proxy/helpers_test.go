@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 	"github.com/shoalhq/shoal/internal/testkit"
 
 	"github.com/shoalhq/shoal/internal/clock/clocktest"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // testInterval is the health check interval of the test groups; with the
@@ -26,20 +26,22 @@ const testInterval = 10 * time.Second
 var testStart = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // testGroup is a target group with fast thresholds: healthy 3, unhealthy 2.
-func testGroup() *spec.TargetGroup {
-	return &spec.TargetGroup{
-		HealthCheck: spec.HealthCheck{
+func testGroup() TargetGroupConfig {
+	return TargetGroupConfig{
+		HealthCheck: HealthCheckConfig{
 			Path:               "/health",
-			Port:               spec.TrafficPort,
-			Interval:           spec.Duration(testInterval),
-			Timeout:            spec.Duration(2 * time.Second),
+			Interval:           testInterval,
+			Timeout:            2 * time.Second,
 			HealthyThreshold:   3,
 			UnhealthyThreshold: 2,
-			Matcher:            spec.MustMatcher("200"),
+			Success:            Matcher{{200, 200}},
 		},
-		DeregistrationDelay: spec.Duration(300 * time.Second),
+		DeregistrationDelay: 300 * time.Second,
 	}
 }
+
+// defaultIdle is the listeners' idle timeout when a test gives 0.
+const defaultIdle = 60 * time.Second
 
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -117,7 +119,7 @@ type harness struct {
 	events []HealthChange
 }
 
-func newHarness(t *testing.T, tg *spec.TargetGroup, idle time.Duration) *harness {
+func newHarness(t *testing.T, tg TargetGroupConfig, idle time.Duration) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: clocktest.NewFake(testStart)}
 	h.b = New(Options{Clock: h.clock, OnHealthChange: h.record})
@@ -139,13 +141,16 @@ func newHarness(t *testing.T, tg *spec.TargetGroup, idle time.Duration) *harness
 }
 
 // singleListener is a config with listener web/0 on a free port,
-// forwarding to the one group.
-func singleListener(group string, tg *spec.TargetGroup, idle time.Duration) Config {
+// forwarding to the one group; idle 0 means defaultIdle.
+func singleListener(group string, tg TargetGroupConfig, idle time.Duration) Config {
+	if idle == 0 {
+		idle = defaultIdle
+	}
 	return Config{
 		Listeners: []ListenerConfig{{
 			Name: "web/0", Address: "127.0.0.1:0", TargetGroup: group, IdleTimeout: idle,
 		}},
-		TargetGroups: map[string]*spec.TargetGroup{group: tg},
+		TargetGroups: map[string]TargetGroupConfig{group: tg},
 	}
 }
 
@@ -247,13 +252,10 @@ func (h *harness) countBodies(n int) map[string]int {
 // base.
 func checkNoLeak(t *testing.T, base int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("goroutines: got %d, want at most %d\n%s", runtime.NumGoroutine(), base, buf[:n])
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, fmt.Sprintf("goroutines to come back down to %d", base), func() (bool, error) {
+		return runtime.NumGoroutine() <= base, nil
+	}, func() string {
+		buf := make([]byte, 1<<20)
+		return string(buf[:runtime.Stack(buf, true)])
+	})
 }

@@ -44,21 +44,24 @@ const (
 	targetIdleConnTimeout = 60 * time.Second
 )
 
-func newTarget(addr string, h health) *target {
+func newTarget(addr string, h health, dial DialFunc) *target {
 	return &target{
 		addr:      addr,
-		transport: newTargetTransport(),
+		transport: newTargetTransport(dial),
 		idle:      make(chan struct{}, 1),
 		unused:    make(chan struct{}),
 		health:    h,
 	}
 }
 
-func newTargetTransport() *http.Transport {
-	d := &net.Dialer{Timeout: targetDialTimeout, KeepAlive: 30 * time.Second}
+func newTargetTransport(dial DialFunc) *http.Transport {
 	return &http.Transport{
-		Proxy:                 nil, // never through HTTP_PROXY
-		DialContext:           d.DialContext,
+		Proxy: nil, // never through HTTP_PROXY
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, targetDialTimeout)
+			defer cancel()
+			return dial(ctx, network, addr)
+		},
 		MaxIdleConns:          targetMaxIdleConns,
 		MaxIdleConnsPerHost:   targetMaxIdleConns,
 		IdleConnTimeout:       targetIdleConnTimeout,

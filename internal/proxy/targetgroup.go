@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // ErrUnknownTargetGroup is returned for a target group that is not in the
@@ -34,37 +32,35 @@ type deps struct {
 	// buffers are the reverse proxies' copy buffers, shared by every target
 	// so that a response does not allocate its own 32 KiB.
 	buffers *bufferPool
+	// dial connects to targets.
+	dial DialFunc
 }
 
-// groupSettings are a target group's settings from the spec, with the
-// defaults filled in. Immutable: a changed spec makes a new value.
+// groupSettings are a target group's settings, as the balancer keeps them.
+// Immutable: a changed config makes a new value.
 type groupSettings struct {
-	path, port          string
+	path                string
+	port                int // 0: the traffic port
 	interval, timeout   time.Duration
 	thresholds          thresholds
-	matcher             spec.Matcher
+	matcher             Matcher
 	deregistrationDelay time.Duration
 }
 
-func settingsFrom(tg *spec.TargetGroup) *groupSettings {
+func settingsFrom(tg TargetGroupConfig) *groupSettings {
 	hc := tg.HealthCheck
-	s := &groupSettings{
-		path:     cmp.Or(hc.Path, spec.DefaultHealthCheckPath),
-		port:     cmp.Or(hc.Port, spec.TrafficPort),
-		interval: cmp.Or(hc.Interval.D(), spec.DefaultInterval),
-		timeout:  cmp.Or(hc.Timeout.D(), spec.DefaultTimeout),
+	return &groupSettings{
+		path:     hc.Path,
+		port:     hc.Port,
+		interval: hc.Interval,
+		timeout:  hc.Timeout,
 		thresholds: thresholds{
-			healthy:   cmp.Or(hc.HealthyThreshold, spec.DefaultHealthyThreshold),
-			unhealthy: cmp.Or(hc.UnhealthyThreshold, spec.DefaultUnhealthyThreshold),
+			healthy:   hc.HealthyThreshold,
+			unhealthy: hc.UnhealthyThreshold,
 		},
-		matcher: hc.Matcher,
-		// 0 is a valid delay (AWS allows 0-3600 s): the spec fills the default.
-		deregistrationDelay: tg.DeregistrationDelay.D(),
+		matcher:             slices.Clone(hc.Success),
+		deregistrationDelay: tg.DeregistrationDelay,
 	}
-	if s.matcher.IsZero() {
-		s.matcher = spec.MustMatcher(spec.DefaultMatcher)
-	}
-	return s
 }
 
 // targetSet is the immutable routing view of a group's targets.
@@ -98,11 +94,14 @@ type targetGroup struct {
 	mu      sync.Mutex
 	targets map[string]*target
 	static  map[string]bool // targets registered by Apply
-	closed  bool
+	closed  bool            // takes no new targets
+	// retiring is set once the group was removed from the config: its
+	// targets drain, and the group stops once the last one is unused.
+	retiring bool
 }
 
 func newTargetGroup(ctx context.Context, name string, s *groupSettings, d *deps) *targetGroup {
-	g := &targetGroup{name: name, d: d, checks: newCheckClient(), targets: map[string]*target{}}
+	g := &targetGroup{name: name, d: d, checks: newCheckClient(d.dial), targets: map[string]*target{}}
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	g.settings.Store(s)
 	g.set.Store(&targetSet{})
@@ -142,7 +141,7 @@ func (g *targetGroup) register(addr string) error {
 		return nil
 	}
 	now := g.d.clock.Now()
-	t := newTarget(addr, newHealth(now))
+	t := newTarget(addr, newHealth(now), g.d.dial)
 	t.proxy = newTargetProxy(t, g.d)
 	g.targets[addr] = t
 	g.publishLocked()
@@ -208,6 +207,39 @@ func (g *targetGroup) finishLocked(t *target) {
 	g.notifyLocked(t, from, now)
 	close(t.unused)
 	t.transport.CloseIdleConnections()
+	if g.retiring && len(g.targets) == 0 {
+		g.stopLocked()
+	}
+}
+
+// retire drains every target of a group removed from the config; once the
+// last one is unused the group stops.
+func (g *targetGroup) retire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed, g.retiring = true, true
+	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
+		if t := g.targets[addr]; t.health.state != StateDraining {
+			g.startDrainLocked(t)
+		}
+	}
+	if len(g.targets) == 0 {
+		g.stopLocked()
+	}
+}
+
+// retired reports whether a retiring group has no target left.
+func (g *targetGroup) retired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.retiring && len(g.targets) == 0
+}
+
+// stopLocked ends the group's checks and drains and drops its idle
+// health check connections.
+func (g *targetGroup) stopLocked() {
+	g.cancel()
+	g.checks.close()
 }
 
 // checking notes that the first check of t has started.
@@ -295,11 +327,10 @@ func (g *targetGroup) report() []TargetHealth {
 // drains stop.
 func (g *targetGroup) close() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.closed = true
 	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
 		g.finishLocked(g.targets[addr])
 	}
-	g.mu.Unlock()
-	g.cancel()
-	g.checks.close()
+	g.stopLocked()
 }

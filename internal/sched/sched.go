@@ -64,6 +64,9 @@ type Task struct {
 	Service  string
 	Instance string
 	Status   Status
+	// TargetGroup is the target group the task was registered in ("" for
+	// none).
+	TargetGroup string
 	// StopRequested is set once the scheduler or a user asked the task to
 	// stop: it no longer counts toward the desired count.
 	StopRequested bool
@@ -154,8 +157,9 @@ func (p *Plan) merge(q Plan) {
 
 func reconcileService(svc Service, instances []string, load map[string]int, tasks []Task, now time.Time) Plan {
 	var p Plan
-	active := activeTasks(tasks)
+	active, moved := stopMoved(svc, activeTasks(tasks))
 	active, p.Stop, p.Wake = stopUnhealthy(svc, active, now)
+	p.Stop = append(moved, p.Stop...)
 	switch {
 	case len(active) > svc.Desired:
 		p.Stop = append(p.Stop, scaleIn(svc, active, len(active)-svc.Desired)...)
@@ -182,6 +186,25 @@ func activeTasks(tasks []Task) []Task {
 		}
 	}
 	return out
+}
+
+// stopMoved orders the tasks registered in another target group than the
+// service's now to stop: the stack moved the service to another group (the
+// old one drains), and replacements register in the new one. It returns
+// the tasks left.
+func stopMoved(svc Service, active []Task) (left []Task, stops []StopOrder) {
+	for _, t := range active {
+		if t.TargetGroup == svc.TargetGroup {
+			left = append(left, t)
+			continue
+		}
+		to := "no target group"
+		if svc.TargetGroup != "" {
+			to = "target-group " + svc.TargetGroup
+		}
+		stops = append(stops, StopOrder{TaskID: t.ID, Reason: "Service " + svc.Name + " now registers its tasks in " + to})
+	}
+	return left, stops
 }
 
 // stopUnhealthy orders unhealthy tasks past their grace period to stop, as

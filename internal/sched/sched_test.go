@@ -154,6 +154,29 @@ func TestReconcile(t *testing.T) {
 			want: Plan{Start: []Placement{{"api", "instance-2"}}},
 		},
 		{
+			name: "tasks in the service's old target group are replaced",
+			svc:  api(2),
+			tasks: []Task{
+				running("a", "instance-1", HealthHealthy),
+				{ID: "b", Service: "api", Instance: "instance-2", Status: Running, Health: HealthHealthy, TargetGroup: "old-tg", CreatedAt: at(0)},
+			},
+			now: at(60),
+			want: Plan{
+				Start: []Placement{{"api", "instance-2"}},
+				Stop:  []StopOrder{{TaskID: "b", Reason: "Service api now registers its tasks in target-group api-tg"}},
+			},
+		},
+		{
+			name:  "a service that leaves its target group replaces its tasks",
+			svc:   Service{Name: "api", Desired: 1},
+			tasks: []Task{{ID: "a", Service: "api", Instance: "instance-1", Status: Running, Health: HealthHealthy, TargetGroup: "old-tg", CreatedAt: at(0)}},
+			now:   at(60),
+			want: Plan{
+				Start: []Placement{{"api", "instance-2"}}, // a still holds instance-1 until it stops
+				Stop:  []StopOrder{{TaskID: "a", Reason: "Service api now registers its tasks in no target group"}},
+			},
+		},
+		{
 			name: "desired zero with nothing running is steady",
 			svc:  api(0),
 			now:  at(0),
@@ -162,6 +185,11 @@ func TestReconcile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.tasks { // tasks are in the service's group unless a case says otherwise
+				if tt.tasks[i].TargetGroup == "" {
+					tt.tasks[i].TargetGroup = tt.svc.TargetGroup
+				}
+			}
 			got := Reconcile(Desired{Instances: twoInstances, Services: []Service{tt.svc}}, Observed{Tasks: tt.tasks}, tt.now)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("plan mismatch (-want +got):\n%s", diff)
@@ -207,14 +235,14 @@ func TestReconcile_Invariants(t *testing.T) {
 	for i := range 2000 {
 		instances := []string{"instance-1", "instance-2", "instance-3"}[:1+r.IntN(3)]
 		svc := Service{Name: "api", Desired: r.IntN(8), TargetGroup: []string{"", "api"}[r.IntN(2)], GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
-		tasks := randomTasks(r, instances)
+		tasks := randomTasks(r, instances, svc.TargetGroup)
 		now := at(100)
 		p := Reconcile(Desired{Instances: instances, Services: []Service{svc}}, Observed{Tasks: tasks}, now)
 		t.Run(fmt.Sprint(i), func(t *testing.T) { checkInvariants(t, svc, instances, tasks, p, now) })
 	}
 }
 
-func randomTasks(r *rand.Rand, instances []string) []Task {
+func randomTasks(r *rand.Rand, instances []string, group string) []Task {
 	statuses := []Status{Provisioning, Pending, Activating, Running, Deactivating, Stopping, Stopped}
 	healths := []Health{HealthInitial, HealthHealthy, HealthUnhealthy}
 	var tasks []Task
@@ -224,6 +252,10 @@ func randomTasks(r *rand.Rand, instances []string) []Task {
 			ID: fmt.Sprint("t", j), Service: "api", Instance: instances[r.IntN(len(instances))],
 			Status: s, Health: healths[r.IntN(len(healths))], CreatedAt: at(r.IntN(90)),
 			StopRequested: s == Deactivating || s == Stopping || r.IntN(10) == 0,
+			TargetGroup:   group,
+		}
+		if r.IntN(10) == 0 {
+			t.TargetGroup = "old-tg" // left over from an earlier stack
 		}
 		t.StartedAt = t.CreatedAt.Add(time.Second)
 		if s == Stopped {

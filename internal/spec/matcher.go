@@ -74,14 +74,13 @@ func parseCode(s string) (int, error) {
 	return c, nil
 }
 
-// Match reports whether code counts as a pass.
-func (m Matcher) Match(code int) bool {
-	for _, r := range m.ranges {
-		if code >= r.lo && code <= r.hi {
-			return true
-		}
+// Ranges returns the codes that pass, as ranges of first and last code.
+func (m Matcher) Ranges() [][2]int {
+	out := make([][2]int, len(m.ranges))
+	for i, r := range m.ranges {
+		out[i] = [2]int{r.lo, r.hi}
 	}
-	return false
+	return out
 }
 
 // String returns the matcher as written.

@@ -123,12 +123,15 @@ type HealthCheck struct {
 // Cluster is the set of instances tasks are placed on.
 type Cluster struct {
 	// Instances is how many instances the cluster has, 1-250. Instance N
-	// has the loopback address 127.0.0.(N+1), which its tasks bind to.
+	// has the loopback address 127.0.0.(N+1), which its tasks bind to (on
+	// a host with only 127.0.0.1, like macOS without lo0 aliases, they
+	// share 127.0.0.1).
 	// Default: 1.
 	Instances int `yaml:"instances" json:"instances"`
 	// HostPortRange is the range dynamic host ports are taken from, as
-	// "first-last". Default: the kernel's ephemeral port range
-	// (/proc/sys/net/ipv4/ip_local_port_range), as ECS does.
+	// "first-last". Default: the kernel's ephemeral port range, as ECS
+	// does (Linux: /proc/sys/net/ipv4/ip_local_port_range; macOS: the
+	// net.inet.ip.portrange.first and .last sysctls).
 	HostPortRange string `yaml:"host_port_range" json:"host_port_range,omitempty"`
 }
 
@@ -148,10 +151,12 @@ type TaskDefinition struct {
 	WorkingDir string `yaml:"working_dir" json:"working_dir,omitempty"`
 	// Port is the container port the application listens on, 1-65535. The
 	// process driver gives every task a dynamic host port in PORT instead,
-	// like ECS host port 0 with bridge networking. Default: none.
+	// like ECS host port 0 with bridge networking, and passes this port as
+	// SHOAL_CONTAINER_PORT. Default: none.
 	Port int `yaml:"port" json:"port,omitempty"`
 	// Environment variables given to the task, on top of shoal's own
-	// (PORT, HOST, SHOAL_TASK_ID, SHOAL_SERVICE, SHOAL_INSTANCE) and the
+	// (PORT, HOST, SHOAL_TASK_ID, SHOAL_SERVICE, SHOAL_INSTANCE,
+	// SHOAL_CONTAINER_PORT) and the
 	// environment shoal runs in. Default: none.
 	Environment map[string]string `yaml:"environment" json:"environment,omitempty"`
 	// StopTimeout is how long a task has to exit after SIGTERM before it is

@@ -55,6 +55,8 @@ func reservedEnv(name string) (string, bool) {
 		return "it is the name of the task's service", true
 	case "SHOAL_INSTANCE":
 		return "it is the instance the task runs on", true
+	case "SHOAL_CONTAINER_PORT":
+		return "it is the task definition's port", true
 	}
 	return "", false
 }

@@ -14,13 +14,39 @@ import (
 // the passing of time.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	Poll(t, timeout, what, func() (bool, error) { return cond(), nil }, nil)
+}
+
+// pollInterval is how often Poll checks; the checks are cheap.
+const pollInterval = 5 * time.Millisecond
+
+// Poll calls check until it reports done. It fails the test at once when
+// check returns an error (something that will not come right by waiting,
+// like the process under test having exited), and when timeout passes. A
+// non-nil describe adds what the test knows (output so far, goroutine
+// stacks) to the failure message.
+func Poll(t testing.TB, timeout time.Duration, what string, check func() (bool, error), describe func() string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	for {
+		done, err := check()
+		switch {
+		case err != nil:
+			t.Fatalf("waiting for %s: %v%s", what, err, details(describe))
+		case done:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("timed out after %v waiting for %s%s", timeout, what, details(describe))
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pollInterval)
 	}
+}
+
+func details(describe func() string) string {
+	if describe == nil {
+		return ""
+	}
+	return "\n" + describe()
 }
 
 // Buffer is a bytes.Buffer safe for concurrent writers, for capturing the

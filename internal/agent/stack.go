@@ -1,0 +1,53 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// Stack is what the agent runs: plain values with every default filled in.
+// Package compile makes one from a stack file; nothing here reads YAML.
+type Stack struct {
+	// Name of the stack.
+	Name string
+	// File is the absolute path of the stack file ("" when made in code),
+	// and Source its bytes: together the record the store keeps.
+	File   string
+	Source []byte
+	// Instances is how many instances the cluster has.
+	Instances int
+	// LoadBalancer is the load balancer's whole configuration.
+	LoadBalancer proxy.Config
+	// TaskDefinitions and Services by name.
+	TaskDefinitions map[string]TaskDefinition
+	Services        map[string]Service
+}
+
+// TaskDefinition says how to start one copy of an application.
+type TaskDefinition struct {
+	// Kind names the Runner that starts its tasks (KindProcess).
+	Kind string
+	// Build is a shell command run once in BuildDir before the first task
+	// starts ("": none).
+	Build    string
+	BuildDir string
+	// Task is the driver's spec of every task of this definition; the
+	// agent adds the task's ID and Address and the SHOAL_ variables to Env.
+	Task driver.TaskSpec
+}
+
+// KindProcess is the kind of task definitions run as local processes.
+const KindProcess = "process"
+
+// Service keeps tasks of a task definition running and registered.
+type Service struct {
+	TaskDefinition string
+	Desired        int
+	// TargetGroup the service registers its tasks in ("": none).
+	TargetGroup string
+	// GracePeriod is how long after a task starts its failing health
+	// checks are ignored.
+	GracePeriod time.Duration
+}

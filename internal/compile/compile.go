@@ -1,0 +1,152 @@
+// Package compile is the one step from a stack file to the configs of the
+// parts that run it. spec decodes and validates shoal.yaml and fills in
+// every default; Stack turns the result into plain values owned by the
+// agent, the load balancer (proxy) and the drivers, so that none of them
+// reads YAML types or applies a default of its own:
+//
+//	shoal.yaml ─▶ spec.Parse ─▶ *spec.Stack ─▶ compile.Stack ─▶ agent.Stack
+//	                                                             ├─ proxy.Config
+//	                                                             └─ driver.TaskSpec per task definition
+//
+// A new field costs one edit in spec (type, default, validation, docs) and
+// one here plus one in the part that uses it.
+package compile
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/spec"
+)
+
+// Output is a stack compiled for the parts that run it.
+type Output struct {
+	// Stack is what the agent applies; it holds the load balancer's config.
+	Stack *agent.Stack
+	// HostPorts is the range dynamic host ports come from; zero when the
+	// stack leaves it to the kernel's ephemeral range.
+	HostPorts PortRange
+}
+
+// PortRange is the ports Lo to Hi, both included.
+type PortRange struct{ Lo, Hi int }
+
+// Stack compiles s, which spec.Parse has validated; source is the stack
+// file's bytes, recorded in the store as given.
+func Stack(s *spec.Stack, source []byte) (Output, error) {
+	out := Output{Stack: &agent.Stack{
+		Name:            s.Name,
+		File:            absFile(s),
+		Source:          source,
+		Instances:       s.Cluster.Instances,
+		LoadBalancer:    loadBalancer(s),
+		TaskDefinitions: map[string]agent.TaskDefinition{},
+		Services:        map[string]agent.Service{},
+	}}
+	if r := s.Cluster.HostPortRange; r != "" {
+		lo, hi, err := spec.ParsePortRange(r)
+		if err != nil {
+			return Output{}, fmt.Errorf("cluster.host_port_range: %w", err)
+		}
+		out.HostPorts = PortRange{lo, hi}
+	}
+	for name, td := range s.TaskDefinitions {
+		out.Stack.TaskDefinitions[name] = taskDefinition(s.Dir, td)
+	}
+	for name, svc := range s.Services {
+		out.Stack.Services[name] = agent.Service{
+			TaskDefinition: svc.TaskDefinition,
+			Desired:        svc.Desired,
+			TargetGroup:    svc.TargetGroup,
+			GracePeriod:    svc.HealthCheckGracePeriod.D(),
+		}
+	}
+	return out, nil
+}
+
+// absFile is the stack file's absolute path, so that the record still
+// points at it from any folder.
+func absFile(s *spec.Stack) string {
+	if s.File == "" {
+		return ""
+	}
+	return filepath.Join(s.Dir, filepath.Base(s.File))
+}
+
+// loadBalancer is the proxy's config: every listener of every load
+// balancer, load balancers in name order, named "<load balancer>/<index>".
+func loadBalancer(s *spec.Stack) proxy.Config {
+	cfg := proxy.Config{TargetGroups: map[string]proxy.TargetGroupConfig{}}
+	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
+		lb := s.LoadBalancers[name]
+		for i, l := range lb.Listeners {
+			cfg.Listeners = append(cfg.Listeners, proxy.ListenerConfig{
+				Name:        fmt.Sprintf("%s/%d", name, i),
+				Address:     net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
+				TargetGroup: l.DefaultAction.Forward.TargetGroup,
+				IdleTimeout: lb.IdleTimeout.D(),
+			})
+		}
+	}
+	for name, tg := range s.TargetGroups {
+		cfg.TargetGroups[name] = targetGroup(tg)
+	}
+	return cfg
+}
+
+func targetGroup(tg *spec.TargetGroup) proxy.TargetGroupConfig {
+	hc := tg.HealthCheck
+	port := 0 // traffic-port
+	if hc.Port != spec.TrafficPort {
+		port, _ = strconv.Atoi(hc.Port) // validated: 1-65535
+	}
+	var success proxy.Matcher
+	for _, r := range hc.Matcher.Ranges() {
+		success = append(success, proxy.CodeRange{Lo: r[0], Hi: r[1]})
+	}
+	return proxy.TargetGroupConfig{
+		HealthCheck: proxy.HealthCheckConfig{
+			Path:               hc.Path,
+			Port:               port,
+			Interval:           hc.Interval.D(),
+			Timeout:            hc.Timeout.D(),
+			HealthyThreshold:   hc.HealthyThreshold,
+			UnhealthyThreshold: hc.UnhealthyThreshold,
+			Success:            success,
+		},
+		DeregistrationDelay: tg.DeregistrationDelay.D(),
+		Targets:             slices.Clone(tg.Targets),
+	}
+}
+
+func taskDefinition(stackDir string, td *spec.TaskDefinition) agent.TaskDefinition {
+	dir := workingDir(stackDir, td.WorkingDir)
+	return agent.TaskDefinition{
+		Kind:     agent.KindProcess,
+		Build:    td.Build,
+		BuildDir: dir,
+		Task: driver.TaskSpec{
+			Command:       slices.Clone(td.Command),
+			Dir:           dir,
+			Env:           maps.Clone(td.Environment),
+			ContainerPort: td.Port,
+			StopTimeout:   td.StopTimeout.D(),
+		},
+	}
+}
+
+// workingDir resolves a task definition's working_dir against the stack
+// file's folder.
+func workingDir(stackDir, dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(stackDir, dir)
+}
