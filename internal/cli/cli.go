@@ -37,6 +37,7 @@ func commands() []command {
 		{"ps", "list tasks: service, instance, address, state, health", runPs},
 		{"targets", "list targets with their health state and reason", runTargets},
 		{"logs", "print a task's output", runLogs},
+		{"events", "print the service events, as up does; -f follows them", runEvents},
 		{"version", "print shoal's version", runVersion},
 	}
 }

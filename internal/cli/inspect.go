@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -40,13 +41,18 @@ func count(n int, what string) string {
 }
 
 // clientFlags adds the flags every command that talks to a running shoal
-// takes, and returns a function that makes its client.
-func clientFlags(e *env, name, args string) (*flagSet, func() *admin.Client) {
+// takes, and returns a function that makes its client. It refuses a state
+// directory that fails store.CheckDir: another user could have put their own
+// socket in it. A missing one is left for the client to report as not running.
+func clientFlags(e *env, name, args string) (*flagSet, func() (*admin.Client, error)) {
 	fs := newFlags(e, name, args)
 	dir := stateDirFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
-	return &flagSet{FlagSet: fs, json: jsonOut}, func() *admin.Client {
-		return admin.NewClient(filepath.Join(*dir, store.SocketName))
+	return &flagSet{FlagSet: fs, json: jsonOut}, func() (*admin.Client, error) {
+		if err := store.CheckDir(*dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return admin.NewClient(filepath.Join(*dir, store.SocketName)), nil
 	}
 }
 
@@ -55,7 +61,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs.FlagSet, args); err != nil {
 		return err
 	}
-	st, err := client().Status(ctx)
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -79,7 +89,11 @@ func runPs(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs.FlagSet, args); err != nil {
 		return err
 	}
-	tasks, err := client().Tasks(ctx, *all)
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	tasks, err := c.Tasks(ctx, *all)
 	if err != nil {
 		return err
 	}
@@ -99,7 +113,11 @@ func runTargets(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs.FlagSet, args); err != nil {
 		return err
 	}
-	targets, err := client().Targets(ctx)
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	targets, err := c.Targets(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,7 +144,10 @@ func runLogs(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: shoal logs takes one task id (see `shoal ps`), got %d arguments", errUsage, len(pos))
 	}
-	c := client()
+	c, err := client()
+	if err != nil {
+		return err
+	}
 	var from int64
 	for {
 		data, next, err := c.Logs(ctx, pos[0], from)
@@ -160,6 +181,65 @@ func taskStopped(ctx context.Context, c *admin.Client, id string) bool {
 		}
 	}
 	return true
+}
+
+// eventPoll is how often `shoal events -f` asks for new events.
+const eventPoll = 250 * time.Millisecond
+
+func runEvents(ctx context.Context, e *env, args []string) error {
+	fs, client := clientFlags(e, "events", "[-f] [--json]")
+	follow := fs.Bool("f", false, "keep printing new events until Ctrl-C or shoal stops")
+	pos, err := parse(fs.FlagSet, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: shoal events takes no arguments, got %d", errUsage, len(pos))
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	events, err := c.Events(ctx, 0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if *fs.json && !*follow {
+		return printJSON(e, events)
+	}
+	// Followed events stream: as lines "HH:MM:SS message" like `shoal up`
+	// prints them, or with --json one JSON object per line.
+	var seq int64
+	for {
+		for _, ev := range events {
+			seq = ev.Seq
+			if *fs.json {
+				if err := json.NewEncoder(e.stdout).Encode(ev); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+		}
+		if !*follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(eventPoll):
+		}
+		events, err = c.Events(ctx, seq)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, admin.ErrNotRunning) {
+				return nil // Ctrl-C, or shoal has stopped: no more events will come
+			}
+			return err
+		}
+	}
 }
 
 // flagSet is a command's flags with the --json every listing takes.

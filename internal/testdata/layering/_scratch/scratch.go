@@ -1,0 +1,3 @@
+package scratch
+
+import _ "example.com/fake/internal/testkit"

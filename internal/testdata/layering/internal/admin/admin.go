@@ -1,0 +1,5 @@
+package admin
+
+import "example.com/fake/internal/agent"
+
+var Agent = agent.New

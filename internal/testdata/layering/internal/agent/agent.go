@@ -1,0 +1,5 @@
+package agent
+
+import "example.com/fake/internal/testkit"
+
+func New() int { return testkit.Helper }

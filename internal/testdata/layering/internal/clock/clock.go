@@ -1,0 +1,3 @@
+package clock
+
+const Now = 0

@@ -1,0 +1,5 @@
+package clocktest
+
+import "example.com/fake/internal/clock"
+
+const Fake = clock.Now

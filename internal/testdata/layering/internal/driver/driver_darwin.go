@@ -1,0 +1,5 @@
+package driver
+
+import "example.com/fake/internal/store"
+
+var _ = store.Dir

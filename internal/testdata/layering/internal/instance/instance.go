@@ -1,0 +1,4 @@
+package instance
+
+// Instance is a host for tasks.
+type Instance struct{ Name string }

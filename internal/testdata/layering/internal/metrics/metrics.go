@@ -1,0 +1,5 @@
+package metrics
+
+import "example.com/fake/internal/agent"
+
+var Agent = agent.New

@@ -1,0 +1,5 @@
+package ignored
+
+import "example.com/fake/internal/agent"
+
+var _ = agent.New
