@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/instance"
+	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
 )
 
@@ -126,7 +127,7 @@ func (a *Agent) activate(t *task) bool {
 	}
 	a.mu.Lock()
 	a.byTarget[targetKey(t.targetGroup, t.addr)] = t
-	t.health, t.healthReason = sched.HealthInitial, "Elb.RegistrationInProgress"
+	t.health, t.healthReason = sched.HealthInitial, string(proxy.ReasonRegistrationInProgress)
 	a.mu.Unlock()
 	if err := a.cfg.Balancer.Register(t.targetGroup, t.addr); err != nil {
 		a.mu.Lock()

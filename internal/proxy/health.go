@@ -36,9 +36,6 @@ const (
 	// ReasonNotRegistered is the reason of a target that has finished
 	// draining: AWS reports a deregistered target as unused with this code.
 	ReasonNotRegistered Reason = "Target.NotRegistered"
-	// ReasonNotInUse is AWS's reason for targets of a target group that no
-	// listener forwards to. Not reported yet: shoal checks every group.
-	ReasonNotInUse Reason = "Target.NotInUse"
 )
 
 // String returns the reason code.
