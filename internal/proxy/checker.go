@@ -6,7 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,7 +31,7 @@ func newCheckClient(dial DialFunc) *checkClient {
 	return &checkClient{client: &http.Client{
 		Transport: &http.Transport{
 			Proxy:              nil,
-			DialContext:        dial,
+			DialContext:        noticeReads(dial),
 			DisableKeepAlives:  true,
 			DisableCompression: true,
 		},
@@ -41,40 +45,123 @@ func (c *checkClient) close() { c.client.CloseIdleConnections() }
 // check runs one health check of addr and classifies its outcome. The
 // timeout is real time, not the injected clock: it bounds real I/O.
 func (c *checkClient) check(ctx context.Context, addr string, s *groupSettings) checkResult {
+	p := newProbe(addr, s)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, checkURL(addr, s), nil)
+	// What the connection got to, to tell a failure's cause: connected, and
+	// whether the target sent anything back.
+	var connected, answered atomic.Bool
+	ctx = context.WithValue(ctx, readFlagKey{}, &answered) // bytes came back, even before the request went
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:              func(httptrace.GotConnInfo) { connected.Store(true) },
+		GotFirstResponseByte: func() { answered.Store(true) },
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url(), nil)
 	if err != nil {
-		return checkFailed()
+		return p.failDetail(causeOther, err.Error())
 	}
 	req.Header.Set("User-Agent", healthCheckUserAgent)
 	resp, err := c.client.Do(req)
-	if err == nil {
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxCheckBody))
-		resp.Body.Close()
+	if err != nil {
+		// No response: the answer, if any came, was not one.
+		return p.classify(ctx, err, answered.Load(), connected.Load())
 	}
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxCheckBody))
+	resp.Body.Close()
 	switch {
-	case err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err)):
-		return checkTimedOut()
 	case err != nil:
-		return checkFailed()
+		// An HTTP answer cut short.
+		return p.classify(ctx, err, false, true)
 	case !s.matcher.Match(resp.StatusCode):
-		return checkCodeMismatch(resp.StatusCode)
+		return p.codeMismatch(resp.StatusCode)
 	}
 	return checkPassed()
 }
 
-// checkURL is the URL a health check of addr requests.
-func checkURL(addr string, s *groupSettings) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr + s.path
+// readFlagKey is the context key of the flag a check's connection sets
+// once the target sent it anything. A target that speaks first (an SSH or
+// SMTP banner) is seen by net/http as an unsolicited answer on an idle
+// connection, without a response or a trace event: only the connection
+// itself can tell.
+type readFlagKey struct{}
+
+// noticeReads wraps dial so that a connection made for a request whose
+// context carries a read flag sets it on its first byte read.
+func noticeReads(dial DialFunc) DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if flag, ok := ctx.Value(readFlagKey{}).(*atomic.Bool); ok && err == nil {
+			c = &flaggingConn{Conn: c, read: flag}
+		}
+		return c, err
 	}
-	if s.port != 0 {
-		port = strconv.Itoa(s.port)
-	}
-	return "http://" + net.JoinHostPort(host, port) + s.path
 }
+
+// flaggingConn sets read once anything was read from it.
+type flaggingConn struct {
+	net.Conn
+	read *atomic.Bool
+}
+
+func (c *flaggingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.read.Store(true)
+	}
+	return n, err
+}
+
+// classify makes the result of a check of p that failed with err. notHTTP
+// is whether the target sent back something that did not make an HTTP
+// response; connected whether the connection was made.
+func (p probe) classify(ctx context.Context, err error, notHTTP, connected bool) checkResult {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return p.fail(causeTimeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return p.fail(causeRefused)
+	case notHTTP:
+		// Whatever error parsing it gave (net/http's are untyped), or the
+		// target closing the connection after it.
+		return p.fail(causeNotHTTP)
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return p.fail(causeClosed)
+	case !connected:
+		return p.failDetail(causeConnect, errDetail(err))
+	}
+	return p.failDetail(causeOther, errDetail(err))
+}
+
+// errDetail is what err says went wrong, without the request or the
+// addresses around it: the system's words when it has them.
+func errDetail(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// newProbe is the health check of addr that s asks for.
+func newProbe(addr string, s *groupSettings) probe {
+	p := probe{addr: addr, path: s.path, timeout: s.timeout}
+	if host, _, err := net.SplitHostPort(addr); err == nil && s.port != 0 {
+		p.addr, p.port = net.JoinHostPort(host, strconv.Itoa(s.port)), s.port
+	}
+	return p
+}
+
+// url is the URL the check requests.
+func (p probe) url() string { return "http://" + p.addr + p.path }
 
 func isTimeout(err error) bool {
 	var ne net.Error

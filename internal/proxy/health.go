@@ -75,28 +75,104 @@ type TargetHealth struct {
 	InFlight int `json:"in_flight"`
 }
 
-// checkResult is the outcome of one health check.
+// checkCause is why a health check failed. The reason code says it the
+// AWS way; the cause picks the description, which says what to do.
+type checkCause int
+
+const (
+	causeNone    checkCause = iota // the check passed
+	causeCode                      // an answer with a code the matcher rejects
+	causeTimeout                   // no answer within the timeout
+	causeRefused                   // connection refused: nothing listens at the address
+	causeClosed                    // connection closed or reset before an answer
+	causeNotHTTP                   // an answer that is not HTTP
+	causeConnect                   // the connection failed otherwise
+	causeOther                     // any other error
+)
+
+// probe is one health check to make: GET path at addr (host:port) within
+// timeout.
+type probe struct {
+	addr, path string
+	timeout    time.Duration
+	// port is the target group's health check port; 0 when checks go to
+	// the traffic port.
+	port int
+}
+
+// checkResult is the outcome of one health check: passed, or failed with a
+// cause at an address, from which come the reason code and the description
+// a failing target gets.
 type checkResult struct {
-	pass        bool
-	reason      Reason
-	description string
+	cause  checkCause // causeNone: passed
+	probe  probe      // the check made
+	code   int        // causeCode: the status code answered
+	detail string     // causeConnect, causeOther: what went wrong
 }
 
-func checkPassed() checkResult { return checkResult{pass: true} }
+func checkPassed() checkResult { return checkResult{} }
 
-func checkCodeMismatch(code int) checkResult {
-	return checkResult{
-		reason:      ReasonResponseCodeMismatch,
-		description: fmt.Sprintf("Health checks failed with these codes: [%d]", code),
+// fail is a failed check of p.
+func (p probe) fail(c checkCause) checkResult { return checkResult{cause: c, probe: p} }
+
+// codeMismatch: the target answered code, which the matcher rejects.
+func (p probe) codeMismatch(code int) checkResult {
+	return checkResult{cause: causeCode, probe: p, code: code}
+}
+
+// failDetail is a failure of no known cause; detail says what went wrong.
+func (p probe) failDetail(c checkCause, detail string) checkResult {
+	return checkResult{cause: c, probe: p, detail: detail}
+}
+
+func (r checkResult) pass() bool { return r.cause == causeNone }
+
+// reason is the AWS reason code of a failed check.
+func (r checkResult) reason() Reason {
+	switch r.cause {
+	case causeNone:
+		return ""
+	case causeCode:
+		return ReasonResponseCodeMismatch
+	case causeTimeout:
+		return ReasonTimeout
 	}
+	// AWS: "the load balancer received an error while establishing a
+	// connection to the target or the target response was malformed".
+	return ReasonFailedHealthChecks
 }
 
-func checkTimedOut() checkResult {
-	return checkResult{reason: ReasonTimeout, description: descTimeout}
-}
-
-func checkFailed() checkResult {
-	return checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks}
+// description says what failed and, where the cause tells, what to do. It
+// starts with AWS's description of the reason, and names the address
+// checked as "… at host:port: …", so that where the target's own address is
+// already named (as in the agent's event lines) it can be left out.
+func (r checkResult) description() string {
+	p := r.probe
+	switch r.cause {
+	case causeNone:
+		return ""
+	case causeCode:
+		return fmt.Sprintf("Health checks failed with these codes: [%d]", r.code) // AWS's words
+	case causeTimeout:
+		return fmt.Sprintf("%s at %s: no answer to GET %s within the %v health check timeout",
+			descTimeout, p.addr, p.path, p.timeout)
+	case causeRefused:
+		where := "the app must listen on $HOST:$PORT"
+		if p.port != 0 {
+			where = fmt.Sprintf("the app must answer health checks on $HOST:%d, the target group's health check port", p.port)
+		}
+		return fmt.Sprintf("%s: connection refused at %s: nothing listens there; %s (it may have bound 127.0.0.1, localhost or another port)",
+			descFailedHealthChecks, p.addr, where)
+	case causeClosed:
+		return fmt.Sprintf("%s: connection closed at %s: the app accepted the connection but closed it before answering GET %s",
+			descFailedHealthChecks, p.addr, p.path)
+	case causeNotHTTP:
+		return fmt.Sprintf("%s: malformed HTTP response at %s: the port does not speak HTTP (is it HTTPS or another protocol?)",
+			descFailedHealthChecks, p.addr)
+	case causeConnect:
+		return fmt.Sprintf("%s: connection failed at %s: %s", descFailedHealthChecks, p.addr, r.detail)
+	}
+	return fmt.Sprintf("%s: GET %s failed at %s: %s", descFailedHealthChecks, p.path, p.addr, r.detail)
 }
 
 // thresholds are the consecutive results that flip a target's health.
@@ -141,7 +217,7 @@ func (h health) observe(r checkResult, th thresholds, now time.Time) health {
 	default:
 		return h // draining and unused targets are not checked
 	}
-	if r.pass {
+	if r.pass() {
 		h.passes, h.fails = h.passes+1, 0
 		// One pass is enough to leave initial.
 		if h.state == StateInitial || (h.state == StateUnhealthy && h.passes >= th.healthy) {
@@ -152,9 +228,9 @@ func (h health) observe(r checkResult, th thresholds, now time.Time) health {
 	h.passes, h.fails = 0, h.fails+1
 	switch {
 	case h.state == StateUnhealthy:
-		h.reason, h.description = r.reason, r.description // latest failure
+		h.reason, h.description = r.reason(), r.description() // latest failure
 	case h.fails >= th.unhealthy:
-		h = h.enter(StateUnhealthy, r.reason, r.description, now)
+		h = h.enter(StateUnhealthy, r.reason(), r.description(), now)
 	}
 	return h
 }

@@ -19,10 +19,21 @@ func viewOf(h health) healthView {
 	return healthView{h.state, h.reason, h.description, h.since}
 }
 
+// testProbe is the health check the health tests' results come from.
+var testProbe = probe{addr: "127.0.0.2:44842", path: "/health", timeout: 5 * time.Second}
+
+// Descriptions of testProbe's failures.
+const (
+	timedOutDesc = "Request timed out at 127.0.0.2:44842: no answer to GET /health within the 5s health check timeout"
+	refusedDesc  = "Health checks failed: connection refused at 127.0.0.2:44842: nothing listens there; " +
+		"the app must listen on $HOST:$PORT (it may have bound 127.0.0.1, localhost or another port)"
+)
+
 // runHealth feeds steps to a new target's health, one second apart: the
 // target registers at t0, step i happens at t0+(i+1)s.
 func runHealth(t0 time.Time, steps []string) health {
 	th := thresholds{healthy: 3, unhealthy: 2}
+	p := testProbe
 	h := newHealth(t0)
 	for i, s := range steps {
 		now := t0.Add(time.Duration(i+1) * time.Second)
@@ -33,11 +44,11 @@ func runHealth(t0 time.Time, steps []string) health {
 			h = h.observe(checkPassed(), th, now)
 		case "500", "404", "302":
 			code := map[string]int{"500": 500, "404": 404, "302": 302}[s]
-			h = h.observe(checkCodeMismatch(code), th, now)
+			h = h.observe(p.codeMismatch(code), th, now)
 		case "timeout":
-			h = h.observe(checkTimedOut(), th, now)
+			h = h.observe(p.fail(causeTimeout), th, now)
 		case "refused":
-			h = h.observe(checkFailed(), th, now)
+			h = h.observe(p.fail(causeRefused), th, now)
 		case "drain":
 			h = h.drain(now)
 		case "unused":
@@ -71,15 +82,15 @@ func TestHealth_Transitions(t *testing.T) {
 		{"initial: one failure stays initial", []string{"checking", "500"},
 			initial(ReasonInitialHealthChecking, "Initial health checks in progress")},
 		{"initial: unhealthy_threshold failures", []string{"checking", "500", "timeout"},
-			unhealthy(3, ReasonTimeout, "Request timed out")},
+			unhealthy(3, ReasonTimeout, timedOutDesc)},
 		{"initial: failures then a pass", []string{"checking", "500", "pass"}, healthy(3)},
 		{"healthy: one failure stays healthy", []string{"pass", "500"}, healthy(1)},
 		{"healthy: unhealthy_threshold failures, response code", []string{"pass", "500", "500"},
 			unhealthy(3, ReasonResponseCodeMismatch, mismatch500)},
 		{"healthy: unhealthy_threshold failures, timeout", []string{"pass", "timeout", "timeout"},
-			unhealthy(3, ReasonTimeout, "Request timed out")},
+			unhealthy(3, ReasonTimeout, timedOutDesc)},
 		{"healthy: unhealthy_threshold failures, connection", []string{"pass", "refused", "refused"},
-			unhealthy(3, ReasonFailedHealthChecks, "Health checks failed")},
+			unhealthy(3, ReasonFailedHealthChecks, refusedDesc)},
 		{"healthy: reason is the last failure's", []string{"pass", "refused", "404"},
 			unhealthy(3, ReasonResponseCodeMismatch, "Health checks failed with these codes: [404]")},
 		{"healthy: a pass resets the failure streak", []string{"pass", "500", "pass", "500"}, healthy(1)},
@@ -89,9 +100,9 @@ func TestHealth_Transitions(t *testing.T) {
 			healthy(6)},
 		{"unhealthy: a failure resets the pass streak",
 			[]string{"pass", "500", "500", "pass", "pass", "refused", "pass", "pass"},
-			unhealthy(3, ReasonFailedHealthChecks, "Health checks failed")},
+			unhealthy(3, ReasonFailedHealthChecks, refusedDesc)},
 		{"unhealthy: reason follows the latest failure", []string{"pass", "500", "500", "timeout"},
-			unhealthy(3, ReasonTimeout, "Request timed out")},
+			unhealthy(3, ReasonTimeout, timedOutDesc)},
 		{"healthy again needs unhealthy_threshold failures", []string{
 			"pass", "500", "500", "pass", "pass", "pass", "500"}, healthy(6)},
 		{"drain from healthy", []string{"pass", "drain"},
@@ -119,5 +130,35 @@ func TestHealth_CheckingLeavesOtherStatesAlone(t *testing.T) {
 	h := runHealth(time.Unix(0, 0), []string{"pass", "500", "500"})
 	if diff := cmp.Diff(viewOf(h), viewOf(h.checking())); diff != "" {
 		t.Errorf("checking changed an unhealthy target (-before +after):\n%s", diff)
+	}
+}
+
+func TestCheckResult_ReasonAndDescription(t *testing.T) {
+	p := testProbe
+	tests := []struct {
+		name   string
+		r      checkResult
+		reason Reason
+		desc   string
+	}{
+		{"pass", checkPassed(), "", ""},
+		{"code mismatch", p.codeMismatch(404), ReasonResponseCodeMismatch, "Health checks failed with these codes: [404]"},
+		{"timeout", p.fail(causeTimeout), ReasonTimeout, timedOutDesc},
+		{"refused", p.fail(causeRefused), ReasonFailedHealthChecks, refusedDesc},
+		{"closed", p.fail(causeClosed), ReasonFailedHealthChecks,
+			"Health checks failed: connection closed at 127.0.0.2:44842: the app accepted the connection but closed it before answering GET /health"},
+		{"not HTTP", p.fail(causeNotHTTP), ReasonFailedHealthChecks,
+			"Health checks failed: malformed HTTP response at 127.0.0.2:44842: the port does not speak HTTP (is it HTTPS or another protocol?)"},
+		{"connection failed", p.failDetail(causeConnect, "no route to host"), ReasonFailedHealthChecks,
+			"Health checks failed: connection failed at 127.0.0.2:44842: no route to host"},
+		{"other", p.failDetail(causeOther, "too many open files"), ReasonFailedHealthChecks,
+			"Health checks failed: GET /health failed at 127.0.0.2:44842: too many open files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.r.pass() != (tt.reason == "") || tt.r.reason() != tt.reason || tt.r.description() != tt.desc {
+				t.Errorf("got pass %v, %q: %q\nwant %q: %q", tt.r.pass(), tt.r.reason(), tt.r.description(), tt.reason, tt.desc)
+			}
+		})
 	}
 }
