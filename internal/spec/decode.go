@@ -100,10 +100,21 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		d.fail(n, path, "expected a mapping with fields %s, got %s", strings.Join(names, ", "), describe(n))
 		return
 	}
+	written := make(map[string]bool)
+	for i := 0; i < len(n.Content); i += 2 {
+		written[n.Content[i].Value] = true
+	}
 	d.entries(n, path, func(key, val *yaml.Node, p string) {
 		i, ok := index[key.Value]
 		if !ok {
 			d.unknownField(key, p, names)
+			// The value was most likely meant for the field the hint
+			// names: when that field is not written too, validation stays
+			// quiet about it ("command is required"), so that one typo
+			// gives one error.
+			if field, ok := suggestion(key.Value, names); ok && !written[field] {
+				d.src.failed[joinPath(path, field)] = true
+			}
 			return
 		}
 		d.value(val, v.Field(i), p)

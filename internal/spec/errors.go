@@ -76,12 +76,25 @@ func (l ErrorList) sort() {
 	})
 }
 
-// err returns the list as an error, or nil when it is empty, so that callers
-// never get a non-nil error interface holding an empty list.
+// Err returns the list in file order as an error, or nil when it is empty,
+// so that callers never get a non-nil error interface holding an empty
+// list. Callers that add problems of their own (see Stack.ErrorAt) use it.
+func (l ErrorList) Err() error { return l.err() }
+
 func (l ErrorList) err() error {
 	if len(l) == 0 {
 		return nil
 	}
 	l.sort()
 	return l
+}
+
+// ErrorAt returns an Error about the field at path (dotted, as in
+// Error.Path), placed where the field was written, or where its closest
+// written parent was when it was left out. Checks made outside this package,
+// like whether a task's command can be found, use it so that their problems
+// read like those of Validate.
+func (s *Stack) ErrorAt(path, msg string) *Error {
+	line, col := s.src.position(path)
+	return &Error{File: s.File, Line: line, Column: col, Path: path, Msg: msg}
 }

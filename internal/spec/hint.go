@@ -24,6 +24,15 @@ func closest(s string, candidates []string) (string, bool) {
 	return best, true
 }
 
+// suggestion returns the field among names that an unknown key most likely
+// means: shoal's name for a word other tools use, or the nearest name.
+func suggestion(key string, names []string) (string, bool) {
+	if field, ok := synonym(key, names); ok {
+		return field, true
+	}
+	return closest(key, names)
+}
+
 // synonym returns the field shoal has for a name used by other tools
 // (Kubernetes, the ECS APIs), if that field is among names.
 func synonym(key string, names []string) (string, bool) {

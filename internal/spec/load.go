@@ -6,8 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
-	"strconv"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -83,62 +81,4 @@ func readDocument(file string, data []byte) (*yaml.Node, *Error) {
 		return nil, &Error{File: file, Msg: "the stack is empty: see examples/catalog/shoal.yaml"}
 	}
 	return root, nil
-}
-
-// syntaxError turns a YAML parser error ("yaml: line 3: did not find
-// expected key") into an Error at its line.
-func syntaxError(file string, data []byte, err error) *Error {
-	msg, ok := strings.CutPrefix(err.Error(), "yaml: ")
-	if !ok {
-		return &Error{File: file, Msg: "invalid YAML: " + err.Error()}
-	}
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		num, text, _ := strings.Cut(rest, ": ")
-		if n, err := strconv.Atoi(num); err == nil {
-			line, msg = n, text
-		}
-	}
-	if isParserProblem(msg) || line == 0 {
-		// The parser (unlike the scanner) counts lines from 0, and leaves
-		// out line 0.
-		line++
-	}
-	if anchor, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
-		line = lineOf(data, "*"+strings.TrimSuffix(anchor, "' referenced"))
-		msg = "aliases are not supported: write the value out in full"
-	}
-	switch {
-	case lineHasTab(data, line):
-		msg += " (YAML does not allow tabs for indentation: use spaces)"
-	case msg == "did not find expected key" || msg == "did not find expected '-' indicator":
-		msg += " (check the indentation of this line and of those after it)"
-	}
-	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
-}
-
-// isParserProblem reports whether msg comes from the YAML parser rather
-// than its scanner (the two count lines differently).
-func isParserProblem(msg string) bool {
-	return strings.HasPrefix(msg, "did not find expected") ||
-		strings.HasPrefix(msg, "found duplicate %") ||
-		msg == "found undefined tag handle" ||
-		msg == "found incompatible YAML document"
-}
-
-// lineOf returns the 1-based line where s first appears in data, or 1.
-func lineOf(data []byte, s string) int {
-	i := bytes.Index(data, []byte(s))
-	if i < 0 {
-		return 1
-	}
-	return 1 + bytes.Count(data[:i], []byte("\n"))
-}
-
-func lineHasTab(data []byte, line int) bool {
-	lines := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return false
-	}
-	return bytes.HasPrefix(bytes.TrimLeft(lines[line-1], " "), []byte("\t"))
 }

@@ -11,7 +11,8 @@ import (
 // entry's key), load_balancers.web.listeners[0].port; "" is the document.
 type source struct {
 	pos map[string]position
-	// failed holds the paths whose value could not be decoded: validation
+	// failed holds the paths whose value could not be decoded, or was
+	// written under a misspelled key (comand: for command:): validation
 	// stays quiet about them, so that one problem gives one error.
 	failed map[string]bool
 }

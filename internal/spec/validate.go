@@ -81,8 +81,13 @@ func (v *validator) port(path string, port int, zeroMeans string) {
 	}
 }
 
-// ref checks that name, the value of field, names an entry of section.
+// ref checks that name, the value of field, names an entry of section. It
+// stays quiet when the section itself was unreadable or misspelled (which
+// was reported then).
 func ref[T any](v *validator, path, field, kind, section, name string, m map[string]T) {
+	if v.s.src.decodeFailed(section) {
+		return
+	}
 	names := sortedKeys(m)
 	switch _, ok := m[name]; {
 	case name == "" && len(names) == 0:
