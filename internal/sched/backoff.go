@@ -8,13 +8,22 @@ import "time"
 // so that a task that cannot start does not spin the machine. Any task of
 // the service turning healthy ends the streak.
 func restartDelay(tasks []Task, now time.Time) time.Duration {
-	var lastHealthy, lastFailure time.Time
+	failures, lastFailure := failureStreak(tasks)
+	if failures < 2 {
+		return 0
+	}
+	return max(0, lastFailure.Add(backoff(failures)).Sub(now))
+}
+
+// failureStreak counts the tasks of a service that failed since one last
+// served healthy, and says when the last of them stopped.
+func failureStreak(tasks []Task) (failures int, lastFailure time.Time) {
+	var lastHealthy time.Time
 	for _, t := range tasks {
 		if t.HealthyAt.After(lastHealthy) {
 			lastHealthy = t.HealthyAt
 		}
 	}
-	failures := 0
 	for _, t := range tasks {
 		if t.Status == Stopped && t.Failed && t.StoppedAt.After(lastHealthy) {
 			failures++
@@ -23,10 +32,7 @@ func restartDelay(tasks []Task, now time.Time) time.Duration {
 			}
 		}
 	}
-	if failures < 2 {
-		return 0
-	}
-	return max(0, lastFailure.Add(backoff(failures)).Sub(now))
+	return failures, lastFailure
 }
 
 // backoff is the wait after n consecutive failures (n >= 2).

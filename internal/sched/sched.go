@@ -99,6 +99,20 @@ type Plan struct {
 	// Steady lists the services that have reached a steady state: desired
 	// count running, every task healthy, nothing starting or stopping.
 	Steady []string
+	// BackingOff lists the services that wait before they start a
+	// replacement, because their tasks keep failing.
+	BackingOff []BackingOff
+}
+
+// BackingOff is a service waiting before its next start.
+type BackingOff struct {
+	Service string
+	// Failures is how many of its tasks failed in a row.
+	Failures int
+	// Delay is the whole wait after the last failure; Until is when it
+	// ends.
+	Delay time.Duration
+	Until time.Time
 }
 
 // Placement starts one task of Service on Instance.
@@ -114,6 +128,14 @@ type StopOrder struct {
 	// Failed marks the stop as the task's failure (for back-off).
 	Failed bool
 }
+
+// LaunchBatch is the most tasks of one service that are starting at once:
+// started and not yet healthy (registered and not yet passing a health
+// check, or not yet RUNNING without a target group). A large service is
+// brought up in batches, so that a thousand processes starting together
+// do not starve each other's health checks into failing and being
+// replaced, over and over.
+const LaunchBatch = 10
 
 // Restart back-off: after consecutive failures a service waits before it
 // starts a replacement, as ECS throttles tasks that keep failing to start.
@@ -152,6 +174,7 @@ func (p *Plan) merge(q Plan) {
 	p.Start = append(p.Start, q.Start...)
 	p.Stop = append(p.Stop, q.Stop...)
 	p.Steady = append(p.Steady, q.Steady...)
+	p.BackingOff = append(p.BackingOff, q.BackingOff...)
 	p.Wake = earliest(p.Wake, q.Wake)
 }
 
@@ -167,14 +190,30 @@ func reconcileService(svc Service, instances []string, load map[string]int, task
 		wait := restartDelay(tasks, now)
 		if wait > 0 {
 			p.Wake = earliest(p.Wake, now.Add(wait))
+			failures, _ := failureStreak(tasks)
+			p.BackingOff = []BackingOff{{Service: svc.Name, Failures: failures, Delay: backoff(failures), Until: now.Add(wait)}}
 			break
 		}
-		p.Start = place(svc.Name, instances, load, active, svc.Desired-len(active))
+		n := min(svc.Desired-len(active), LaunchBatch-starting(active))
+		if n > 0 {
+			p.Start = place(svc.Name, instances, load, active, n)
+		}
 	}
 	if len(p.Start) == 0 && len(p.Stop) == 0 && steady(svc, tasks) {
 		p.Steady = []string{svc.Name}
 	}
 	return p
+}
+
+// starting counts the tasks that have not served healthy yet.
+func starting(active []Task) int {
+	n := 0
+	for _, t := range active {
+		if t.HealthyAt.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 // activeTasks are the tasks that count toward the desired count.

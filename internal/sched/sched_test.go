@@ -24,6 +24,26 @@ func running(id, instance string, h Health) Task {
 	return Task{ID: id, Service: "api", Instance: instance, Status: Running, Health: h, CreatedAt: at(0), StartedAt: at(1), HealthyAt: at(2)}
 }
 
+// startingTasks are n tasks running but not healthy yet, spread over the
+// two instances.
+func startingTasks(n int) []Task {
+	var out []Task
+	for i := range n {
+		out = append(out, Task{ID: fmt.Sprint("s", i), Service: "api", Instance: twoInstances[i%2], Status: Running, Health: HealthInitial, CreatedAt: at(0), StartedAt: at(1)})
+	}
+	return out
+}
+
+// repeatPlacements is n placements of api alternating over the two
+// instances, instance-1 first.
+func repeatPlacements(n int) []Placement {
+	var out []Placement
+	for i := range n {
+		out = append(out, Placement{"api", twoInstances[i%2]})
+	}
+	return out
+}
+
 func failed(id string, stoppedAt int) Task {
 	return Task{ID: id, Service: "api", Instance: "instance-1", Status: Stopped, Failed: true, CreatedAt: at(0), StoppedAt: at(stoppedAt)}
 }
@@ -133,7 +153,7 @@ func TestReconcile(t *testing.T) {
 			svc:   api(1),
 			tasks: []Task{failed("a", 50), failed("b", 55), failed("c", 59)},
 			now:   at(60),
-			want:  Plan{Wake: at(61)},
+			want:  Plan{Wake: at(61), BackingOff: []BackingOff{{Service: "api", Failures: 3, Delay: 2 * time.Second, Until: at(61)}}},
 		},
 		{
 			name:  "back-off over, the replacement starts",
@@ -175,6 +195,19 @@ func TestReconcile(t *testing.T) {
 				Start: []Placement{{"api", "instance-2"}}, // a still holds instance-1 until it stops
 				Stop:  []StopOrder{{TaskID: "a", Reason: "Service api now registers its tasks in no target group"}},
 			},
+		},
+		{
+			name: "a large service starts in batches",
+			svc:  Service{Name: "api", Desired: 25},
+			now:  at(0),
+			want: Plan{Start: repeatPlacements(LaunchBatch)},
+		},
+		{
+			name:  "the next batch waits for the tasks still starting",
+			svc:   Service{Name: "api", Desired: 25},
+			tasks: startingTasks(8),
+			now:   at(5),
+			want:  Plan{Start: repeatPlacements(2)},
 		},
 		{
 			name: "desired zero with nothing running is steady",
@@ -234,7 +267,7 @@ func TestReconcile_Invariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		instances := []string{"instance-1", "instance-2", "instance-3"}[:1+r.IntN(3)]
-		svc := Service{Name: "api", Desired: r.IntN(8), TargetGroup: []string{"", "api"}[r.IntN(2)], GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
+		svc := Service{Name: "api", Desired: r.IntN(25), TargetGroup: []string{"", "api"}[r.IntN(2)], GracePeriod: time.Duration(r.IntN(3)) * 10 * time.Second}
 		tasks := randomTasks(r, instances, svc.TargetGroup)
 		now := at(100)
 		p := Reconcile(Desired{Instances: instances, Services: []Service{svc}}, Observed{Tasks: tasks}, now)
@@ -246,7 +279,7 @@ func randomTasks(r *rand.Rand, instances []string, group string) []Task {
 	statuses := []Status{Provisioning, Pending, Activating, Running, Deactivating, Stopping, Stopped}
 	healths := []Health{HealthInitial, HealthHealthy, HealthUnhealthy}
 	var tasks []Task
-	for j := range r.IntN(10) {
+	for j := range r.IntN(30) {
 		s := statuses[r.IntN(len(statuses))]
 		t := Task{
 			ID: fmt.Sprint("t", j), Service: "api", Instance: instances[r.IntN(len(instances))],
@@ -282,7 +315,20 @@ func checkInvariants(t *testing.T, svc Service, instances []string, tasks []Task
 		}
 	}
 	after := len(active) - len(p.Stop) + len(p.Start)
-	if after != svc.Desired && restartDelay(tasks, now) == 0 && !waiting(p, now) {
+	if after > svc.Desired && len(p.Start) > 0 {
+		t.Fatalf("started %d tasks with %d active, above desired %d", len(p.Start), len(active), svc.Desired)
+	}
+	var left []Task
+	for _, task := range activeTasks(tasks) {
+		if !stoppedBy(p, task.ID) {
+			left = append(left, task)
+		}
+	}
+	if starting(left)+len(p.Start) > LaunchBatch && len(p.Start) > 0 {
+		t.Fatalf("%d tasks starting after the plan, above the batch of %d", starting(left)+len(p.Start), LaunchBatch)
+	}
+	batchFull := starting(left)+len(p.Start) >= LaunchBatch
+	if after != svc.Desired && restartDelay(tasks, now) == 0 && !waiting(p, now) && !batchFull {
 		t.Fatalf("after the plan %d tasks are active, want %d", after, svc.Desired)
 	}
 	if after > max(svc.Desired, len(active)) {
@@ -291,6 +337,15 @@ func checkInvariants(t *testing.T, svc Service, instances []string, tasks []Task
 	if len(active) == 0 && len(p.Start) > 0 {
 		checkBalanced(t, instances, p.Start)
 	}
+}
+
+func stoppedBy(p Plan, id string) bool {
+	for _, s := range p.Stop {
+		if s.TaskID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // waiting: the plan holds off (an unhealthy task in its grace period, or a
