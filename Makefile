@@ -11,7 +11,7 @@ DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
 # Platforms shoal must keep building for (Linux amd64 is the host).
 CROSS := darwin/amd64 darwin/arm64 linux/arm64
 
-.PHONY: test check build run bench bench-lb
+.PHONY: test check build run bench bench-lb first-run
 
 test:
 	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
@@ -26,6 +26,12 @@ check:
 	test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called by shoal (test-only helpers belong in testkit or clocktest)"; exit 1; }
 	@set -e; for p in $(CROSS); do echo "== GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; done
 
+# README's first command on empty Go caches, as on a fresh machine: checks
+# that it prints at least every 5 s and reports the time to the first 200
+# (minutes; downloads modules).
+first-run:
+	SHOAL_TEST_COLD=1 $(GO) test -count=1 -v -run TestFirstRun_ColdCaches -timeout 20m ./cmd/shoal
+
 # Throughput of the load balancer against peers in the same run (figures
 # printed by the benchmark; see internal/proxy/bench_test.go).
 bench:
@@ -36,8 +42,9 @@ bench:
 bench-lb:
 	bench/lb.sh
 
+# bin/shoal, its `shoal version` the commit it was built from (git describe).
 build:
-	$(GO) build -o bin/shoal ./cmd/shoal
+	$(GO) build -ldflags "-X github.com/shoalhq/shoal/internal/cli.Version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/shoal ./cmd/shoal
 
 run:
-	$(GO) run ./cmd/shoal up -f examples/catalog/shoal.yaml
+	$(GO) run -v ./cmd/shoal up -f examples/catalog/shoal.yaml

@@ -51,7 +51,9 @@ func TestEndToEnd_CatalogExample(t *testing.T) {
 
 // TestEndToEnd_KilledShoalLeavesNoTask kills shoal itself with SIGKILL: its
 // tasks must go too (each task's shim sees shoal's end), and a new shoal must
-// start on the same state directory.
+// start on the same state directory. That one is stopped by SIGHUP (a
+// closed terminal), the same orderly way as Ctrl-C: it says what it waits
+// for, and leaves no socket behind.
 func TestEndToEnd_KilledShoalLeavesNoTask(t *testing.T) {
 	ex := newExample(t)
 	bin, state := ex.bin, ex.state
@@ -73,7 +75,19 @@ func TestEndToEnd_KilledShoalLeavesNoTask(t *testing.T) {
 
 	again := ex.up(t)
 	waitSteady(t, again, bin, state)
-	again.stop(t)
+	again.stopWith(t, syscall.SIGHUP)
+	out := again.out.String()
+	for _, want := range []string{
+		"shoal: stopping: draining 3 targets (up to 5s), then SIGTERM to 3 tasks (up to 10s to exit, then SIGKILL); Ctrl-C again to kill now",
+		"shoal: stopped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output after SIGHUP lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(state, "shoal.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket left behind after SIGHUP: %v", err)
+	}
 }
 
 func portFree(addr string) bool {
@@ -170,7 +184,13 @@ func startShoal(t *testing.T, bin string, args ...string) *shoalProc {
 // stop sends SIGTERM and waits for a clean exit.
 func (p *shoalProc) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.stopWith(t, syscall.SIGTERM)
+}
+
+// stopWith sends sig and waits for a clean exit.
+func (p *shoalProc) stopWith(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
 	select {
 	case err := <-p.done:
 		p.done <- err // for the cleanup
@@ -178,7 +198,7 @@ func (p *shoalProc) stop(t *testing.T) {
 			t.Fatalf("shoal exited with %v; output:\n%s", err, p.out)
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatalf("shoal did not stop within 60s of SIGTERM; output:\n%s", p.out)
+		t.Fatalf("shoal did not stop within 60s of %v; output:\n%s", sig, p.out)
 	}
 }
 

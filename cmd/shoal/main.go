@@ -16,7 +16,9 @@ func main() {
 	// When shoal re-executes itself as a task's supervisor (the shim that
 	// makes sure no task outlives shoal), this runs the shim and exits.
 	driver.RunShimIfInvoked()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) stops shoal the same orderly way as
+	// Ctrl-C and kill: drain, then stop the tasks, then remove the socket.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -92,7 +92,7 @@ func TestAPI_ListingsRoundTrip(t *testing.T) {
 }
 
 func TestAPI_LogsFollowFromOffset(t *testing.T) {
-	c, _ := serve(t, &fakeBackend{logs: map[string]string{"api-1": "one\ntwo\n"}})
+	c, _ := serve(t, &fakeBackend{tasks: []agent.TaskStatus{{ID: "api-1"}}, logs: map[string]string{"api-1": "one\ntwo\n"}})
 	data, next, err := c.Logs(context.Background(), "api-1", 4)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +110,59 @@ func TestAPI_UnknownTaskIsNotFound(t *testing.T) {
 	}
 	if got, want := err.Error(), `task "api-x": not found`; got != want {
 		t.Errorf("message: got %q, want %q", got, want)
+	}
+}
+
+// TestAPI_TaskPrefix: a task is named by its id or a unique prefix of it,
+// running or stopped; an ambiguous prefix is a 409 naming every match.
+func TestAPI_TaskPrefix(t *testing.T) {
+	b := &fakeBackend{
+		tasks: []agent.TaskStatus{
+			{ID: "api-1f0c9a2e", Service: "api", LastStatus: "RUNNING"},
+			{ID: "api-1f77b0e1", Service: "api", LastStatus: "RUNNING"},
+			{ID: "api-5e6f7a8b", Service: "api", LastStatus: "STOPPED"},
+		},
+		logs: map[string]string{"api-1f0c9a2e": "first\n", "api-1f77b0e1": "second\n", "api-5e6f7a8b": "gone\n"},
+	}
+	c, path := serve(t, b)
+	ctx := context.Background()
+	for ref, want := range map[string]string{"api-1f0c9a2e": "first\n", "api-1f0": "first\n", "api-1f7": "second\n", "api-5": "gone\n"} {
+		data, _, err := c.Logs(ctx, ref, 0)
+		if err != nil || string(data) != want {
+			t.Errorf("logs of %s: got %q, %v; want %q", ref, data, err, want)
+		}
+	}
+	if task, err := c.Task(ctx, "api-5"); err != nil || task.ID != "api-5e6f7a8b" || task.LastStatus != "STOPPED" {
+		t.Errorf("task api-5: got %+v, %v; want the stopped api-5e6f7a8b", task, err)
+	}
+	if !b.askedAll {
+		t.Error("a prefix was resolved without the stopped tasks")
+	}
+	for _, ref := range []string{"api-1f", "api-"} {
+		_, _, err := c.Logs(ctx, ref, 0)
+		if !errors.Is(err, agent.ErrAmbiguous) || errors.Is(err, agent.ErrNotFound) {
+			t.Errorf("logs of %s: got %v, want ErrAmbiguous", ref, err)
+		}
+		_, err = c.Task(ctx, ref)
+		if !errors.Is(err, agent.ErrAmbiguous) || !strings.Contains(err.Error(), "api-1f0c9a2e, api-1f77b0e1") {
+			t.Errorf("task %s: got %v, want ErrAmbiguous naming the matches", ref, err)
+		}
+	}
+	_, err := c.Task(ctx, "web")
+	if !errors.Is(err, agent.ErrNotFound) || err.Error() != `task "web": not found` {
+		t.Errorf("task web: got %v, want ErrNotFound", err)
+	}
+
+	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+	resp, err := hc.Get("http://shoal/v1/tasks/api-1f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("ambiguous prefix: got %s, want 409", resp.Status)
 	}
 }
 

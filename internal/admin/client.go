@@ -52,6 +52,14 @@ func (c *Client) Tasks(ctx context.Context, all bool) ([]agent.TaskStatus, error
 	return ts, c.getJSON(ctx, path, &ts)
 }
 
+// Task returns the task whose id is ref or, failing that, starts with ref.
+// It fails matching agent.ErrNotFound for no such task, and
+// agent.ErrAmbiguous (with the server's message naming them) for several.
+func (c *Client) Task(ctx context.Context, ref string) (agent.TaskStatus, error) {
+	var t agent.TaskStatus
+	return t, c.getJSON(ctx, "/v1/tasks/"+url.PathEscape(ref), &t)
+}
+
 // Targets lists target health.
 func (c *Client) Targets(ctx context.Context) ([]proxy.TargetHealth, error) {
 	var ts []proxy.TargetHealth
@@ -64,7 +72,8 @@ func (c *Client) Events(ctx context.Context, seq int64) ([]agent.Event, error) {
 	return es, c.getJSON(ctx, "/v1/events?since="+strconv.FormatInt(seq, 10), &es)
 }
 
-// Logs returns a task's output from offset from, and the offset to go on from.
+// Logs returns a task's output from offset from, and the offset to go on
+// from. id may be a unique prefix of the task's id, as for Task.
 func (c *Client) Logs(ctx context.Context, id string, from int64) ([]byte, int64, error) {
 	resp, err := c.get(ctx, "/v1/tasks/"+url.PathEscape(id)+"/logs?from="+strconv.FormatInt(from, 10))
 	if err != nil {
@@ -109,17 +118,24 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
 		defer resp.Body.Close()
 		var body errorBody
 		json.NewDecoder(resp.Body).Decode(&body)
-		if resp.StatusCode == http.StatusNotFound {
-			return nil, notFoundError(body.Error)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return nil, &kindError{msg: body.Error, kind: agent.ErrNotFound}
+		case http.StatusConflict:
+			return nil, &kindError{msg: body.Error, kind: agent.ErrAmbiguous}
 		}
 		return nil, fmt.Errorf("admin API: %s (%s)", body.Error, resp.Status)
 	}
 	return resp, nil
 }
 
-// notFoundError is a 404 from the server: it reads as the server's message
-// and matches agent.ErrNotFound with errors.Is.
-type notFoundError string
+// kindError is an error answer whose status names its kind (404 a task not
+// found, 409 an ambiguous prefix): it reads as the server's message and
+// matches the agent's error of that kind with errors.Is.
+type kindError struct {
+	msg  string
+	kind error
+}
 
-func (e notFoundError) Error() string        { return string(e) }
-func (e notFoundError) Is(target error) bool { return target == agent.ErrNotFound }
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }

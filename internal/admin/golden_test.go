@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -112,7 +113,13 @@ func fullBackend() *goldenBackend {
 				Health: "unhealthy", HealthReason: "Target.ResponseCodeMismatch", TargetGroup: "api",
 				CreatedAt: created, StartedAt: &started, StoppedAt: &stopped,
 				StopCode: "ServiceSchedulerInitiated", StoppedReason: "Task failed ELB health checks in (target-group api)",
-				Exit: "signal: terminated",
+				Exit: "killed by SIGTERM", ExitSignal: "SIGTERM",
+			},
+			{ // exited on its own with 0, which is shown
+				ID: "worker-9c8d7e6f", Service: "worker", TaskDefinition: "worker", Instance: "instance-2",
+				LastStatus: "STOPPED", DesiredStatus: "STOPPED", CreatedAt: created, StartedAt: &started, StoppedAt: &stopped,
+				StopCode: "EssentialContainerExited", StoppedReason: "Essential container in task exited",
+				Exit: "exit code 0", ExitCode: new(0),
 			},
 		},
 		logs: map[string]string{"api-1f0c9a2e": "one\ntwo\n"},
@@ -157,6 +164,12 @@ var goldenCases = []goldenCase{
 	{"events since last", fullBackend, "/v1/events?since=4", 200, jsonType, nil, "empty_list.json"},
 	{"logs from 4", fullBackend, "/v1/tasks/api-1f0c9a2e/logs?from=4", 200, "text/plain; charset=utf-8", map[string]string{LogNextHeader: "8"}, "logs_from_4.txt"},
 
+	// One task, by its id or a unique prefix of it (a stopped task's too).
+	{"task", fullBackend, "/v1/tasks/api-1f0c9a2e", 200, jsonType, nil, "task.json"},
+	{"task by prefix", fullBackend, "/v1/tasks/api-1f", 200, jsonType, nil, "task.json"},
+	{"stopped task by prefix", fullBackend, "/v1/tasks/worker-9", 200, jsonType, nil, "task_stopped.json"},
+	{"logs by prefix", fullBackend, "/v1/tasks/api-1/logs?from=4", 200, "text/plain; charset=utf-8", map[string]string{LogNextHeader: "8"}, "logs_from_4.txt"},
+
 	// Before a stack is applied, and with nothing running. Note that status
 	// then has "listeners": null and "services": null, where the listings
 	// have [].
@@ -167,6 +180,9 @@ var goldenCases = []goldenCase{
 
 	// Errors: {"error": "..."} with a status that says whose fault it is.
 	{"logs of unknown task", fullBackend, "/v1/tasks/api-nope/logs?from=0", 404, jsonType, nil, "error_unknown_task.json"},
+	{"unknown task", fullBackend, "/v1/tasks/api-nope", 404, jsonType, nil, "error_unknown_task.json"},
+	{"ambiguous task prefix", fullBackend, "/v1/tasks/api-", 409, jsonType, nil, "error_ambiguous_task.json"},
+	{"logs of ambiguous task prefix", fullBackend, "/v1/tasks/api-/logs?from=0", 409, jsonType, nil, "error_ambiguous_task.json"},
 	{"events since negative", fullBackend, "/v1/events?since=-3", 400, jsonType, nil, "error_bad_since.json"},
 	{"events since not a number", fullBackend, "/v1/events?since=last", 400, jsonType, nil, "error_since_not_number.json"},
 	{"logs from not a number", fullBackend, "/v1/tasks/api-1f0c9a2e/logs?from=x", 400, jsonType, nil, "error_bad_from.json"},
@@ -306,6 +322,18 @@ func TestClient_ReadsGoldenFiles(t *testing.T) {
 	_, _, err = c.Logs(ctx, "api-nope", 0)
 	if err == nil || err.Error() != `task "api-nope": not found` {
 		t.Errorf("Logs of unknown task: got %v, want the server's message", err)
+	}
+	task, err := c.Task(ctx, "api-1f")
+	check(t, "Task(api-1f)", b.tasks[0], task, err)
+	task, err = c.Task(ctx, "worker-9")
+	check(t, "Task(worker-9)", b.tasks[4], task, err)
+	_, err = c.Task(ctx, "api-nope")
+	if !errors.Is(err, agent.ErrNotFound) || err.Error() != `task "api-nope": not found` {
+		t.Errorf("Task of unknown id: got %v, want ErrNotFound with the server's message", err)
+	}
+	_, err = c.Task(ctx, "api-")
+	if want := `ambiguous task id prefix "api-": it matches 3 tasks: api-1f0c9a2e, api-5e6f7a8b, api-77b0e1c4`; !errors.Is(err, agent.ErrAmbiguous) || err.Error() != want {
+		t.Errorf("Task of an ambiguous prefix: got %v, want ErrAmbiguous with %q", err, want)
 	}
 }
 

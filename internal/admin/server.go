@@ -4,9 +4,13 @@
 //
 //	GET /v1/status                  stack, listeners, services
 //	GET /v1/tasks[?all=1]           tasks (with stopped ones)
+//	GET /v1/tasks/{id}              one task, running or stopped
 //	GET /v1/tasks/{id}/logs?from=N  task output from offset N; Shoal-Log-Next header
 //	GET /v1/targets                 target health, every target group
 //	GET /v1/events?since=SEQ        events after SEQ
+//
+// A task {id} may be a unique prefix of one (agent.FindTask): an unknown one
+// is 404, one that several tasks' ids start with is 409, naming them.
 package admin
 
 import (
@@ -105,6 +109,14 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("GET /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, nonNil(b.Tasks(r.URL.Query().Get("all") == "1")))
 	})
+	mux.HandleFunc("GET /v1/tasks/{id}", func(w http.ResponseWriter, r *http.Request) {
+		t, err := agent.FindTask(b.Tasks(true), r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
+	})
 	mux.HandleFunc("GET /v1/tasks/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
 		serveLogs(w, r, b)
 	})
@@ -128,7 +140,12 @@ func serveLogs(w http.ResponseWriter, r *http.Request, b Backend) {
 		writeError(w, err)
 		return
 	}
-	data, next, err := b.TaskLogs(r.PathValue("id"), from)
+	t, err := agent.FindTask(b.Tasks(true), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	data, next, err := b.TaskLogs(t.ID, from)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -159,6 +176,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, agent.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, agent.ErrAmbiguous):
+		return http.StatusConflict
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
 	}

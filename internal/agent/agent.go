@@ -72,6 +72,10 @@ type Config struct {
 	OnEvent func(Event)
 	// BuildOutput receives the output of build commands. nil: discarded.
 	BuildOutput io.Writer
+	// TaskOutput, if set, receives every task's output as it comes, each
+	// line prefixed with the task's id; when it is nil, a failed task's
+	// last lines go into its stop event instead.
+	TaskOutput io.Writer
 	// KeepStopped is how many stopped tasks are kept for `shoal ps -a`,
 	// their logs and the restart back-off. Default: 100.
 	KeepStopped int
@@ -98,9 +102,10 @@ type Agent struct {
 	mu        sync.Mutex
 	stack     *Stack
 	instances []instance.Instance
-	tasks     map[string]*task // every task not yet forgotten, by id
-	byTarget  map[string]*task // running tasks by targetKey(group, addr)
-	steady    map[string]bool  // services whose steady state was announced
+	tasks     map[string]*task            // every task not yet forgotten, by id
+	byTarget  map[string]*task            // running tasks by targetKey(group, addr)
+	steady    map[string]bool             // services whose steady state was announced
+	backoff   map[string]announcedBackoff // services whose back-off was announced
 	closing   bool
 }
 
@@ -125,7 +130,7 @@ func New(cfg Config) *Agent {
 		life:   life, cancelLife: cancel,
 		wake:  make(chan struct{}, 1),
 		tasks: make(map[string]*task), byTarget: make(map[string]*task),
-		steady: make(map[string]bool),
+		steady: make(map[string]bool), backoff: make(map[string]announcedBackoff),
 	}
 }
 
@@ -135,7 +140,7 @@ func New(cfg Config) *Agent {
 //     instances exist;
 //  2. build: the load balancer binds the new listeners (so a busy port
 //     fails before anything slow), then the task definitions' build
-//     commands run;
+//     commands run, then the runners check that the tasks can start;
 //  3. persist: the stack is recorded in the store;
 //  4. swap: the load balancer serves the new configuration and the loop
 //     reconciles toward the new stack.
@@ -154,6 +159,10 @@ func (a *Agent) Apply(ctx context.Context, s *Stack) error {
 		return fmt.Errorf("load balancer: %w", err)
 	}
 	if err := a.build(ctx, s); err != nil {
+		change.Abort()
+		return err
+	}
+	if err := a.check(s); err != nil {
 		change.Abort()
 		return err
 	}
@@ -201,6 +210,26 @@ func (a *Agent) validate(s *Stack) ([]instance.Instance, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return instances, nil
+}
+
+// Checker is a Runner that can tell before any start whether a task
+// definition's tasks can start at all (a missing program), so that such a
+// stack is refused with the reason instead of its tasks failing forever.
+type Checker interface {
+	Check(spec driver.TaskSpec) error
+}
+
+// check asks the runners to check every task definition, once built.
+func (a *Agent) check(s *Stack) error {
+	for _, name := range sortedKeys(s.TaskDefinitions) {
+		td := s.TaskDefinitions[name]
+		if c, ok := a.cfg.Runners[td.Kind].(Checker); ok {
+			if err := c.Check(td.Task); err != nil {
+				return fmt.Errorf("task definition %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // persist records s in the store.
@@ -274,6 +303,7 @@ func (a *Agent) reconcile() time.Time {
 	}
 	a.startLocked(plan.Start)
 	a.announceSteadyLocked(plan.Steady)
+	a.announceBackoffLocked(plan.BackingOff)
 	a.forgetOldLocked()
 	return plan.Wake
 }
@@ -301,6 +331,7 @@ func (a *Agent) Shutdown(ctx context.Context) {
 		<-done
 	}
 	a.cancelLife()
+	a.events.close()
 }
 
 func (a *Agent) desiredLocked() sched.Desired {
@@ -324,6 +355,44 @@ func (a *Agent) observedLocked() sched.Observed {
 		o.Tasks = append(o.Tasks, t.observed())
 	}
 	return o
+}
+
+// announceBackoffLocked says once per failure count that a service waits
+// before its next start, rather than letting the same start-and-fail
+// events repeat without a word on why nothing happens in between.
+func (a *Agent) announceBackoffLocked(backoffs []sched.BackingOff) {
+	now := a.clock.Now()
+	for _, b := range backoffs {
+		if a.backoff[b.Service].failures == b.Failures {
+			continue
+		}
+		a.backoff[b.Service] = announcedBackoff{b.Failures, now}
+		a.events.add(Event{Time: now, Service: b.Service, Message: fmt.Sprintf(
+			"service %s is backing off: %d tasks failed in a row; the next starts in %s (at %s), and the wait doubles after each failure, up to 1m.",
+			b.Service, b.Failures, roundDuration(b.Until.Sub(now)), b.Until.Format(time.TimeOnly))})
+	}
+	for svc, b := range a.backoff {
+		if a.healthySinceLocked(svc, b.at) {
+			delete(a.backoff, svc) // the streak is over
+		}
+	}
+}
+
+// announcedBackoff is a back-off said, at that many failures.
+type announcedBackoff struct {
+	failures int
+	at       time.Time
+}
+
+// healthySinceLocked reports whether a task of svc first served healthy
+// after t.
+func (a *Agent) healthySinceLocked(svc string, t time.Time) bool {
+	for _, task := range a.tasks {
+		if task.service == svc && task.healthyAt.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) announceSteadyLocked(steady []string) {

@@ -90,13 +90,21 @@ func (f *fakeTask) Stop(ctx context.Context) driver.Exit {
 	return f.exit
 }
 
-// fakeRunner starts fakeTasks, or fails when startErr is set.
+// fakeRunner starts fakeTasks, or fails when startErr is set; its Check
+// fails with checkErr.
 type fakeRunner struct {
 	rec      *recorder
 	mu       sync.Mutex
 	n        int
 	tasks    []*fakeTask
 	startErr error
+	checkErr error
+}
+
+func (r *fakeRunner) Check(driver.TaskSpec) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checkErr
 }
 
 func (r *fakeRunner) Start(ctx context.Context, s driver.TaskSpec) (driver.Task, error) {
@@ -108,6 +116,9 @@ func (r *fakeRunner) Start(ctx context.Context, s driver.TaskSpec) (driver.Task,
 	}
 	r.n++
 	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{})}
+	if s.Output != nil {
+		fmt.Fprintf(s.Output, "listening on %s\n", t.addr)
+	}
 	r.tasks = append(r.tasks, t)
 	r.rec.add("start %s", t.addr)
 	return t, nil
@@ -266,15 +277,16 @@ func TestAgent_ReplacesTaskThatExits(t *testing.T) {
 	waitFor(t, "2 running tasks", h.running(2))
 	victim := h.runner.started()[0]
 	victim.die(driver.Exit{Code: -1, Signal: "SIGKILL"})
-	waitFor(t, "a third task started and running", func() bool { return len(h.runner.started()) == 3 && h.running(2)() })
-
-	all := h.agent.Tasks(true)
 	var stopped []TaskStatus
-	for _, ts := range all {
-		if ts.LastStatus == "STOPPED" {
-			stopped = append(stopped, ts)
+	waitFor(t, "a third task running and the dead one STOPPED", func() bool {
+		stopped = nil
+		for _, ts := range h.agent.Tasks(true) {
+			if ts.LastStatus == "STOPPED" {
+				stopped = append(stopped, ts)
+			}
 		}
-	}
+		return len(h.runner.started()) == 3 && h.running(2)() && len(stopped) == 1
+	})
 	if len(stopped) != 1 || stopped[0].Address != victim.addr || stopped[0].StopCode != StopEssentialContainerExited ||
 		stopped[0].StoppedReason != "Essential container in task exited" || stopped[0].Exit != "killed by SIGKILL" {
 		t.Errorf("stopped tasks: %+v", stopped)
@@ -369,4 +381,14 @@ func count(xs []string, x string) int {
 		}
 	}
 	return n
+}
+
+func TestAgent_StoppingSaysWhatAShutdownWaitsFor(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(2))
+	waitFor(t, "2 running tasks", h.running(2))
+	want := Stopping{Targets: 2, Drain: 300 * time.Second, Tasks: 2, Timeout: 30 * time.Second}
+	if got := h.agent.Stopping(); got != want {
+		t.Errorf("Stopping: got %+v, want %+v", got, want)
+	}
 }

@@ -61,6 +61,9 @@ func TestAgent_FailedApplyChangesNothing(t *testing.T) {
 			td.Build, td.BuildDir = "echo compiling; exit 3", t.TempDir()
 			s.TaskDefinitions["app"] = td
 		}, "build of task definition app failed (exit status 3)"},
+		{"build: the program is missing after the build", func(h *harness, s *Stack) {
+			h.runner.checkErr = errors.New(`program "app" is not found in PATH`)
+		}, `task definition app: program "app" is not found in PATH`},
 		{"persist: the store cannot write", func(h *harness, s *Stack) {
 			h.store.err = errors.New("disk full")
 		}, "record desired state: disk full"},
@@ -208,4 +211,58 @@ func touch(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// A build that prints nothing for a while is said to be still running,
+// every few seconds of the clock.
+func TestAgent_BuildReportsProgress(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := testStack(1)
+	td := s.TaskDefinitions["app"]
+	td.Build, td.BuildDir = "while [ ! -e go ]; do sleep 0.01; done; echo compiled", dir
+	s.TaskDefinitions["app"] = td
+	done := make(chan error, 1)
+	go func() { done <- h.agent.Apply(context.Background(), s) }()
+	waitFor(t, "the build to start and arm its progress timer", func() bool {
+		return strings.Contains(h.build.String(), "building task definition app") && h.clock.Timers() == 1
+	})
+	h.clock.Advance(buildProgressEvery)
+	waitFor(t, "a progress line", func() bool {
+		return strings.Contains(h.build.String(), "still building task definition app (4s so far)")
+	})
+	if err := touch(dir + "/go"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := h.build.String()
+	for _, want := range []string{"compiled\n", "shoal: built task definition app in 4s\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A listener that cannot be bound fails the Apply before any build runs:
+// a busy port is reported in the first second, not after a long build.
+func TestAgent_BusyPortFailsBeforeTheBuild(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	h := newHarness(t)
+	dir := t.TempDir()
+	s := withListener(testStack(1), taken.Addr().String())
+	td := s.TaskDefinitions["app"]
+	td.Build, td.BuildDir = "touch built", dir
+	s.TaskDefinitions["app"] = td
+	if err := h.agent.Apply(context.Background(), s); err == nil {
+		t.Fatal("Apply with a busy port: got nil error")
+	}
+	if _, err := os.Stat(dir + "/built"); err == nil {
+		t.Errorf("the build ran before the busy port was found")
+	}
 }

@@ -4,24 +4,64 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"time"
 )
 
+// buildProgressEvery is how often a build that prints nothing is said to
+// be still running, so that a first build (Go compiling a whole module
+// graph, say) never looks hung.
+const buildProgressEvery = 4 * time.Second
+
 // build runs the build command of every task definition that has one, in
-// its build directory, before anything starts. The first failure stops the
-// apply: nothing runs from a build that failed.
+// its build directory, before anything starts. Its output goes to
+// BuildOutput as it comes, with a line every few seconds saying the build
+// still runs. The first failure stops the apply: nothing runs from a build
+// that failed.
 func (a *Agent) build(ctx context.Context, s *Stack) error {
 	for _, name := range sortedKeys(s.TaskDefinitions) {
 		def := s.TaskDefinitions[name]
 		if def.Build == "" {
 			continue
 		}
-		fmt.Fprintf(a.cfg.BuildOutput, "shoal: building task definition %s: %s\n", name, def.Build)
-		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", def.Build)
-		cmd.Dir = def.BuildDir
-		cmd.Stdout, cmd.Stderr = a.cfg.BuildOutput, a.cfg.BuildOutput
-		if err := cmd.Run(); err != nil {
+		fmt.Fprintf(a.cfg.BuildOutput, "shoal: building task definition %s: %s (in %s)\n", name, def.Build, def.BuildDir)
+		start := a.clock.Now()
+		if err := a.runBuild(ctx, name, def); err != nil {
 			return fmt.Errorf("build of task definition %s failed (%v): %s, in %s", name, err, def.Build, def.BuildDir)
 		}
+		fmt.Fprintf(a.cfg.BuildOutput, "shoal: built task definition %s in %s\n", name, roundDuration(a.clock.Now().Sub(start)))
 	}
 	return nil
+}
+
+// runBuild runs one build command and reports its progress until it ends.
+func (a *Agent) runBuild(ctx context.Context, name string, def TaskDefinition) error {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", def.Build)
+	cmd.Dir = def.BuildDir
+	cmd.Stdout, cmd.Stderr = a.cfg.BuildOutput, a.cfg.BuildOutput
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	start := a.clock.Now()
+	tick := a.clock.NewTimer(buildProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C():
+			fmt.Fprintf(a.cfg.BuildOutput, "shoal: still building task definition %s (%s so far)\n",
+				name, roundDuration(a.clock.Now().Sub(start)))
+			tick.Reset(buildProgressEvery)
+		}
+	}
+}
+
+// roundDuration rounds d for people: whole seconds, or tenths below 10 s.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

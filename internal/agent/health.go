@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
@@ -13,7 +14,7 @@ import (
 func (a *Agent) HealthChanged(c proxy.HealthChange) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.events.add(Event{Time: c.At, Target: c.Target, Message: healthMessage(c)})
+	a.recordHealthLocked(c)
 	t := a.byTarget[targetKey(c.Group, c.Target)]
 	if t == nil {
 		return
@@ -36,10 +37,16 @@ func healthMessage(c proxy.HealthChange) string {
 	return fmt.Sprintf("target %s in target-group %s: %s → %s%s.", c.Target, c.Group, c.From, c.To, reasonSuffix(c))
 }
 
+// reasonSuffix is the reason code and description of a change, in
+// parentheses. The line names the target already, so a description that
+// names the target's address too (the load balancer's say "… at host:port:
+// …" where a check failed) leaves it out; one that names another address,
+// like a health check port's, keeps it.
 func reasonSuffix(c proxy.HealthChange) string {
+	desc := strings.Replace(c.Description, " at "+c.Target+": ", ": ", 1)
 	switch {
-	case c.Description != "":
-		return " (" + string(c.Reason) + ": " + c.Description + ")"
+	case desc != "":
+		return " (" + string(c.Reason) + ": " + desc + ")"
 	case c.Reason != "":
 		return " (" + string(c.Reason) + ")"
 	}
@@ -58,4 +65,17 @@ func schedHealth(s proxy.State) (sched.Health, bool) {
 		return sched.HealthUnhealthy, true
 	}
 	return "", false
+}
+
+// recordHealthLocked records a target's change; the same change of several
+// targets of a group at once (a batch turning healthy) is one line.
+func (a *Agent) recordHealthLocked(c proxy.HealthChange) {
+	one := healthMessage(c)
+	key := fmt.Sprintf("health|%s|%s|%s|%s|%s", c.Group, c.From, c.To, c.Reason, c.Description)
+	a.events.addGrouped(key, Event{Time: c.At, Target: c.Target}, c.Target, func(targets []string) string {
+		if len(targets) == 1 {
+			return one
+		}
+		return "targets " + strings.Join(targets, " ") + strings.TrimPrefix(one, "target "+c.Target)
+	})
 }

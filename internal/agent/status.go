@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
@@ -29,6 +31,12 @@ type TaskStatus struct {
 	StopCode       string     `json:"stop_code,omitempty"`
 	StoppedReason  string     `json:"stopped_reason,omitempty"`
 	Exit           string     `json:"exit,omitempty"`
+	// ExitCode is the code a stopped task's process exited with (0 is
+	// shown); ExitSignal the signal that killed it. At most one is set, and
+	// neither when the task never started or could not be waited for (Exit
+	// then says why).
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	ExitSignal string `json:"exit_signal,omitempty"`
 }
 
 // Status is the whole picture: the stack, its listeners, its services.
@@ -88,6 +96,16 @@ func (t *task) statusLocked() TaskStatus {
 	if t.handle != nil && t.status != sched.Stopped {
 		s.Pid = t.handle.Pid()
 	}
+	// A task is STOPPED only once its handle is done, so its exit is known.
+	if t.handle != nil && t.status == sched.Stopped {
+		switch e := t.handle.Exit(); {
+		case e.Err != nil:
+		case e.Signal != "":
+			s.ExitSignal = e.Signal
+		default:
+			s.ExitCode = &e.Code
+		}
+	}
 	return s
 }
 
@@ -115,6 +133,38 @@ func (a *Agent) TaskLogs(id string, from int64) ([]byte, int64, error) {
 	}
 	data, next := h.Logs(from)
 	return data, next, nil
+}
+
+// ErrAmbiguous is returned for a task id prefix that more than one task's
+// id starts with.
+var ErrAmbiguous = errors.New("ambiguous task id prefix")
+
+// FindTask picks the task ref names among tasks: the one whose id is ref,
+// else the only one whose id starts with ref (as `docker` takes a unique
+// prefix of a container id). It fails with ErrNotFound when none matches and
+// ErrAmbiguous, naming the matches, when several do.
+func FindTask(tasks []TaskStatus, ref string) (TaskStatus, error) {
+	var matches []TaskStatus
+	for _, t := range tasks {
+		if t.ID == ref {
+			return t, nil
+		}
+		if ref != "" && strings.HasPrefix(t.ID, ref) {
+			matches = append(matches, t)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return TaskStatus{}, fmt.Errorf("task %q: %w", ref, ErrNotFound)
+	case 1:
+		return matches[0], nil
+	}
+	ids := make([]string, len(matches))
+	for i, t := range matches {
+		ids[i] = t.ID
+	}
+	sort.Strings(ids)
+	return TaskStatus{}, fmt.Errorf("%w %q: it matches %d tasks: %s", ErrAmbiguous, ref, len(ids), strings.Join(ids, ", "))
 }
 
 // Targets lists every target group's targets with their health.
@@ -155,4 +205,35 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 		}
 	}
 	return ss
+}
+
+// Stopping says what a shutdown will wait for: the registered targets to
+// drain, then the tasks to exit after SIGTERM, and the longest each may
+// take.
+type Stopping struct {
+	Targets int           // registered targets, drained first
+	Drain   time.Duration // the longest deregistration delay among them
+	Tasks   int           // tasks to stop
+	Timeout time.Duration // the longest stop timeout among them
+}
+
+// Stopping reports what stopping every task now would wait for.
+func (a *Agent) Stopping() Stopping {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var s Stopping
+	for _, t := range a.tasks {
+		if t.status == sched.Stopped {
+			continue
+		}
+		s.Tasks++
+		s.Timeout = max(s.Timeout, t.def.Task.StopTimeout)
+		if t.targetGroup != "" && a.byTarget[targetKey(t.targetGroup, t.addr)] == t {
+			s.Targets++
+			if a.stack != nil {
+				s.Drain = max(s.Drain, a.stack.LoadBalancer.TargetGroups[t.targetGroup].DeregistrationDelay)
+			}
+		}
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
@@ -13,6 +14,10 @@ import (
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
 )
+
+// failureOutputLines is how many lines of a failed task's output its stop
+// event shows, when its output is not streamed.
+const failureOutputLines = 5
 
 // Stop codes, as ECS reports them.
 const (
@@ -45,6 +50,9 @@ type task struct {
 	failed        bool
 	exit          string
 	stop          chan struct{} // closed when a stop is requested
+	// output streams the task's output to Config.TaskOutput; nil when
+	// that is not set.
+	output *lineWriter
 }
 
 func (t *task) observed() sched.Task {
@@ -75,8 +83,13 @@ func (a *Agent) startLocked(placements []sched.Placement) {
 
 func (a *Agent) newTaskLocked(p sched.Placement) *task {
 	svc := a.stack.Services[p.Service]
+	id := p.Service + "-" + randomHex(4)
+	var output *lineWriter
+	if a.cfg.TaskOutput != nil {
+		output = newLineWriter(id, a.cfg.TaskOutput, a.events.flush)
+	}
 	return &task{
-		id: p.Service + "-" + randomHex(4), service: p.Service, taskDef: svc.TaskDefinition,
+		id: id, service: p.Service, taskDef: svc.TaskDefinition, output: output,
 		def: a.stack.TaskDefinitions[svc.TaskDefinition], targetGroup: svc.TargetGroup,
 		instance: a.instanceLocked(p.Instance), status: sched.Provisioning,
 		createdAt: a.clock.Now(), stop: make(chan struct{}),
@@ -135,8 +148,11 @@ func (a *Agent) activate(t *task) bool {
 		a.mu.Unlock()
 		return false
 	}
-	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
-		Message: fmt.Sprintf("service %s registered 1 targets in target-group %s: %s.", t.service, t.targetGroup, t.addr)})
+	a.events.addGrouped("registered|"+t.service+"|"+t.targetGroup,
+		Event{Time: a.clock.Now(), Service: t.service, Task: t.id, Target: t.addr}, t.addr,
+		func(addrs []string) string {
+			return fmt.Sprintf("service %s registered %d targets in target-group %s: %s.", t.service, len(addrs), t.targetGroup, strings.Join(addrs, " "))
+		})
 	return true
 }
 
@@ -147,8 +163,14 @@ func (a *Agent) setRunning(t *task) {
 	if t.targetGroup == "" {
 		t.healthyAt = t.startedAt
 	}
-	a.events.add(Event{Time: t.startedAt, Service: t.service, Task: t.id,
-		Message: fmt.Sprintf("task %s is RUNNING on %s at %s.", t.id, t.instance.Name, t.addr)})
+	a.events.addGrouped("running|"+t.service, Event{Time: t.startedAt, Service: t.service, Task: t.id},
+		fmt.Sprintf("%s on %s at %s", t.id, t.instance.Name, t.addr),
+		func(tasks []string) string {
+			if len(tasks) == 1 {
+				return "task " + tasks[0] + " is RUNNING."
+			}
+			return fmt.Sprintf("%d tasks of service %s are RUNNING: %s.", len(tasks), t.service, strings.Join(tasks, ", "))
+		})
 	a.poke()
 }
 
@@ -170,8 +192,11 @@ func (a *Agent) exitedOnItsOwn(t *task) {
 func (a *Agent) teardown(t *task, h driver.Task, registered bool) {
 	a.setStatus(t, sched.Deactivating)
 	if registered && t.targetGroup != "" {
-		a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
-			Message: fmt.Sprintf("service %s deregistered 1 targets in target-group %s: %s.", t.service, t.targetGroup, t.addr)})
+		a.events.addGrouped("deregistered|"+t.service+"|"+t.targetGroup,
+			Event{Time: a.clock.Now(), Service: t.service, Task: t.id, Target: t.addr}, t.addr,
+			func(addrs []string) string {
+				return fmt.Sprintf("service %s deregistered %d targets in target-group %s: %s.", t.service, len(addrs), t.targetGroup, strings.Join(addrs, " "))
+			})
 		if err := a.cfg.Balancer.Deregister(a.life, t.targetGroup, t.addr); err != nil {
 			a.log.Warn("deregister", "task", t.id, "target", t.addr, "err", err)
 		}
@@ -180,6 +205,9 @@ func (a *Agent) teardown(t *task, h driver.Task, registered bool) {
 	exit := h.Stop(a.life)
 	a.setStatus(t, sched.Deprovisioning)
 	<-h.Done()
+	if t.output != nil {
+		t.output.Close()
+	}
 	a.finish(t, "", "", false, exit.String())
 }
 
@@ -194,12 +222,38 @@ func (a *Agent) finish(t *task, code, reason string, failed bool, exit string) {
 	t.failed = t.failed || failed
 	t.status, t.stoppedAt, t.exit = sched.Stopped, a.clock.Now(), exit
 	delete(a.byTarget, targetKey(t.targetGroup, t.addr))
-	msg := fmt.Sprintf("task %s stopped: %s", t.id, t.stopReason)
+	what := t.stopReason
 	if exit != "" {
-		msg += " (" + exit + ")"
+		what += " (" + exit + ")"
 	}
-	a.events.add(Event{Time: t.stoppedAt, Service: t.service, Task: t.id, Message: msg + "."})
+	if tail := a.failureOutputLocked(t); tail != "" {
+		// Alone on its line: the output is what differs between tasks.
+		a.events.add(Event{Time: t.stoppedAt, Service: t.service, Task: t.id,
+			Message: fmt.Sprintf("task %s stopped: %s. Its last output:%s", t.id, what, tail)})
+	} else {
+		a.events.addGrouped("stopped|"+t.service+"|"+what, Event{Time: t.stoppedAt, Service: t.service, Task: t.id}, t.id,
+			func(ids []string) string {
+				if len(ids) == 1 {
+					return fmt.Sprintf("task %s stopped: %s.", ids[0], what)
+				}
+				return fmt.Sprintf("tasks %s stopped: %s.", strings.Join(ids, " "), what)
+			})
+	}
 	a.poke()
+}
+
+// failureOutputLocked is the last lines a task wrote, as lines to add to
+// its stop event, when it failed and its output was not streamed already.
+func (a *Agent) failureOutputLocked(t *task) string {
+	if !t.failed || t.output != nil || t.handle == nil {
+		return ""
+	}
+	out, _ := t.handle.Logs(0)
+	var b strings.Builder
+	for _, line := range lastLines(out, failureOutputLines) {
+		b.WriteString("\n    " + line)
+	}
+	return b.String()
 }
 
 // requestStopLocked asks a task to stop; the first reason given is kept.
@@ -210,8 +264,10 @@ func (a *Agent) requestStopLocked(t *task, reason string, failed bool) {
 	t.stopRequested, t.failed = true, failed
 	t.stopCode, t.stopReason = StopServiceSchedulerInitiated, reason
 	close(t.stop)
-	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
-		Message: fmt.Sprintf("service %s has stopped 1 running tasks: task %s (%s).", t.service, t.id, reason)})
+	a.events.addGrouped("stopping|"+t.service+"|"+reason, Event{Time: a.clock.Now(), Service: t.service, Task: t.id}, "task "+t.id,
+		func(tasks []string) string {
+			return fmt.Sprintf("service %s has stopped %d running tasks: %s (%s).", t.service, len(tasks), strings.Join(tasks, " "), reason)
+		})
 }
 
 // stopRequested reports whether the task was asked to stop, for example by a
@@ -251,6 +307,9 @@ func (a *Agent) forgetOldLocked() {
 func (t *task) spec() driver.TaskSpec {
 	s := t.def.Task
 	s.ID, s.Address = t.id, t.instance.Address
+	if t.output != nil {
+		s.Output = t.output
+	}
 	s.Env = make(map[string]string, len(t.def.Task.Env)+3)
 	maps.Copy(s.Env, t.def.Task.Env)
 	s.Env["SHOAL_TASK_ID"] = t.id

@@ -10,11 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3"
+// (`make build` sets it from `git describe --always --dirty`).
 var Version = "dev"
 
 type command struct {
@@ -34,9 +37,9 @@ func commands() []command {
 		{"up", "run a stack in the foreground: tasks, load balancer, health checks", runUp},
 		{"validate", "check a stack file and print every problem with its line", runValidate},
 		{"status", "show the running stack: listeners and services", runStatus},
-		{"ps", "list tasks: service, instance, address, state, health", runPs},
+		{"ps", "list tasks: service, instance, address, pid, state, health; -a with stopped ones", runPs},
 		{"targets", "list targets with their health state and reason", runTargets},
-		{"logs", "print a task's output", runLogs},
+		{"logs", "print a task's output, or a service's tasks' merged; -f follows", runLogs},
 		{"events", "print the service events, as up does; -f follows them", runEvents},
 		{"version", "print shoal's version", runVersion},
 	}
@@ -59,6 +62,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -149,9 +155,54 @@ func defaultStateDir(getenv func(string) string) string {
 }
 
 func runVersion(_ context.Context, e *env, args []string) error {
-	fmt.Fprintf(e.stdout, "shoal %s\n", Version)
+	fs := newFlags(e, "version", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: shoal version takes no arguments, got %d", errUsage, len(pos))
+	}
+	bi, _ := debug.ReadBuildInfo()
+	fmt.Fprintln(e.stdout, versionLine(Version, bi))
 	return nil
 }
+
+// versionLine is what `shoal version` prints: "shoal VERSION (GOVERSION)".
+// VERSION is the one the build stamped (`make build`: git describe). A dev
+// build says what it was built from instead: the Go module's version (a
+// release tag, as `go install ...@v1.2.0` records), and the VCS revision Go
+// recorded from a checkout ("-dirty" when the tree had changes), as in
+// "shoal dev (go1.26.8, vcs 1acaa5a-dirty)". A pseudo-version, which only
+// repeats the revision, is left out when the revision is there.
+func versionLine(version string, bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "shoal " + version
+	}
+	details := []string{bi.GoVersion}
+	if version == "dev" {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				rev = s.Value[:min(len(s.Value), 7)]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = "-dirty"
+			}
+		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" && (rev == "" || !pseudoVersion.MatchString(v)) {
+			version = v
+		}
+		if rev != "" {
+			details = append(details, "vcs "+rev+dirty)
+		}
+	}
+	return fmt.Sprintf("shoal %s (%s)", version, strings.Join(details, ", "))
+}
+
+// pseudoVersion matches the end of a Go pseudo-version, such as
+// v0.0.0-20261201202113-1acaa5a32246+dirty: a time and a revision.
+var pseudoVersion = regexp.MustCompile(`\d{14}-[0-9a-f]{12}(\+[a-z.]+)?$`)
 
 // syncWriter serialises writes: progress lines come from several goroutines.
 type syncWriter struct {

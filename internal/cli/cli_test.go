@@ -82,8 +82,8 @@ load_balancers:
 target_groups:
   app:
     health_check:
-      interval: 200ms
-      timeout: 100ms
+      interval: 300ms
+      timeout: 250ms
       healthy_threshold: 2
     deregistration_delay: 1s
 cluster:
@@ -99,6 +99,9 @@ services:
     task_definition: app
     desired: 2
     target_group: app
+    # A race-enabled test binary on a busy machine can take a while to
+    # listen: its first failed checks must not get it replaced.
+    health_check_grace_period: 5s
 `
 
 func writeStack(t *testing.T, body string) string {
@@ -147,7 +150,10 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 		return runtime.NumGoroutine() <= baseGoroutines
 	})
 	out := upOut.String()
-	for _, want := range []string{"service web has reached a steady state.", "shoal: open http://", "shoal: stopped", "deregistered 1 targets"} {
+	for _, want := range []string{"service web has reached a steady state.", "shoal: open http://", "shoal: stopped", "service web deregistered ",
+		tasks[0].ID + " | test app listening on 127.0.0.", // each task's output, prefixed with its id
+		"shoal: stopping: draining 2 targets (up to 1s), then SIGTERM to 2 tasks (up to 5s to exit, then SIGKILL)",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}
@@ -169,7 +175,7 @@ func TestUp_ReplacesTaskThatTurnsUnhealthy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var upOut, upErr testkit.Buffer
 	upDone := make(chan int, 1)
-	go func() { upDone <- Main(ctx, []string{"up", "-f", stack, "--state-dir", state}, &upOut, &upErr) }()
+	go func() { upDone <- Main(ctx, []string{"up", "-q", "-f", stack, "--state-dir", state}, &upOut, &upErr) }()
 	defer func() {
 		cancel()
 		<-upDone
@@ -180,7 +186,7 @@ func TestUp_ReplacesTaskThatTurnsUnhealthy(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sick, victim.ID), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 20*time.Second, "the sick task replaced", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "the sick task replaced", func() bool {
 		code, out, _ := run(t, context.Background(), "ps", "-a", "--json", "--state-dir", state)
 		var tasks []agent.TaskStatus
 		if code != 0 || json.Unmarshal([]byte(out), &tasks) != nil {
@@ -196,6 +202,9 @@ func TestUp_ReplacesTaskThatTurnsUnhealthy(t *testing.T) {
 		}
 		return victimStopped && healthy == 2
 	})
+	if out := upOut.String(); strings.Contains(out, victim.ID+" | ") {
+		t.Errorf("up -q printed a task's output:\n%s", out)
+	}
 	if out := upOut.String(); !strings.Contains(out, "healthy → unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [500])") {
 		t.Errorf("up output does not show the target turning unhealthy with its reason:\n%s", out)
 	}
@@ -205,7 +214,7 @@ func waitSteady(t *testing.T, state string, upDone chan int, upErr *testkit.Buff
 	t.Helper()
 	var st agent.Status
 	var out string
-	testkit.Poll(t, 30*time.Second, "the stack to be steady", func() (bool, error) {
+	testkit.Poll(t, 90*time.Second, "the stack to be steady", func() (bool, error) {
 		select {
 		case code := <-upDone:
 			return false, fmt.Errorf("up exited early with %d; stderr:\n%s", code, upErr.String())

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/admin"
+	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/store"
 )
 
@@ -21,6 +25,10 @@ func runValidate(_ context.Context, e *env, args []string) error {
 	file := fs.String("f", "", "stack `file` (default ./shoal.yaml)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *file == "" && !exists(defaultStackFile) {
+		noStackFile(e, defaultStateDir(e.getenv))
+		return exitError(1)
 	}
 	s, _, err := loadStack(e, *file, "")
 	if err != nil {
@@ -100,12 +108,40 @@ func runPs(ctx context.Context, e *env, args []string) error {
 	if *fs.json {
 		return printJSON(e, tasks)
 	}
-	tw := table(e, "TASK", "SERVICE", "INSTANCE", "ADDRESS", "STATUS", "HEALTH", "AGE", "STOPPED REASON")
+	// With -a, an EXIT column: how the stopped tasks ended. A stopped task
+	// has no pid, and no health: its target is gone.
+	headers := []string{"TASK", "SERVICE", "INSTANCE", "ADDRESS", "PID", "STATUS", "HEALTH", "AGE", "STOPPED REASON"}
+	if *all {
+		headers = slices.Insert(headers, 7, "EXIT")
+	}
+	tw := table(e, headers...)
 	for _, t := range tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Service, t.Instance, dash(t.Address),
-			t.LastStatus, dash(t.Health), age(t.CreatedAt), dash(t.StoppedReason))
+		pid, health := "-", dash(t.Health)
+		if t.Pid != 0 {
+			pid = strconv.Itoa(t.Pid)
+		}
+		if t.LastStatus == "STOPPED" {
+			health = "-"
+		}
+		row := []string{t.ID, t.Service, t.Instance, dash(t.Address), pid, t.LastStatus, health, age(t.CreatedAt), dash(t.StoppedReason)}
+		if *all {
+			row = slices.Insert(row, 7, exitOf(t))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// exitOf is how a stopped task ended, for ps: its exit code, or the signal
+// that killed it; "-" while it runs, or when it never started.
+func exitOf(t agent.TaskStatus) string {
+	switch {
+	case t.ExitCode != nil:
+		return strconv.Itoa(*t.ExitCode)
+	case t.ExitSignal != "":
+		return t.ExitSignal
+	}
+	return "-"
 }
 
 func runTargets(ctx context.Context, e *env, args []string) error {
@@ -124,9 +160,11 @@ func runTargets(ctx context.Context, e *env, args []string) error {
 	if *fs.json {
 		return printJSON(e, targets)
 	}
-	tw := table(e, "TARGET GROUP", "TARGET", "STATE", "REASON", "DESCRIPTION", "IN FLIGHT")
+	// The description comes last: it is long where it says what to do, and
+	// the last column is not padded, so it pushes no other column aside.
+	tw := table(e, "TARGET GROUP", "TARGET", "STATE", "REASON", "IN FLIGHT", "DESCRIPTION")
 	for _, t := range targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", t.Group, t.Target, t.State, dash(string(t.Reason)), dash(t.Description), t.InFlight)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Group, t.Target, t.State, dash(string(t.Reason)), t.InFlight, dash(t.Description))
 	}
 	return tw.Flush()
 }
@@ -135,32 +173,57 @@ func runTargets(ctx context.Context, e *env, args []string) error {
 const logPoll = 250 * time.Millisecond
 
 func runLogs(ctx context.Context, e *env, args []string) error {
-	fs, client := clientFlags(e, "logs", "[-f] TASK")
-	follow := fs.Bool("f", false, "keep printing new output until the task stops or Ctrl-C")
+	fs, client := clientFlags(e, "logs", "[-f] [-a] TASK|SERVICE")
+	follow := fs.Bool("f", false, "keep printing new output until the task stops (a service's: until Ctrl-C or shoal stops)")
+	all := fs.Bool("a", false, "with a service, its stopped tasks' output too")
 	pos, err := parse(fs.FlagSet, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("%w: shoal logs takes one task id (see `shoal ps`), got %d arguments", errUsage, len(pos))
+		return fmt.Errorf("%w: shoal logs takes one task id, a unique prefix of one, or a service name (see `shoal ps`), got %d arguments", errUsage, len(pos))
 	}
 	c, err := client()
 	if err != nil {
 		return err
 	}
+	ref := pos[0]
+	tasks, isService, err := serviceTasks(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	if isService {
+		return followService(ctx, e, c, ref, tasks, *all, *follow)
+	}
+	// A task: the agent resolves a prefix once; then its full id is used,
+	// so that a task started later with the same prefix changes nothing.
+	t, err := c.Task(ctx, ref)
+	switch {
+	case errors.Is(err, agent.ErrNotFound):
+		return fmt.Errorf("no task or service %q: `shoal ps -a` lists the tasks and their services", ref)
+	case errors.Is(err, agent.ErrAmbiguous):
+		return fmt.Errorf("%w; give more of the id", err)
+	case err != nil:
+		return err
+	}
 	var from int64
+	stopped := t.LastStatus == "STOPPED"
 	for {
-		data, next, err := c.Logs(ctx, pos[0], from)
+		data, next, err := c.Logs(ctx, t.ID, from)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || errors.Is(err, admin.ErrNotRunning) {
+				return nil // Ctrl-C, or shoal has stopped: no more output will come
 			}
 			return err
 		}
 		e.stdout.Write(data)
 		from = next
-		if !*follow || (len(data) == 0 && taskStopped(ctx, c, pos[0])) {
-			return nil
+		if !*follow || stopped {
+			return nil // stopped before that read, which got the rest
+		}
+		if len(data) == 0 && taskStopped(ctx, c, t.ID) {
+			stopped = true
+			continue // one more read, for what came between the two
 		}
 		select {
 		case <-ctx.Done():
@@ -168,6 +231,142 @@ func runLogs(ctx context.Context, e *env, args []string) error {
 		case <-time.After(logPoll):
 		}
 	}
+}
+
+// serviceTasks says whether name is a service (one with tasks, or one in
+// the stack with none yet) and returns every task, stopped ones too.
+func serviceTasks(ctx context.Context, c *admin.Client, name string) ([]agent.TaskStatus, bool, error) {
+	tasks, err := c.Tasks(ctx, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if slices.ContainsFunc(tasks, func(t agent.TaskStatus) bool { return t.Service == name }) {
+		return tasks, true, nil
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return tasks, slices.ContainsFunc(st.Services, func(s agent.ServiceStatus) bool { return s.Name == name }), nil
+}
+
+// logTail is one task whose output `shoal logs SERVICE` prints.
+type logTail struct {
+	id      string
+	from    int64
+	partial []byte // the start of a line whose end has not come yet
+	stopped bool   // as of the last listing: then one more read gets all
+	done    bool
+}
+
+// followService prints the output of a service's tasks (its running ones;
+// with all, its stopped ones too), oldest task first, each line prefixed
+// with its task id as `docker compose logs` does. Following, it reads every
+// task on each poll, so lines interleave as they come, and takes in the
+// tasks the service starts meanwhile, until Ctrl-C or shoal stops.
+func followService(ctx context.Context, e *env, c *admin.Client, service string, tasks []agent.TaskStatus, all, follow bool) error {
+	var tails []*logTail
+	known := map[string]*logTail{}
+	width := 0
+	add := func(ts []agent.TaskStatus, pick func(agent.TaskStatus) bool) {
+		ts = slices.Clone(ts)
+		slices.SortStableFunc(ts, func(a, b agent.TaskStatus) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		for _, t := range ts {
+			if l := known[t.ID]; l != nil {
+				l.stopped = t.LastStatus == "STOPPED"
+				continue
+			}
+			if t.Service != service {
+				continue
+			}
+			l := &logTail{id: t.ID, stopped: t.LastStatus == "STOPPED", done: !pick(t)}
+			known[t.ID] = l
+			tails = append(tails, l)
+			width = max(width, len(t.ID))
+		}
+	}
+	// At first, the running tasks (with all, every one); later, any new task
+	// of the service, even one that stopped between two polls.
+	add(tasks, func(t agent.TaskStatus) bool { return all || t.LastStatus != "STOPPED" })
+	for {
+		for _, l := range tails {
+			if l.done {
+				continue
+			}
+			data, next, err := c.Logs(ctx, l.id, l.from)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, admin.ErrNotRunning):
+				return flushTails(e, tails, width) // shoal has stopped: no more output will come
+			case errors.Is(err, agent.ErrNotFound):
+				l.done = true
+				continue
+			case err != nil:
+				return err
+			}
+			l.from = next
+			lines := append(l.partial, data...)
+			cut := bytes.LastIndexByte(lines, '\n') + 1
+			l.partial = slices.Clone(lines[cut:])
+			if err := writePrefixed(e, l.id, width, lines[:cut]); err != nil {
+				return err
+			}
+			if !follow || l.stopped {
+				l.done = true
+				if err := writePrefixed(e, l.id, width, l.partial); err != nil {
+					return err
+				}
+				l.partial = nil
+			}
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(logPoll):
+		}
+		tasks, err := c.Tasks(ctx, true)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, admin.ErrNotRunning):
+			return flushTails(e, tails, width)
+		case err != nil:
+			return err
+		}
+		add(tasks, func(agent.TaskStatus) bool { return true })
+	}
+}
+
+// writePrefixed writes each line of data (the last one completed with a
+// newline if it lacks one) as "ID | line".
+func writePrefixed(e *env, id string, width int, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	for line := range bytes.Lines(data) {
+		fmt.Fprintf(&b, "%-*s | %s", width, id, line)
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			b.WriteByte('\n')
+		}
+	}
+	_, err := e.stdout.Write(b.Bytes())
+	return err
+}
+
+// flushTails prints the unfinished last lines of the tasks followed.
+func flushTails(e *env, tails []*logTail, width int) error {
+	for _, l := range tails {
+		if err := writePrefixed(e, l.id, width, l.partial); err != nil {
+			return err
+		}
+		l.partial = nil
+	}
+	return nil
 }
 
 func taskStopped(ctx context.Context, c *admin.Client, id string) bool {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,9 +27,12 @@ import (
 const defaultStackFile = "shoal.yaml"
 
 func runUp(ctx context.Context, e *env, args []string) error {
-	flags := newFlags(e, "up", "[-f FILE] [--state-dir DIR]")
+	flags := newFlags(e, "up", "[-f FILE] [--state-dir DIR] [-q]")
 	file := flags.String("f", "", "stack `file` (default ./shoal.yaml)")
 	stateDir := stateDirFlag(flags, e)
+	var quiet bool
+	flags.BoolVar(&quiet, "q", false, "don't print the tasks' output (`shoal logs` still has it)")
+	flags.BoolVar(&quiet, "quiet", false, "the same as -q")
 	if _, err := parse(flags, args); err != nil {
 		return err
 	}
@@ -45,11 +49,14 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	return serve(ctx, e, s, source, st)
+	return serve(ctx, e, s, source, st, !quiet)
 }
 
-// loadStack reads and validates the stack file. On problems it prints every
-// one of them, then a summary ending in outcome, and returns exitError(1).
+// loadStack reads and validates the stack file, then checks what spec cannot
+// see: that each task definition's working_dir is a folder and its command's
+// program is there (unless a build command makes it, which is checked after
+// the build). On problems it prints every one of them at its place in the
+// file, then a summary ending in outcome, and returns exitError(1).
 func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 	if file == "" {
 		file = defaultStackFile
@@ -59,6 +66,27 @@ func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 		return nil, nil, err
 	}
 	s, err := spec.Parse(file, source)
+	if err == nil {
+		out, cerr := compile.Stack(s, source)
+		if cerr != nil {
+			return nil, nil, cerr
+		}
+		var problems spec.ErrorList
+		for name, td := range out.Stack.TaskDefinitions {
+			var ce *driver.CheckError
+			if !errors.As(driver.CheckCommand(td.Task), &ce) {
+				continue
+			}
+			field := "command"
+			if ce.WorkingDir {
+				field = "working_dir"
+			} else if td.Build != "" {
+				continue
+			}
+			problems = append(problems, s.ErrorAt("task_definitions."+name+"."+field, ce.Msg))
+		}
+		err = problems.Err()
+	}
 	var list spec.ErrorList
 	if errors.As(err, &list) {
 		for _, e2 := range list {
@@ -89,7 +117,9 @@ func noStackFile(e *env, stateDir string) {
 }
 
 // serve runs the stack until ctx is done, then stops it the proper way.
-func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store) error {
+// With taskOutput, every task's output is printed as it comes, each line
+// prefixed with the task's id.
+func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store, taskOutput bool) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	out, err := compile.Stack(s, source)
 	if err != nil {
@@ -107,6 +137,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
 		Instances: instances,
 		Balancer:  lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
+		TaskOutput: taskOutputTo(printer, taskOutput),
 	})
 	api, err := admin.Listen(st.SocketPath(), ag, log)
 	if err != nil {
@@ -116,10 +147,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	defer lb.Close(context.Background())
 	fmt.Fprintf(e.stdout, "shoal: starting stack %s from %s (state in %s)\n", s.Name, s.File, st.Dir())
 	if err := ag.Apply(ctx, out.Stack); err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("%w\nanother program is using that address: stop it, or change the listener's port in %s (0 picks a free one)", err, s.File)
-		}
-		return err
+		return withHint(err, s.File)
 	}
 	printer.start(ag, lb.ListenerAddrs())
 	loopDone := make(chan struct{})
@@ -127,21 +155,44 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		defer close(loopDone)
 		ag.Run(ctx)
 	}()
-	<-loopDone // Run returns once ctx is done: Ctrl-C or SIGTERM
+	<-loopDone // Run returns once ctx is done: Ctrl-C, SIGTERM or SIGHUP
 	shutdown(e, ag)
 	printer.stop()
 	fmt.Fprintln(e.stdout, "shoal: stopped")
 	return nil
 }
 
-// shutdown stops every task the proper way; a second interrupt kills them
-// at once.
+// taskOutputTo is where tasks' output goes: w, or nowhere (nil) when off.
+func taskOutputTo(w io.Writer, on bool) io.Writer {
+	if !on {
+		return nil
+	}
+	return w
+}
+
+// withHint adds to an error of starting the stack what to do about it.
+func withHint(err error, file string) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w\nanother program is using that address: stop it, or change the listener's port in %s (0 picks a free one)", err, file)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w\nports below 1024 need privileges: use a port above 1023 in %s, or let every user bind them with `sudo sysctl net.ipv4.ip_unprivileged_port_start=80` (Linux)", err, file)
+	}
+	return err
+}
+
+// stopSignals end `shoal up` the orderly way: Ctrl-C, kill, and a closed
+// terminal. cmd/shoal's main listens for the same ones.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// shutdown stops every task the proper way; a second signal kills them at
+// once.
 func shutdown(e *env, ag *agent.Agent) {
-	fmt.Fprintln(e.stdout, "shoal: stopping: draining targets, then stopping tasks (interrupt again to kill them at once)")
+	fmt.Fprintf(e.stdout, "shoal: stopping: %s\n", stoppingMessage(ag.Stopping()))
 	force, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
@@ -153,6 +204,21 @@ func shutdown(e *env, ag *agent.Agent) {
 		}
 	}()
 	ag.Shutdown(force)
+}
+
+// stoppingMessage says what a shutdown waits for, and how to cut it short.
+func stoppingMessage(s agent.Stopping) string {
+	var steps []string
+	if s.Targets > 0 {
+		steps = append(steps, fmt.Sprintf("draining %s (up to %s)", count(s.Targets, "target"), s.Drain))
+	}
+	if s.Tasks > 0 {
+		steps = append(steps, fmt.Sprintf("SIGTERM to %s (up to %s to exit, then SIGKILL)", count(s.Tasks, "task"), s.Timeout))
+	}
+	if len(steps) == 0 {
+		return "nothing is running"
+	}
+	return strings.Join(steps, ", then ") + "; Ctrl-C again to kill now"
 }
 
 // hostPorts builds the allocator for dynamic host ports: the stack's range,
@@ -176,6 +242,10 @@ type progress struct {
 	wake    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
+
+	mu  sync.Mutex // orders event lines and task output lines
+	ag  *agent.Agent
+	seq int64 // the last event printed
 }
 
 func newProgress(w io.Writer) *progress {
@@ -191,19 +261,43 @@ func (p *progress) notify(agent.Event) {
 	}
 }
 
+// Write prints tasks' output (agent.Config.TaskOutput), after the events
+// recorded before it: the terminal shows things in the order they happened.
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printEventsLocked()
+	return p.out.Write(b)
+}
+
+func (p *progress) printEventsLocked() {
+	if p.ag == nil {
+		return
+	}
+	for _, ev := range p.ag.Events(p.seq) {
+		p.seq = ev.Seq
+		fmt.Fprintf(p.out, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
+	}
+}
+
+func (p *progress) printEvents() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printEventsLocked()
+}
+
 func (p *progress) start(ag *agent.Agent, listeners []string) {
+	p.mu.Lock()
+	p.ag = ag
+	p.mu.Unlock()
 	go p.run(ag, listeners)
 }
 
 func (p *progress) run(ag *agent.Agent, listeners []string) {
 	defer close(p.stopped)
-	var seq int64
 	announced := false
 	for {
-		for _, ev := range ag.Events(seq) {
-			seq = ev.Seq
-			fmt.Fprintf(p.out, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
-		}
+		p.printEvents()
 		if !announced && allSteady(ag.Status()) {
 			announced = true
 			p.announce(ag.Status(), listeners)
@@ -211,9 +305,7 @@ func (p *progress) run(ag *agent.Agent, listeners []string) {
 		select {
 		case <-p.wake:
 		case <-p.done:
-			for _, ev := range ag.Events(seq) {
-				fmt.Fprintf(p.out, "%s %s\n", ev.Time.Format(time.TimeOnly), ev.Message)
-			}
+			p.printEvents()
 			return
 		}
 	}
@@ -225,6 +317,8 @@ func (p *progress) stop() {
 }
 
 func (p *progress) announce(st agent.Status, listeners []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var services []string
 	for _, s := range st.Services {
 		services = append(services, fmt.Sprintf("%s %d/%d", s.Name, s.Running, s.Desired))

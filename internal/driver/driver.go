@@ -9,6 +9,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -33,6 +34,10 @@ type TaskSpec struct {
 	// port it gets in PORT, and ContainerPort is given to it only as
 	// SHOAL_CONTAINER_PORT, for apps that log or check it.
 	ContainerPort int
+	// Output, if set, gets the task's output (stdout and stderr
+	// interleaved) as it comes, on top of the capture Logs reads. Writes
+	// to it must not block for long: the task waits for them.
+	Output io.Writer
 	// StopTimeout is how long the task has after SIGTERM before SIGKILL;
 	// 0 sends SIGKILL right after SIGTERM. The stack's default (30 s, as
 	// ECS) is filled in before it gets here.

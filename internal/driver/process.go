@@ -61,6 +61,10 @@ func NewProcess(opts ProcessOptions) *Process {
 	return p
 }
 
+// Check reports what would keep spec's command from starting (see
+// CheckCommand).
+func (p *Process) Check(spec TaskSpec) error { return CheckCommand(spec) }
+
 // Start starts spec's command with a host port on spec.Address, in PORT and
 // HOST. It returns once the command runs, or with an error (and no process
 // left, and the port released) when it cannot be started. A cancelled ctx
@@ -126,13 +130,14 @@ func (p *Process) launch(spec TaskSpec, path string, port int) (*processTask, er
 // shimCommand runs this very executable as the task's shim (see shim.go),
 // with the task's working directory, environment and output.
 func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline, report *os.File) *exec.Cmd {
+	out := t.output(spec)
 	return &exec.Cmd{
 		Path:       shimExe, // this very binary (exe_linux.go, exe_darwin.go)
 		Args:       append([]string{shimName, t.stopTimeout.String(), path}, spec.Command...),
 		Dir:        spec.Dir,
 		Env:        taskEnv(spec, port),
-		Stdout:     t.logs,
-		Stderr:     t.logs,
+		Stdout:     out,
+		Stderr:     out,                          // the same writer: one copying goroutine, lines in order
 		ExtraFiles: []*os.File{lifeline, report}, // fds 3 and 4 of the shim
 		// A group the shim leads and the task joins, so one kill reaches
 		// all. No Pdeathsig: the shim must outlive shoal to stop the task.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -61,6 +62,16 @@ func (t *processTask) Exit() Exit {
 	default:
 		return Exit{}
 	}
+}
+
+// output is where the task's stdout and stderr go: the capture, and
+// spec.Output too when it is set. One writer for both, so that os/exec
+// copies them through one pipe and their lines stay in order.
+func (t *processTask) output(spec TaskSpec) io.Writer {
+	if spec.Output == nil {
+		return t.logs
+	}
+	return io.MultiWriter(t.logs, spec.Output)
 }
 
 // Logs returns captured output from offset from.
