@@ -25,6 +25,7 @@ const eventWindow = 200 * time.Millisecond
 // in target-group api: …"): a grouped event waits up to eventWindow for
 // others of its kind, and any other event, or a read, flushes what waits
 // first, so the order of the lines stays the order things happened in.
+// Readers see a grouped event once its window is over.
 type eventLog struct {
 	max    int
 	notify func(Event)
@@ -133,18 +134,17 @@ func (l *eventLog) deliver(events []Event) {
 	}
 }
 
-// since returns the events with Seq > seq, oldest first, after recording
-// what waits in a group.
+// since returns the events recorded with Seq > seq, oldest first. Events
+// still waiting in a group are not there yet: they come within
+// eventWindow.
 func (l *eventLog) since(seq int64) []Event {
 	l.mu.Lock()
-	flushed := l.flushLocked()
+	defer l.mu.Unlock()
 	var out []Event
 	for _, e := range l.events {
 		if e.Seq > seq {
 			out = append(out, e)
 		}
 	}
-	l.mu.Unlock()
-	l.deliver(flushed)
 	return out
 }

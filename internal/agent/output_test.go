@@ -70,6 +70,10 @@ func TestEventLog_GroupsEventsOfOneKind(t *testing.T) {
 	l.addGrouped("other", Event{Target: "c"}, "c", render)
 	l.add(Event{Message: "later."})
 	l.addGrouped("registered", Event{Service: "api", Target: "d"}, "d", render)
+	if n := len(l.since(0)); n != 3 {
+		t.Errorf("events before the window is over: got %d, want the 3 recorded", n)
+	}
+	l.flush()
 	var got []Event
 	for _, e := range l.since(0) {
 		e.Seq = 0

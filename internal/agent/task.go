@@ -66,18 +66,16 @@ func (t *task) observed() sched.Task {
 
 // startLocked records new tasks and starts their lifecycle goroutines.
 func (a *Agent) startLocked(placements []sched.Placement) {
-	byService := map[string][]string{}
 	for _, p := range placements {
 		t := a.newTaskLocked(p)
 		a.tasks[t.id] = t
-		byService[p.Service] = append(byService[p.Service], t.id)
+		svc := p.Service
+		a.events.addGrouped("started|"+svc, Event{Time: a.clock.Now(), Service: svc}, "task "+t.id,
+			func(tasks []string) string {
+				return fmt.Sprintf("service %s has started %d tasks: %s.", svc, len(tasks), strings.Join(tasks, " "))
+			})
 		a.wg.Add(1)
 		go a.runTask(t)
-	}
-	for _, svc := range sortedKeys(byService) {
-		ids := byService[svc]
-		a.events.add(Event{Time: a.clock.Now(), Service: svc,
-			Message: fmt.Sprintf("service %s has started %d tasks: %s.", svc, len(ids), taskList(ids))})
 	}
 }
 
@@ -324,17 +322,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func taskList(ids []string) string {
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += " "
-		}
-		s += "task " + id
-	}
-	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {
