@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
@@ -161,11 +162,41 @@ func OpenStore(ctx context.Context, src Source) (*Store, error) {
 	// of PostgreSQL's connections (100 by default) small.
 	db.SetMaxOpenConns(maxOpenConns)
 	s := &Store{db: db, d: src.dialect}
-	if err := s.setup(ctx); err != nil {
+	if err := s.setupRetrying(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up %s: %w", src, err)
 	}
 	return s, nil
+}
+
+// setupRetrying runs setup, again when SQLite says the database is busy:
+// replicas that start together on a new file race to switch it to WAL,
+// which SQLite refuses at once (no busy timeout applies) to all but one.
+func (s *Store) setupRetrying(ctx context.Context) error {
+	const attempts = 20
+	delay := 10 * time.Millisecond
+	for i := 1; ; i++ {
+		err := s.setup(ctx)
+		if err == nil || !isBusy(err) || i == attempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	code := coded.Code() & 0xff // extended codes keep the primary one in the low byte
+	return code == 5 || code == 6
 }
 
 // setup creates the table and inserts the seed, in one transaction.
