@@ -221,14 +221,7 @@ func TestEvents_FollowEndsWhenShoalStops(t *testing.T) {
 	}()
 	testkit.WaitFor(t, 10*time.Second, "the first 3 events", func() bool { return strings.Count(out.String(), "\n") == 3 })
 	stop()
-	select {
-	case code := <-done:
-		if code != 0 || errOut.String() != "" {
-			t.Errorf("exit %d, stderr %q; want 0 and nothing once shoal has stopped", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("events -f did not return within 10s of shoal stopping")
-	}
+	exitsQuietly(t, "events -f", done, &errOut)
 }
 
 func TestEvents_FollowJSONIsOneObjectPerLine(t *testing.T) {
@@ -301,5 +294,19 @@ func TestJSONFlag_PrintsWhatTheAPIServes(t *testing.T) {
 				t.Errorf("shoal %s differs from GET %s (-api +cli):\n%s", strings.Join(c.args, " "), c.api, diff)
 			}
 		})
+	}
+}
+
+// exitsQuietly waits for a command following a shoal that has stopped to
+// return: exit 0, nothing on stderr.
+func exitsQuietly(t *testing.T, what string, done <-chan int, errOut *testkit.Buffer) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != 0 || errOut.String() != "" {
+			t.Errorf("%s: exit %d, stderr %q; want 0 and nothing once shoal has stopped", what, code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return within 10s of shoal stopping", what)
 	}
 }
