@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish after
@@ -39,7 +41,14 @@ type config struct {
 	addr     string // HOST:PORT; HOST defaults to 127.0.0.1, PORT to 3000 (0 picks a free port)
 	database Source // DATABASE_URL, default sqlite:catalog.db
 	taskID   string // SHOAL_TASK_ID, default hostname-pid
+	cache    string // CACHE: none, memory or redis; default redis if REDIS_URL is set, else none
+	cacheTTL time.Duration
+	redis    *redis.Options // REDIS_URL, parsed; set when cache is redis
+	redisURL string         // REDIS_URL without its password
 }
+
+// defaultCacheTTL is CACHE_TTL's default.
+const defaultCacheTTL = 30 * time.Second
 
 func loadConfig(getenv func(string) string) (config, error) {
 	host := envOr(getenv, "HOST", "127.0.0.1")
@@ -52,11 +61,63 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	return config{
+	cfg := config{
 		addr:     net.JoinHostPort(host, strconv.FormatUint(n, 10)),
 		database: src,
 		taskID:   envOr(getenv, "SHOAL_TASK_ID", defaultTaskID()),
-	}, nil
+	}
+	if err := loadCacheConfig(getenv, &cfg); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// loadCacheConfig reads CACHE, CACHE_TTL and REDIS_URL into cfg.
+func loadCacheConfig(getenv func(string) string, cfg *config) error {
+	redisURL := getenv("REDIS_URL")
+	cfg.cache = getenv("CACHE")
+	switch {
+	case cfg.cache == "" && redisURL != "":
+		cfg.cache = "redis"
+	case cfg.cache == "":
+		cfg.cache = "none"
+	case cfg.cache == "redis" && redisURL == "":
+		return errors.New(`CACHE: "redis" needs REDIS_URL, e.g. redis://127.0.0.1:6379/0`)
+	case cfg.cache == "none" || cfg.cache == "memory":
+		if redisURL != "" {
+			return fmt.Errorf("CACHE: %q but REDIS_URL is set: unset REDIS_URL, or CACHE to use Redis", cfg.cache)
+		}
+	case cfg.cache != "redis":
+		return fmt.Errorf("CACHE: %q is not a cache; use none, memory or redis", cfg.cache)
+	}
+	cfg.cacheTTL = defaultCacheTTL
+	if v := getenv("CACHE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond {
+			return fmt.Errorf("CACHE_TTL: %q is not a duration of at least 1ms, like 30s or 1m", v)
+		}
+		cfg.cacheTTL = d
+	}
+	if cfg.cache == "redis" {
+		opts, err := parseRedisURL(redisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		cfg.redis, cfg.redisURL = opts, redactURL(redisURL)
+	}
+	return nil
+}
+
+// newCache returns the cache cfg asks for.
+func newCache(cfg config) Cache {
+	switch cfg.cache {
+	case "memory":
+		return newMemoryCache(cfg.cacheTTL, time.Now)
+	case "redis":
+		return newRedisCache(cfg.redis, redisPrefix, cfg.cacheTTL, cfg.redisURL)
+	default:
+		return noCache{}
+	}
 }
 
 func envOr(getenv func(string) string, key, fallback string) string {
@@ -82,6 +143,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	setRedisLogger(logger)
 	store, err := OpenStore(ctx, cfg.database)
 	if err != nil {
 		return err
@@ -91,12 +153,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
 		}
 	}()
+	cache := newCache(cfg)
+	defer func() {
+		if cerr := cache.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close cache: %w", cerr))
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(store, cfg.taskID, logger),
+		Handler:           newHandler(store, cache, cfg.taskID, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Longer than a load balancer's idle timeout (60 s on ALB), so
 		// the balancer, not the target, closes idle keep-alive
@@ -104,7 +172,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		IdleTimeout: 75 * time.Second,
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("catalog listening", "addr", ln.Addr().String(), "database", cfg.database.String(), "task", cfg.taskID)
+	attrs := []any{"addr", ln.Addr().String(), "database", cfg.database.String(), "task", cfg.taskID, "cache", cfg.cache}
+	switch cfg.cache {
+	case "redis":
+		attrs = append(attrs, "redis", cache.String(), "cache_ttl", cfg.cacheTTL)
+	case "memory":
+		attrs = append(attrs, "cache_ttl", cfg.cacheTTL)
+	}
+	logger.Info("catalog listening", attrs...)
 	return serve(ctx, srv, ln, logger)
 }
 

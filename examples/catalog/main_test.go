@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +30,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// go-redis's own lines, on stderr by default, would repeat what the
+	// tests' logs say: that Redis is unreachable.
+	setRedisLogger(slog.New(slog.DiscardHandler))
 	os.Exit(m.Run())
 }
 

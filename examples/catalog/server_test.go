@@ -14,14 +14,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// newTestServer serves the catalog API on a real HTTP server, with logs in the
-// test's output.
+// newTestServer serves the catalog API, without a cache, on a real HTTP
+// server, with logs in the test's output.
 func newTestServer(t *testing.T, store *Store, taskID string) *httptest.Server {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	srv := httptest.NewServer(newHandler(store, taskID, logger))
-	t.Cleanup(srv.Close)
+	srv, _ := newCachedServer(t, store, noCache{}, taskID)
 	return srv
+}
+
+// newCachedServer serves the catalog API reading through cache on a real
+// HTTP server. Its logs go to the test's output and to the buffer returned.
+func newCachedServer(t *testing.T, store *Store, cache Cache, taskID string) (*httptest.Server, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), nil))
+	srv := httptest.NewServer(newHandler(store, cache, taskID, logger))
+	t.Cleanup(srv.Close)
+	return srv, logs
 }
 
 // response is what a test request got back.
@@ -225,13 +234,25 @@ func TestServer_ServedByOnEveryResponse(t *testing.T) {
 func TestServer_DatabaseDownFailsHealthCheck(t *testing.T) {
 	srv, store := sqliteServer(t)
 	store.Close()
-	for _, path := range []string{"/", "/items/1"} {
-		resp := do(t, "GET", srv.URL+path, "", "")
+	for _, tt := range []struct{ path, want string }{
+		{"/", "database unreachable"}, // the health check pings the database
+		{"/items/1", "database unavailable"},
+	} {
+		resp := do(t, "GET", srv.URL+tt.path, "", "")
 		if resp.status != http.StatusServiceUnavailable {
-			t.Errorf("GET %s: got status %d, want 503", path, resp.status)
+			t.Errorf("GET %s: got status %d, want 503", tt.path, resp.status)
 		}
-		if got := decode[map[string]string](t, resp)["error"]; got != "database unavailable" {
-			t.Errorf("GET %s: got error %q, want %q", path, got, "database unavailable")
+		if got := decode[map[string]string](t, resp)["error"]; got != tt.want {
+			t.Errorf("GET %s: got error %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestServer_NoCacheNoXCache(t *testing.T) {
+	srv, _ := sqliteServer(t)
+	for _, path := range []string{"/", "/", "/items/1"} {
+		if resp := do(t, "GET", srv.URL+path, "", ""); resp.header.Get("X-Cache") != "" {
+			t.Errorf("GET %s without a cache: got X-Cache %q, want none", path, resp.header.Get("X-Cache"))
 		}
 	}
 }
@@ -257,7 +278,7 @@ func (b *syncBuffer) String() string {
 func TestServer_LogsOneLinePerRequest(t *testing.T) {
 	var logs syncBuffer
 	store := openStore(t, sqliteURL(t))
-	srv := httptest.NewServer(newHandler(store, "task-1", slog.New(slog.NewTextHandler(&logs, nil))))
+	srv := httptest.NewServer(newHandler(store, noCache{}, "task-1", slog.New(slog.NewTextHandler(&logs, nil))))
 	do(t, "GET", srv.URL+"/items/2", "", "")
 	do(t, "GET", srv.URL+"/items/x", "", "")
 	srv.Close() // waits for the handlers, and so for their log lines

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -161,6 +162,10 @@ func OpenStore(ctx context.Context, src Source) (*Store, error) {
 	// Several replicas share the database server: keep each one's share
 	// of PostgreSQL's connections (100 by default) small.
 	db.SetMaxOpenConns(maxOpenConns)
+	// Keep them open once made (database/sql keeps 2 by default):
+	// opening one costs PostgreSQL's authentication, and a health check
+	// that must open one may miss its deadline.
+	db.SetMaxIdleConns(maxOpenConns)
 	s := &Store{db: db, d: src.dialect}
 	if err := s.setupRetrying(ctx); err != nil {
 		db.Close()
@@ -279,4 +284,19 @@ func (s *Store) Create(ctx context.Context, name string) (Item, error) {
 		return Item{}, err
 	}
 	return it, nil
+}
+
+// Ping checks that the database can be reached. A pooled connection that
+// the server (or the network) has closed fails its ping with "driver: bad
+// connection" and is dropped; Ping then tries another, so that its error
+// says why the database cannot be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	var err error
+	for range maxOpenConns + 1 {
+		err = s.db.PingContext(ctx)
+		if !errors.Is(err, driver.ErrBadConn) {
+			break
+		}
+	}
+	return err
 }
