@@ -70,8 +70,8 @@ var rules = []rule{
 		never:  []string{"internal/testkit", "internal/clock/clocktest"},
 	},
 	{
-		what:  "internal/instance imports nothing of shoal's: the agent, the drivers and the load balancer build on it",
-		from:  []string{"internal/instance"},
+		what:  "internal/instance and internal/endpoint import nothing of shoal's: the agent, the drivers and the load balancer build on them",
+		from:  []string{"internal/instance", "internal/endpoint"},
 		never: []string{anyOfShoal},
 	},
 	{

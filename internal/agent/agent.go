@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/endpoint"
 	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
@@ -76,6 +78,10 @@ type Config struct {
 	// line prefixed with the task's id; when it is nil, a failed task's
 	// last lines go into its stop event instead.
 	TaskOutput io.Writer
+	// Dial connects to tasks: for the endpoints of services others depend
+	// on, and to check that such a task takes connections. Default: a
+	// plain TCP dial.
+	Dial endpoint.DialFunc
 	// KeepStopped is how many stopped tasks are kept for `shoal ps -a`,
 	// their logs and the restart back-off. Default: 100.
 	KeepStopped int
@@ -102,10 +108,12 @@ type Agent struct {
 	mu        sync.Mutex
 	stack     *Stack
 	instances []instance.Instance
-	tasks     map[string]*task            // every task not yet forgotten, by id
-	byTarget  map[string]*task            // running tasks by targetKey(group, addr)
-	steady    map[string]bool             // services whose steady state was announced
-	backoff   map[string]announcedBackoff // services whose back-off was announced
+	tasks     map[string]*task              // every task not yet forgotten, by id
+	byTarget  map[string]*task              // running tasks by targetKey(group, addr)
+	steady    map[string]bool               // services whose steady state was announced
+	backoff   map[string]announcedBackoff   // services whose back-off was announced
+	waiting   map[string]string             // services announced waiting, and for what
+	endpoints map[string]*endpoint.Endpoint // of the services others depend on
 	closing   bool
 }
 
@@ -120,6 +128,9 @@ func New(cfg Config) *Agent {
 	if cfg.BuildOutput == nil {
 		cfg.BuildOutput = io.Discard
 	}
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{}).DialContext
+	}
 	if cfg.KeepStopped <= 0 {
 		cfg.KeepStopped = 100
 	}
@@ -131,6 +142,7 @@ func New(cfg Config) *Agent {
 		wake:  make(chan struct{}, 1),
 		tasks: make(map[string]*task), byTarget: make(map[string]*task),
 		steady: make(map[string]bool), backoff: make(map[string]announcedBackoff),
+		waiting: make(map[string]string), endpoints: make(map[string]*endpoint.Endpoint),
 	}
 }
 
@@ -158,25 +170,37 @@ func (a *Agent) Apply(ctx context.Context, s *Stack) error {
 	if err != nil {
 		return fmt.Errorf("load balancer: %w", err)
 	}
-	if err := a.build(ctx, s); err != nil {
+	endpoints, err := a.prepareEndpoints(s)
+	if err != nil {
 		change.Abort()
+		return err
+	}
+	abort := func() {
+		change.Abort()
+		closeEndpoints(endpoints)
+	}
+	if err := a.build(ctx, s); err != nil {
+		abort()
 		return err
 	}
 	if err := a.check(s); err != nil {
-		change.Abort()
+		abort()
 		return err
 	}
 	if err := a.persist(s); err != nil {
-		change.Abort()
+		abort()
 		return err
 	}
 	if err := change.Commit(); err != nil {
+		closeEndpoints(endpoints)
 		a.restoreRecord()
 		return fmt.Errorf("load balancer: %w", err)
 	}
 	a.mu.Lock()
 	a.stack, a.instances = s, instances
+	dropped := a.commitEndpointsLocked(s, endpoints)
 	a.mu.Unlock()
+	closeEndpoints(dropped)
 	a.poke()
 	return nil
 }
@@ -304,6 +328,7 @@ func (a *Agent) reconcile() time.Time {
 	a.startLocked(plan.Start)
 	a.announceSteadyLocked(plan.Steady)
 	a.announceBackoffLocked(plan.BackingOff)
+	a.announceWaitingLocked(plan.Waiting)
 	a.forgetOldLocked()
 	return plan.Wake
 }
@@ -331,6 +356,11 @@ func (a *Agent) Shutdown(ctx context.Context) {
 		<-done
 	}
 	a.cancelLife()
+	a.mu.Lock()
+	endpoints := a.endpoints
+	a.endpoints = map[string]*endpoint.Endpoint{}
+	a.mu.Unlock()
+	closeEndpoints(endpoints) // not under a.mu: their connections ask the agent for tasks
 	a.events.close()
 }
 
@@ -343,7 +373,7 @@ func (a *Agent) desiredLocked() sched.Desired {
 		svc := a.stack.Services[name]
 		d.Services = append(d.Services, sched.Service{
 			Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup,
-			GracePeriod: svc.GracePeriod,
+			GracePeriod: svc.GracePeriod, DependsOn: svc.DependsOn,
 		})
 	}
 	return d

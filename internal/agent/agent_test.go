@@ -65,9 +65,11 @@ func (r *recorder) list() []string {
 	return append([]string(nil), r.calls...)
 }
 
-// fakeTask is a driver.Task whose exit the test controls.
+// fakeTask is a driver.Task whose exit the test controls. Nothing listens
+// at its address unless the test does.
 type fakeTask struct {
 	addr     string
+	env      map[string]string // what it was started with
 	rec      *recorder
 	exitOnce sync.Once
 	done     chan struct{}
@@ -115,7 +117,7 @@ func (r *fakeRunner) Start(ctx context.Context, s driver.TaskSpec) (driver.Task,
 		return nil, r.startErr
 	}
 	r.n++
-	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{})}
+	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{}), env: s.Env}
 	if s.Output != nil {
 		fmt.Fprintf(s.Output, "listening on %s\n", t.addr)
 	}

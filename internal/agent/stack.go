@@ -36,6 +36,21 @@ type TaskDefinition struct {
 	// Task is the driver's spec of every task of this definition; the
 	// agent adds the task's ID and Address and the SHOAL_ variables to Env.
 	Task driver.TaskSpec
+	// EnvRefs are the environment values that name other services
+	// (${services.NAME.address}), by variable: the agent puts the value
+	// together as each task starts, over what Task.Env has.
+	EnvRefs map[string]EnvValue
+}
+
+// EnvValue is an environment value made of text and references to
+// services.
+type EnvValue []EnvPart
+
+// EnvPart is literal Text, or, when Service is set, the Field (address,
+// host or port) of that service's endpoint.
+type EnvPart struct {
+	Text           string
+	Service, Field string
 }
 
 // KindProcess is the kind of task definitions run as local processes.
@@ -50,4 +65,7 @@ type Service struct {
 	// GracePeriod is how long after a task starts its failing health
 	// checks are ignored.
 	GracePeriod time.Duration
+	// DependsOn names the services that must have a healthy task before
+	// this one starts any.
+	DependsOn []string
 }

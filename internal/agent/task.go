@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,12 @@ type task struct {
 	// output streams the task's output to Config.TaskOutput; nil when
 	// that is not set.
 	output *lineWriter
+	// env is what the definition's environment values that name other
+	// services come to, resolved when the task is created.
+	env map[string]string
+	// probe is set for a task that others depend on and that has no target
+	// group: it serves once it takes a TCP connection, not at RUNNING.
+	probe bool
 }
 
 func (t *task) observed() sched.Task {
@@ -86,12 +93,15 @@ func (a *Agent) newTaskLocked(p sched.Placement) *task {
 	if a.cfg.TaskOutput != nil {
 		output = newLineWriter(id, a.cfg.TaskOutput, a.events.flush)
 	}
-	return &task{
+	t := &task{
 		id: id, service: p.Service, taskDef: svc.TaskDefinition, output: output,
 		def: a.stack.TaskDefinitions[svc.TaskDefinition], targetGroup: svc.TargetGroup,
 		instance: a.instanceLocked(p.Instance), status: sched.Provisioning,
 		createdAt: a.clock.Now(), stop: make(chan struct{}),
 	}
+	t.env = a.resolveEnvLocked(t)
+	t.probe = svc.TargetGroup == "" && slices.Contains(dependedOn(a.stack), p.Service)
+	return t
 }
 
 // runTask walks one task through its whole life. Whatever happens, a task
@@ -107,6 +117,9 @@ func (a *Agent) runTask(t *task) {
 	registered := !a.stopRequested(t) && a.activate(t)
 	if registered {
 		a.setRunning(t)
+		if t.probe {
+			a.awaitListening(t, h.Done())
+		}
 		select {
 		case <-h.Done():
 			a.exitedOnItsOwn(t)
@@ -158,7 +171,7 @@ func (a *Agent) setRunning(t *task) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t.status, t.startedAt = sched.Running, a.clock.Now()
-	if t.targetGroup == "" {
+	if t.targetGroup == "" && !t.probe {
 		t.healthyAt = t.startedAt
 	}
 	a.events.addGrouped("running|"+t.service, Event{Time: t.startedAt, Service: t.service, Task: t.id},
@@ -313,6 +326,7 @@ func (t *task) spec() driver.TaskSpec {
 	s.Env["SHOAL_TASK_ID"] = t.id
 	s.Env["SHOAL_SERVICE"] = t.service
 	s.Env["SHOAL_INSTANCE"] = t.instance.Name
+	maps.Copy(s.Env, t.env)
 	return s
 }
 

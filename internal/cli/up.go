@@ -135,8 +135,8 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	printer := newProgress(e.stdout)
 	ag = agent.New(agent.Config{
 		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
-		Instances: instances,
-		Balancer:  lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
+		Instances: instances, Dial: instances.DialContext,
+		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
 		TaskOutput: taskOutputTo(printer, taskOutput),
 	})
 	api, err := admin.Listen(st.SocketPath(), ag, log)

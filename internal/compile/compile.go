@@ -66,6 +66,7 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 			Desired:        svc.Desired,
 			TargetGroup:    svc.TargetGroup,
 			GracePeriod:    svc.HealthCheckGracePeriod.D(),
+			DependsOn:      slices.Clone(svc.DependsOn),
 		}
 	}
 	return out, nil
@@ -132,6 +133,7 @@ func taskDefinition(stackDir string, td *spec.TaskDefinition) agent.TaskDefiniti
 		Kind:     agent.KindProcess,
 		Build:    td.Build,
 		BuildDir: dir,
+		EnvRefs:  envRefs(td.Environment),
 		Task: driver.TaskSpec{
 			Command:       slices.Clone(td.Command),
 			Dir:           dir,
@@ -149,4 +151,33 @@ func workingDir(stackDir, dir string) string {
 		return dir
 	}
 	return filepath.Join(stackDir, dir)
+}
+
+// envRefs splits the environment values that name services into text and
+// references, for the agent to put together as each task starts.
+func envRefs(env map[string]string) map[string]agent.EnvValue {
+	var out map[string]agent.EnvValue
+	for key, value := range env {
+		phs := spec.FindPlaceholders(value)
+		if len(phs) == 0 {
+			continue
+		}
+		var v agent.EnvValue
+		at := 0
+		for _, ph := range phs {
+			if ph.Start > at {
+				v = append(v, agent.EnvPart{Text: value[at:ph.Start]})
+			}
+			v = append(v, agent.EnvPart{Service: ph.Service, Field: ph.Field})
+			at = ph.End
+		}
+		if at < len(value) {
+			v = append(v, agent.EnvPart{Text: value[at:]})
+		}
+		if out == nil {
+			out = map[string]agent.EnvValue{}
+		}
+		out[key] = v
+	}
+	return out
 }

@@ -72,6 +72,15 @@ func dirError(dir string, err error) *CheckError {
 
 // programError words why the program name cannot be started; err is
 // resolveCommand's.
+// installHints say how to install the servers stacks commonly run as
+// backing services.
+var installHints = map[string]string{
+	"redis-server": "`sudo apt-get install redis-server` (Debian, Ubuntu) or `brew install redis` (macOS)",
+	"postgres":     "`sudo apt-get install postgresql` (Debian, Ubuntu; the program is in /usr/lib/postgresql/VERSION/bin) or `brew install postgresql` (macOS)",
+	"memcached":    "`sudo apt-get install memcached` (Debian, Ubuntu) or `brew install memcached` (macOS)",
+	"nginx":        "`sudo apt-get install nginx` (Debian, Ubuntu) or `brew install nginx` (macOS)",
+}
+
 func programError(spec TaskSpec, name, dir string, err error) *CheckError {
 	e := &CheckError{Err: err}
 	path := name
@@ -83,6 +92,10 @@ func programError(spec TaskSpec, name, dir string, err error) *CheckError {
 		where := "PATH"
 		if p, ok := spec.Env["PATH"]; ok {
 			where = fmt.Sprintf("the task's PATH (%s)", p)
+		}
+		if install, ok := installHints[name]; ok {
+			e.Msg = fmt.Sprintf("program %q is not found in %s: install it with %s", name, where, install)
+			break
 		}
 		e.Msg = fmt.Sprintf("program %q is not found in %s: install it, fix the name, or give its path (like ./%s, relative to the working directory %s)",
 			name, where, name, dir)

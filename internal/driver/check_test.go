@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -98,5 +99,14 @@ func TestCheckCommand_AgreesWithStart(t *testing.T) {
 		if checkErr := CheckCommand(spec); (checkErr == nil) != (resolveErr == nil) {
 			t.Errorf("%s: CheckCommand says %v, resolveCommand %v", name, checkErr, resolveErr)
 		}
+	}
+}
+
+func TestCheckCommand_SaysHowToInstallAKnownServer(t *testing.T) {
+	spec := TaskSpec{ID: "cache-1", Command: []string{"redis-server", "--port", "0"}, Dir: t.TempDir(),
+		Env: map[string]string{"PATH": t.TempDir()}}
+	err := CheckCommand(spec)
+	if err == nil || !strings.Contains(err.Error(), "apt-get install redis-server") {
+		t.Errorf("CheckCommand of a missing redis-server: got %v, want the install command", err)
 	}
 }

@@ -56,6 +56,9 @@ type Service struct {
 	// GracePeriod is how long after a task started its unhealthy target
 	// state is ignored.
 	GracePeriod time.Duration
+	// DependsOn names services that must have a healthy task before this
+	// one starts any.
+	DependsOn []string
 }
 
 // Task is one task as observed, running or recently stopped.
@@ -102,6 +105,16 @@ type Plan struct {
 	// BackingOff lists the services that wait before they start a
 	// replacement, because their tasks keep failing.
 	BackingOff []BackingOff
+	// Waiting lists the services that start nothing until services they
+	// depend on have a healthy task.
+	Waiting []Waiting
+}
+
+// Waiting is a service waiting for its dependencies.
+type Waiting struct {
+	Service string
+	// For names the dependencies with no healthy task yet.
+	For []string
 }
 
 // BackingOff is a service waiting before its next start.
@@ -148,8 +161,9 @@ const (
 func Reconcile(d Desired, o Observed, now time.Time) Plan {
 	var p Plan
 	load := instanceLoad(d.Instances, o.Tasks)
+	ready := readyServices(d.Services, o.Tasks)
 	for _, svc := range d.Services {
-		p.merge(reconcileService(svc, d.Instances, load, tasksOf(svc.Name, o.Tasks), now))
+		p.merge(reconcileService(svc, d.Instances, load, tasksOf(svc.Name, o.Tasks), notReady(svc, ready), now))
 	}
 	p.Stop = append(p.Stop, stopOrphans(d.Services, o.Tasks)...)
 	return p
@@ -175,10 +189,45 @@ func (p *Plan) merge(q Plan) {
 	p.Stop = append(p.Stop, q.Stop...)
 	p.Steady = append(p.Steady, q.Steady...)
 	p.BackingOff = append(p.BackingOff, q.BackingOff...)
+	p.Waiting = append(p.Waiting, q.Waiting...)
 	p.Wake = earliest(p.Wake, q.Wake)
 }
 
-func reconcileService(svc Service, instances []string, load map[string]int, tasks []Task, now time.Time) Plan {
+// readyServices are the services with a task that serves healthy now: in
+// its target group, or, without one, since it first did (RUNNING, or
+// accepting connections when the agent checks that).
+func readyServices(services []Service, tasks []Task) map[string]bool {
+	grouped := map[string]bool{}
+	for _, svc := range services {
+		grouped[svc.Name] = svc.TargetGroup != ""
+	}
+	ready := map[string]bool{}
+	for _, t := range activeTasks(tasks) {
+		switch {
+		case t.Status != Running:
+		case grouped[t.Service] && t.Health == HealthHealthy:
+			ready[t.Service] = true
+		case !grouped[t.Service] && !t.HealthyAt.IsZero():
+			ready[t.Service] = true
+		}
+	}
+	return ready
+}
+
+// notReady lists the dependencies of svc that are not ready.
+func notReady(svc Service, ready map[string]bool) []string {
+	var out []string
+	for _, dep := range svc.DependsOn {
+		if !ready[dep] {
+			out = append(out, dep)
+		}
+	}
+	return out
+}
+
+// reconcileService plans one service; waitingFor lists its dependencies
+// that have no healthy task yet: until they do, it starts nothing.
+func reconcileService(svc Service, instances []string, load map[string]int, tasks []Task, waitingFor []string, now time.Time) Plan {
 	var p Plan
 	active, moved := stopMoved(svc, activeTasks(tasks))
 	active, p.Stop, p.Wake = stopUnhealthy(svc, active, now)
@@ -186,6 +235,8 @@ func reconcileService(svc Service, instances []string, load map[string]int, task
 	switch {
 	case len(active) > svc.Desired:
 		p.Stop = append(p.Stop, scaleIn(svc, active, len(active)-svc.Desired)...)
+	case len(active) < svc.Desired && len(waitingFor) > 0:
+		p.Waiting = []Waiting{{Service: svc.Name, For: waitingFor}}
 	case len(active) < svc.Desired:
 		wait := restartDelay(tasks, now)
 		if wait > 0 {
@@ -281,7 +332,7 @@ func steady(svc Service, tasks []Task) bool {
 		if t.StopRequested || t.Status != Running {
 			return false
 		}
-		if svc.TargetGroup != "" && t.Health != HealthHealthy {
+		if svc.TargetGroup != "" && t.Health != HealthHealthy || svc.TargetGroup == "" && t.HealthyAt.IsZero() {
 			return false
 		}
 		running++

@@ -376,3 +376,46 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+func TestReconcile_DependenciesStartFirst(t *testing.T) {
+	cache := Service{Name: "cache", Desired: 1}
+	api := Service{Name: "api", Desired: 2, TargetGroup: "api-tg", DependsOn: []string{"cache"}}
+	d := Desired{Instances: twoInstances, Services: []Service{cache, api}}
+	cacheTask := func(status Status, healthyAt time.Time) Task {
+		return Task{ID: "c", Service: "cache", Instance: "instance-1", Status: status, CreatedAt: at(0), StartedAt: at(1), HealthyAt: healthyAt}
+	}
+	tests := []struct {
+		name  string
+		tasks []Task
+		want  Plan
+	}{
+		{
+			name: "nothing runs: the cache starts, the api waits",
+			want: Plan{
+				Start:   []Placement{{"cache", "instance-1"}},
+				Waiting: []Waiting{{Service: "api", For: []string{"cache"}}},
+			},
+		},
+		{
+			name:  "the cache runs but does not take connections yet: the api still waits",
+			tasks: []Task{cacheTask(Running, time.Time{})},
+			want:  Plan{Waiting: []Waiting{{Service: "api", For: []string{"cache"}}}},
+		},
+		{
+			name:  "the cache is healthy: the api starts",
+			tasks: []Task{cacheTask(Running, at(2))},
+			want: Plan{
+				Start:  []Placement{{"api", "instance-2"}, {"api", "instance-1"}},
+				Steady: []string{"cache"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Reconcile(d, Observed{Tasks: tt.tasks}, at(5))
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

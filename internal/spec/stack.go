@@ -156,8 +156,11 @@ type TaskDefinition struct {
 	Port int `yaml:"port" json:"port,omitempty"`
 	// Environment variables given to the task, on top of shoal's own
 	// (PORT, HOST, SHOAL_TASK_ID, SHOAL_SERVICE, SHOAL_INSTANCE,
-	// SHOAL_CONTAINER_PORT) and the
-	// environment shoal runs in. Default: none.
+	// SHOAL_CONTAINER_PORT) and the environment shoal runs in. A value may
+	// name a service the task's service depends on:
+	// ${services.NAME.address} is a local host:port that reaches a healthy
+	// task of it, ${services.NAME.host} and ${services.NAME.port} its parts.
+	// Default: none.
 	Environment map[string]string `yaml:"environment" json:"environment,omitempty"`
 	// StopTimeout is how long a task has to exit after SIGTERM before it is
 	// killed with SIGKILL. 0-120 s. Default: 30 s.
@@ -179,6 +182,13 @@ type Service struct {
 	// load balancer health checks are ignored, so that a slow starter is
 	// not replaced. Default: 0.
 	HealthCheckGracePeriod Duration `yaml:"health_check_grace_period" json:"health_check_grace_period"`
+	// DependsOn names the services this one needs (a cache, a database):
+	// its tasks start only once each of them has a healthy task, and its
+	// task definition's environment can name their address with
+	// ${services.NAME.address} (also .host and .port). A service without a
+	// target group is healthy once its task accepts TCP connections.
+	// Default: none.
+	DependsOn []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 }
 
 // Command is an argv. In YAML it is a list, or a string run by /bin/sh -c.

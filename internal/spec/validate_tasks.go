@@ -1,6 +1,10 @@
 package spec
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 func (v *validator) cluster() {
 	c := v.s.Cluster
@@ -77,6 +81,87 @@ func (v *validator) services() {
 		v.strategy(path+".scheduling_strategy", sv.SchedulingStrategy)
 		v.durationRange(path+".health_check_grace_period", "health_check_grace_period",
 			sv.HealthCheckGracePeriod, 0, 2147483647*time.Second)
+		v.dependsOn(path, name, sv)
+		v.placeholders(name, sv)
+	}
+	v.dependencyCycles()
+}
+
+// dependsOn checks the names a service depends on.
+func (v *validator) dependsOn(path, name string, sv *Service) {
+	seen := map[string]bool{}
+	for i, dep := range sv.DependsOn {
+		at := indexPath(path+".depends_on", i)
+		switch {
+		case dep == name:
+			v.errorf(at, "service %s cannot depend on itself", name)
+		case seen[dep]:
+			v.errorf(at, "%s is listed twice", dep)
+		default:
+			ref(v, at, "depends_on", "service", "services", dep, v.s.Services)
+		}
+		seen[dep] = true
+	}
+}
+
+// dependencyCycles reports services that depend on themselves through
+// others: none of them could ever start.
+func (v *validator) dependencyCycles() {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var visit func(name string, trail []string)
+	visit = func(name string, trail []string) {
+		sv := v.s.Services[name]
+		if sv == nil || state[name] == done {
+			return
+		}
+		if state[name] == visiting {
+			cycle := append(trail[slices.Index(trail, name):], name)
+			v.errorf(joinPath("services", name)+".depends_on", "services depend on each other in a circle (%s): none of them could start; remove one of these dependencies",
+				strings.Join(cycle, " → "))
+			return
+		}
+		state[name] = visiting
+		for _, dep := range sv.DependsOn {
+			if dep != name { // reported by dependsOn
+				visit(dep, append(trail, name))
+			}
+		}
+		state[name] = done
+	}
+	for _, name := range sortedKeys(v.s.Services) {
+		if state[name] == unvisited {
+			visit(name, nil)
+		}
+	}
+}
+
+// placeholders checks the ${services.NAME.FIELD} placeholders in the
+// environment of a service's task definition: each names a field that
+// exists, of a service this one depends on (so that it is ready when the
+// task starts).
+func (v *validator) placeholders(name string, sv *Service) {
+	td := v.s.TaskDefinitions[sv.TaskDefinition]
+	if td == nil {
+		return
+	}
+	for _, key := range sortedKeys(td.Environment) {
+		at := joinPath(joinPath("task_definitions", sv.TaskDefinition)+".environment", key)
+		reported := map[string]bool{}
+		for _, ph := range FindPlaceholders(td.Environment[key]) {
+			switch {
+			case ph.Err != "":
+				v.errorf(at, "%s: %s", ph.Text, ph.Err)
+			case !slices.Contains(sv.DependsOn, ph.Service) && !reported[ph.Service]:
+				reported[ph.Service] = true
+				v.errorf(at, "%s names service %s, which service %s does not depend on: add depends_on: [%s] to services.%s",
+					ph.Text, ph.Service, name, ph.Service, name)
+			}
+		}
 	}
 }
 
