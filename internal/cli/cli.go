@@ -41,6 +41,7 @@ func commands() []command {
 		{"targets", "list targets with their health state and reason", runTargets},
 		{"logs", "print a task's output, or a service's tasks' merged; -f follows", runLogs},
 		{"events", "print the service events, as up does; -f follows them", runEvents},
+		{"check", "check a running service: consistency asks each task the same and compares", runCheck},
 		{"version", "print shoal's version", runVersion},
 	}
 }
