@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/testkit"
 )
 
 // dependsStack is testStack with a service cache, without a target group,
@@ -47,7 +48,7 @@ func TestAgent_DependentWaitsThenReachesItsDependencyThroughTheEndpoint(t *testi
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go serveLines(ln, "cache")
+	go testkit.ServeLines(ln, "cache")
 	waitFor(t, "the probe to wait for its next try", func() bool { return h.clock.Timers() > 0 })
 	h.clock.Advance(probeEvery)
 	waitFor(t, "web started", func() bool { return len(h.runner.started()) == 2 })
@@ -76,21 +77,4 @@ func hasEvent(h *harness, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// serveLines answers each line with name and the line, until ln closes.
-func serveLines(ln net.Listener, name string) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			sc := bufio.NewScanner(c)
-			for sc.Scan() {
-				io.WriteString(c, name+" "+sc.Text()+"\n")
-			}
-		}()
-	}
 }

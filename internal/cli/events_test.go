@@ -187,14 +187,7 @@ func TestEvents_FollowPrintsNewEventsUntilCancelled(t *testing.T) {
 		return asked[len(asked)-1] == 4
 	})
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 || errOut.String() != "" {
-			t.Errorf("after cancel: exit %d, stderr %q; want 0 and nothing", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("events -f did not return within 10s of cancel")
-	}
+	exitsQuietly(t, "events -f", "cancel", done, &errOut)
 	if n := strings.Count(out.String(), "\n"); n != 4 {
 		t.Errorf("printed %d lines, want each of the 4 events once:\n%s", n, out.String())
 	}
@@ -221,7 +214,7 @@ func TestEvents_FollowEndsWhenShoalStops(t *testing.T) {
 	}()
 	testkit.WaitFor(t, 10*time.Second, "the first 3 events", func() bool { return strings.Count(out.String(), "\n") == 3 })
 	stop()
-	exitsQuietly(t, "events -f", done, &errOut)
+	exitsQuietly(t, "events -f", "shoal stopping", done, &errOut)
 }
 
 func TestEvents_FollowJSONIsOneObjectPerLine(t *testing.T) {
@@ -297,16 +290,16 @@ func TestJSONFlag_PrintsWhatTheAPIServes(t *testing.T) {
 	}
 }
 
-// exitsQuietly waits for a command following a shoal that has stopped to
-// return: exit 0, nothing on stderr.
-func exitsQuietly(t *testing.T, what string, done <-chan int, errOut *testkit.Buffer) {
+// exitsQuietly waits for a following command to return after cause
+// ("shoal stopping", "cancel"): exit 0, nothing on stderr.
+func exitsQuietly(t *testing.T, what, cause string, done <-chan int, errOut *testkit.Buffer) {
 	t.Helper()
 	select {
 	case code := <-done:
 		if code != 0 || errOut.String() != "" {
-			t.Errorf("%s: exit %d, stderr %q; want 0 and nothing once shoal has stopped", what, code, errOut.String())
+			t.Errorf("%s after %s: exit %d, stderr %q; want 0 and nothing", what, cause, code, errOut.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not return within 10s of shoal stopping", what)
+		t.Fatalf("%s did not return within 10s of %s", what, cause)
 	}
 }

@@ -15,28 +15,7 @@ import (
 
 // echo is a task that answers each line with its name and the line.
 func echo(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					io.WriteString(c, name+" "+sc.Text()+"\n")
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testkit.LineServer(t, name).Addr().String()
 }
 
 func ask(t *testing.T, addr, line string) (string, error) {

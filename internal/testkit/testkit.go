@@ -3,7 +3,10 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -68,4 +71,36 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// LineServer is a TCP server on 127.0.0.1 that answers each line it reads
+// with its name, a space and the line: a stand-in for a task or a backing
+// service. It stops when the test ends.
+func LineServer(t testing.TB, name string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go ServeLines(ln, name)
+	return ln
+}
+
+// ServeLines answers, on every connection ln accepts, each line with name,
+// a space and the line, until ln is closed.
+func ServeLines(ln net.Listener, name string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				io.WriteString(c, name+" "+sc.Text()+"\n")
+			}
+		}()
+	}
 }
