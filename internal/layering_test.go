@@ -70,8 +70,8 @@ var rules = []rule{
 		never:  []string{"internal/testkit", "internal/clock/clocktest"},
 	},
 	{
-		what:  "internal/instance and internal/endpoint import nothing of shoal's: the agent, the drivers and the load balancer build on them",
-		from:  []string{"internal/instance", "internal/endpoint"},
+		what:  "internal/instance, internal/endpoint and internal/consistency import nothing of shoal's: leaves the others build on",
+		from:  []string{"internal/instance", "internal/endpoint", "internal/consistency"},
 		never: []string{anyOfShoal},
 	},
 	{

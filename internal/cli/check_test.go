@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/consistency"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -422,25 +423,25 @@ func TestCheckConsistency_JSON(t *testing.T) {
 	if code != 1 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q; want 1 and nothing", code, errOut)
 	}
-	var got consistencyReport
+	var got checkReport
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
 	for i := range got.Tasks {
 		got.Tasks[i].Address = ""
 	}
-	want := consistencyReport{
+	want := checkReport{Report: consistency.Report{
 		Service: "api", Path: "/items", Agree: false,
-		Tasks: []consistencyTask{
+		Tasks: []consistency.Task{
 			{ID: "api-1f0c9a2e", Status: 200, Answer: "A", Agrees: true},
 			{ID: "api-77b0e1c4", Status: 200, Answer: "B"},
 			{ID: "api-9c0b224d", Status: 200, Answer: "A", Agrees: true},
 			{ID: "api-e747614b", Answer: "C", Error: "connection refused: nothing listens there"},
 		},
-		Differences: []consistencyDiff{
+		Differences: []consistency.Diff{
 			{Tasks: []string{"api-77b0e1c4"}, Answer: "B", Reference: "A", Kind: "json", Path: "count", Value: "4", ReferenceValue: "3", Description: "count: 4 vs 3"},
 			{Tasks: []string{"api-e747614b"}, Answer: "C", Kind: "error", Error: "connection refused: nothing listens there", Description: "connection refused: nothing listens there"},
-		},
+		}},
 		Skipped: []consistencySkipped{{ID: "api-5e6f7a8b", LastStatus: "RUNNING", Health: "initial"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

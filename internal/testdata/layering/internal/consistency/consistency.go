@@ -1,0 +1,4 @@
+package consistency
+
+// Report compares answers.
+type Report struct{ Agree bool }
