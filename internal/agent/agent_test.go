@@ -83,6 +83,8 @@ func (f *fakeTask) Exit() driver.Exit     { <-f.done; return f.exit }
 func (f *fakeTask) Logs(from int64) ([]byte, int64) {
 	return []byte("hello\n"), 6
 }
+func (f *fakeTask) Health() (driver.ContainerHealth, string) { return driver.HealthUnknown, "" }
+func (f *fakeTask) CPUTime() (time.Duration, error)          { return 0, nil }
 func (f *fakeTask) die(e driver.Exit) {
 	f.exitOnce.Do(func() { f.exit = e; close(f.done) })
 }

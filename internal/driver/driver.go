@@ -8,6 +8,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -42,7 +43,102 @@ type TaskSpec struct {
 	// 0 sends SIGKILL right after SIGTERM. The stack's default (30 s, as
 	// ECS) is filled in before it gets here.
 	StopTimeout time.Duration
+	// HealthCheck, if set, is the container health check the driver runs
+	// while the task runs (the healthCheck of an ECS container
+	// definition); Task.Health reports its status. Nil: no check, and the
+	// status stays HealthUnknown. Start fails when it is not valid (see
+	// HealthCheck.Validate).
+	HealthCheck *HealthCheck `json:",omitempty"`
+	// OnHealth, if set, is called with the new status on every change of
+	// the task's health status, from the goroutine that runs the checks:
+	// it must return quickly (the next check waits for it) and must not
+	// wait for the task (Stop, Done), which waits for the checks to end.
+	// Every call returns before Done is closed. Being code, not
+	// configuration, it is left out when a TaskSpec is encoded as JSON.
+	OnHealth func(ContainerHealth) `json:"-"`
 }
+
+// HealthCheck is a container health check, as in an ECS container
+// definition and Docker's HEALTHCHECK: a command run in the task's
+// environment whose exit status tells whether the task is healthy.
+//
+// The task's status starts HealthUnknown. The command first runs Interval
+// after the task started, then Interval after each run ends, in the task's
+// working directory with the task's environment (PORT and HOST included),
+// in a process group of its own. A run passes when the command exits 0; it
+// fails when it exits otherwise, is killed by a signal, cannot be started,
+// or runs longer than Timeout (its whole process group is then killed).
+// One pass makes the task HealthHealthy; Retries consecutive failures make
+// it HealthUnhealthy. A run cut short because the task is stopping counts
+// for nothing. Checks stop when Stop is called or the task exits; the
+// status then stays as it was.
+//
+// The values are taken as given: the stack's defaults (ECS: interval 30 s,
+// timeout 5 s, 3 retries, no start period) are filled in before a
+// HealthCheck gets here.
+type HealthCheck struct {
+	// Command is the argv of the check. Command[0] is looked up along the
+	// task's PATH when it has no slash, and resolved against the task's
+	// working directory when it is relative, for every run. ECS's forms
+	// have been turned into an argv already: ["CMD-SHELL", "curl -f
+	// http://localhost/"] into ["/bin/sh", "-c", "curl -f
+	// http://localhost/"], and ["CMD", "curl", "-f", "http://localhost/"]
+	// into ["curl", "-f", "http://localhost/"].
+	Command []string
+	// Interval is the time from the end of one run (or the task's start)
+	// to the next run, measured on the driver's clock. Must be positive
+	// (ECS: 5 s to 300 s).
+	Interval time.Duration
+	// Timeout is how long one run may take before it is killed and fails.
+	// Must be positive (ECS: 2 s to 60 s).
+	Timeout time.Duration
+	// StartPeriod is the grace period after the task started, for slow
+	// starters: until the task is first healthy, failed runs that start
+	// within it do not count toward Retries, though a pass makes the task
+	// healthy at once (Docker's semantics). 0: none (ECS: 0 to 300 s).
+	StartPeriod time.Duration
+	// Retries is how many consecutive failed runs make the task unhealthy.
+	// At least 1 (ECS: 1 to 10).
+	Retries int
+}
+
+// Validate reports what makes h unusable: an empty command, an interval or
+// a timeout that is not positive, a negative start period, fewer than one
+// retry.
+func (h *HealthCheck) Validate() error {
+	switch {
+	case len(h.Command) == 0 || h.Command[0] == "":
+		return errors.New("health check: no command")
+	case h.Interval <= 0:
+		return fmt.Errorf("health check: interval %v is not positive", h.Interval)
+	case h.Timeout <= 0:
+		return fmt.Errorf("health check: timeout %v is not positive", h.Timeout)
+	case h.StartPeriod < 0:
+		return fmt.Errorf("health check: start period %v is negative", h.StartPeriod)
+	case h.Retries < 1:
+		return fmt.Errorf("health check: retries %d is less than 1", h.Retries)
+	}
+	return nil
+}
+
+// ContainerHealth is the health status of a task's container, named as
+// ECS's healthStatus.
+type ContainerHealth string
+
+// Container health statuses. A task without a health check stays
+// HealthUnknown.
+const (
+	// HealthUnknown: no check has passed yet, nor have enough failed.
+	HealthUnknown ContainerHealth = "UNKNOWN"
+	// HealthHealthy: the last run passed, or the failures since have not
+	// reached Retries.
+	HealthHealthy ContainerHealth = "HEALTHY"
+	// HealthUnhealthy: the last Retries runs failed.
+	HealthUnhealthy ContainerHealth = "UNHEALTHY"
+)
+
+// String returns the status's name.
+func (h ContainerHealth) String() string { return string(h) }
 
 // Task is one started task.
 type Task interface {
@@ -64,6 +160,19 @@ type Task interface {
 	// capture is bounded: when from is older than what is kept, the data
 	// starts at the oldest byte kept.
 	Logs(from int64) (data []byte, next int64)
+	// Health is the task's container health status, and what the last
+	// failed health check said: why it failed, then the end of its output
+	// ("exit status 1: curl: (7) Failed to connect ...", "timed out after
+	// 5s"), or "" when none has failed. The message stays after later
+	// passes. A task without a health check is HealthUnknown, "".
+	Health() (ContainerHealth, string)
+	// CPUTime is the CPU time, user and system, that the task's processes
+	// have used so far, for autoscaling on average CPU: the rate is the
+	// difference between two calls over the time between them. It never
+	// decreases, and after the task exited it stays at its final value.
+	// It fails, wrapping errors.ErrUnsupported, where the driver cannot
+	// measure it.
+	CPUTime() (time.Duration, error)
 }
 
 // Exit is how a task ended.

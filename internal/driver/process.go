@@ -29,7 +29,9 @@ type ProcessOptions struct {
 	Ports *PortAllocator
 	// LogBytes is how much output is kept per task. Default DefaultLogBytes.
 	LogBytes int
-	// Clock measures stop timeouts. Default clock.Real{}.
+	// Clock measures stop timeouts and times health checks (the interval
+	// between runs, and the start period; a run's timeout is real time,
+	// as it bounds a real process). Default clock.Real{}.
 	Clock clock.Clock
 	// Logger receives debug lines on task start and exit, and warnings the
 	// caller cannot act on. Default: discard.
@@ -76,6 +78,11 @@ func (p *Process) Start(ctx context.Context, spec TaskSpec) (Task, error) {
 	if spec.Address == "" {
 		return nil, fmt.Errorf("task %s: no address", spec.ID)
 	}
+	if spec.HealthCheck != nil {
+		if err := spec.HealthCheck.Validate(); err != nil {
+			return nil, fmt.Errorf("task %s: %w", spec.ID, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("task %s: start: %w", spec.ID, err)
 	}
@@ -95,6 +102,7 @@ func (p *Process) Start(ctx context.Context, spec TaskSpec) (Task, error) {
 	if err := t.awaitStart(ctx, spec); err != nil {
 		return nil, err
 	}
+	t.startChecks()
 	p.log.Debug("task started", "task", spec.ID, "pid", t.pid, "addr", t.Addr())
 	return t, nil
 }
@@ -148,19 +156,23 @@ func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline,
 
 // newTask is a task not started yet; launch fills in cmd and pgid.
 func (p *Process) newTask(spec TaskSpec, port int, lifeline, report *os.File) *processTask {
+	checksCtx, cancelChecks := context.WithCancel(context.Background())
 	return &processTask{
-		id:          spec.ID,
-		address:     spec.Address,
-		port:        port,
-		ports:       p.ports,
-		stopTimeout: max(spec.StopTimeout, 0), // 0: SIGKILL right after SIGTERM
-		clock:       p.clock,
-		log:         p.log,
-		logs:        NewLogBuffer(p.logBytes),
-		lifeline:    lifeline,
-		report:      report,
-		started:     make(chan string, 1),
-		done:        make(chan struct{}),
+		id:           spec.ID,
+		address:      spec.Address,
+		port:         port,
+		ports:        p.ports,
+		stopTimeout:  max(spec.StopTimeout, 0), // 0: SIGKILL right after SIGTERM
+		clock:        p.clock,
+		log:          p.log,
+		logs:         NewLogBuffer(p.logBytes),
+		lifeline:     lifeline,
+		report:       report,
+		started:      make(chan string, 1),
+		done:         make(chan struct{}),
+		health:       newHealthChecker(spec, port, p.clock, p.log),
+		checksCtx:    checksCtx,
+		cancelChecks: cancelChecks,
 	}
 }
 

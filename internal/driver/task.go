@@ -34,8 +34,14 @@ type processTask struct {
 	started     chan string // the shim's first report, for Start
 	pid         int         // the task's own pid; set before Start returns
 
+	health       *healthChecker     // nil: no health check
+	checksCtx    context.Context    // done once the health checks must stop
+	cancelChecks context.CancelFunc // stops them, without waiting
+	checkers     sync.WaitGroup     // the health check goroutine
+
 	mu         sync.Mutex
-	shimExited bool // from then on pgid is not signalled: it may be reused
+	shimExited bool          // from then on pgid is not signalled: it may be reused
+	cpuSeen    time.Duration // the most CPUTime has measured
 
 	termOnce sync.Once
 	done     chan struct{}
@@ -77,16 +83,17 @@ func (t *processTask) output(spec TaskSpec) io.Writer {
 // Logs returns captured output from offset from.
 func (t *processTask) Logs(from int64) ([]byte, int64) { return t.logs.Read(from) }
 
-// Stop sends SIGTERM to the task's process group, waits up to the stop
-// timeout (on the driver's clock) or until ctx is done, then sends SIGKILL to
-// the group, and returns once the task has exited. SIGTERM is sent once
-// however many callers stop the task.
+// Stop ends the health checks, sends SIGTERM to the task's process group,
+// waits up to the stop timeout (on the driver's clock) or until ctx is
+// done, then sends SIGKILL to the group, and returns once the task has
+// exited. SIGTERM is sent once however many callers stop the task.
 func (t *processTask) Stop(ctx context.Context) Exit {
 	select {
 	case <-t.done:
 		return t.exit
 	default:
 	}
+	t.cancelChecks() // a stopping task is not checked
 	t.termOnce.Do(func() { t.signal(syscall.SIGTERM) })
 	timer := t.clock.NewTimer(t.stopTimeout)
 	defer timer.Stop()
@@ -113,10 +120,11 @@ func (t *processTask) signal(sig syscall.Signal) {
 	}
 }
 
-// run is the task's one goroutine, started by launch and ending when the
+// run is the task's main goroutine, started by launch and ending when the
 // shim exits (which Stop guarantees): it hands the shim's first report to
 // Start, then, once the shim has exited, kills what is left of the group,
-// collects the exit, releases the port and closes done.
+// ends the health checks, collects the exit, releases the port and closes
+// done.
 func (t *processTask) run() {
 	r := bufio.NewReader(t.report)
 	t.started <- readLine(r) // buffered: never blocks
@@ -124,6 +132,7 @@ func (t *processTask) run() {
 		t.log.Warn("waiting for task shim", "task", t.id, "err", err)
 	}
 	t.killLeftovers()
+	t.stopChecks()
 	t.exit = t.reap(lastLine(r))
 	t.lifeline.Close()
 	t.report.Close()
