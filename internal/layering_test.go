@@ -79,6 +79,11 @@ var rules = []rule{
 		from: []string{"cmd/shoal"},
 		only: []string{"internal/cli", "internal/driver"},
 	},
+	{
+		what: "internal/autoscale imports only the standard library: its decisions are pure functions of their arguments",
+		from: []string{"internal/autoscale"},
+		only: []string{},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a

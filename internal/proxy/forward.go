@@ -48,10 +48,12 @@ func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	t.forward(w, r, rt)
 }
 
-// forward proxies r to t. The idle timeout is real time (time.AfterFunc),
-// not the injected clock, so the hot path starts no goroutine: tests of 504
-// use a short real timeout.
+// forward proxies r to t, counting it in t.requests first: a request sent
+// counts whether it is answered or not. The idle timeout is real time
+// (time.AfterFunc), not the injected clock, so the hot path starts no
+// goroutine: tests of 504 use a short real timeout.
 func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route) {
+	t.requests.Add(1)
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	f := &forwarding{listener: rt.name, port: rt.port}

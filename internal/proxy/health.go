@@ -73,6 +73,12 @@ type TargetHealth struct {
 	Since time.Time `json:"since"`
 	// InFlight is how many requests the target is serving now.
 	InFlight int `json:"in_flight"`
+	// Requests is how many requests the load balancer has sent to the
+	// target in this group since it was registered, whether they were
+	// answered or failed (502, 504, the client going away). It starts
+	// again at 0 when the target is registered again. Health checks do not
+	// count. Service auto scaling reads it per task (ALBRequestCountPerTarget).
+	Requests uint64 `json:"requests"`
 }
 
 // checkCause is why a health check failed. The reason code says it the

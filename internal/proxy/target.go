@@ -23,6 +23,9 @@ type target struct {
 	// once the target is deregistered; idle then gets a signal each time
 	// inflight drops to zero. gone is set once the target is unused.
 	inflight atomic.Int64
+	// requests counts the requests sent to the target since it was
+	// registered, answered or not (TargetHealth.Requests).
+	requests atomic.Uint64
 	draining atomic.Bool
 	gone     atomic.Bool
 	idle     chan struct{}
@@ -127,5 +130,6 @@ func (t *target) snapshotLocked(group string) TargetHealth {
 		Description: t.health.description,
 		Since:       t.health.since,
 		InFlight:    int(t.inflight.Load()),
+		Requests:    t.requests.Load(),
 	}
 }

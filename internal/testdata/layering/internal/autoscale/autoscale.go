@@ -1,0 +1,4 @@
+package autoscale
+
+// Decision is a new desired count.
+type Decision struct{ Desired int }
