@@ -49,6 +49,15 @@ func (f *fakeBackend) Targets() []proxy.TargetHealth {
 }
 
 func (f *fakeBackend) Events(since int64) []agent.Event { return nil }
+func (f *fakeBackend) DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
+	return nil, errors.New("not in this test")
+}
+func (f *fakeBackend) Services() []agent.ServiceStatus        { return nil }
+func (f *fakeBackend) SetDesired(service string, n int) error { return errors.New("not in this test") }
+func (f *fakeBackend) Instances() []agent.InstanceStatus      { return nil }
+func (f *fakeBackend) InstanceAction(name, action string) error {
+	return errors.New("not in this test")
+}
 
 func serve(t *testing.T, b Backend) (*Client, string) {
 	t.Helper()

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,6 +92,52 @@ func (c *Client) Logs(ctx context.Context, id string, from int64) ([]byte, int64
 	return data, next, nil
 }
 
+// Deploy sends a stack file's content to the running shoal.
+func (c *Client) Deploy(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
+	var out []agent.Started
+	return out, c.do(ctx, http.MethodPost, "/v1/stack", StackRequest{File: file, Source: source}, &out)
+}
+
+// Services lists the services with their deployments.
+func (c *Client) Services(ctx context.Context) ([]agent.ServiceStatus, error) {
+	var out []agent.ServiceStatus
+	return out, c.getJSON(ctx, "/v1/services", &out)
+}
+
+// SetDesired sets a service's desired count.
+func (c *Client) SetDesired(ctx context.Context, service string, n int) error {
+	return c.do(ctx, http.MethodPut, "/v1/services/"+url.PathEscape(service)+"/desired", DesiredRequest{Desired: n}, nil)
+}
+
+// Instances lists the container instances.
+func (c *Client) Instances(ctx context.Context) ([]agent.InstanceStatus, error) {
+	var out []agent.InstanceStatus
+	return out, c.getJSON(ctx, "/v1/instances", &out)
+}
+
+// InstanceAction drains, activates or stops an instance.
+func (c *Client) InstanceAction(ctx context.Context, name, action string) error {
+	return c.do(ctx, http.MethodPost, "/v1/instances/"+url.PathEscape(name)+"/"+url.PathEscape(action), struct{}{}, nil)
+}
+
+// do sends body as JSON with method and decodes the answer into out (when
+// not nil).
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(ctx, method, path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 	resp, err := c.get(ctx, path)
 	if err != nil {
@@ -103,7 +150,13 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 // get performs a GET and turns transport failures and error answers into
 // errors; the caller closes the body of a 2xx response.
 func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://shoal"+path, nil)
+	return c.send(ctx, http.MethodGet, path, nil)
+}
+
+// send performs a request and turns transport failures and error answers
+// into errors; the caller closes the body of a 2xx response.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://shoal"+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +176,8 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
 			return nil, &kindError{msg: body.Error, kind: agent.ErrNotFound}
 		case http.StatusConflict:
 			return nil, &kindError{msg: body.Error, kind: agent.ErrAmbiguous}
+		case http.StatusBadRequest:
+			return nil, &kindError{msg: body.Error, kind: ErrBadRequest}
 		}
 		return nil, fmt.Errorf("admin API: %s (%s)", body.Error, resp.Status)
 	}

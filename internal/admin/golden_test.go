@@ -88,8 +88,16 @@ func fullBackend() *goldenBackend {
 			File:      "/srv/catalog/shoal.yaml",
 			Listeners: []string{"127.0.0.1:8080", "127.0.0.1:8443"},
 			Services: []agent.ServiceStatus{
-				{Name: "api", Desired: 3, Running: 2, Pending: 1, Healthy: 2, TargetGroup: "api", SteadyState: false},
-				{Name: "worker", Desired: 1, Running: 1, Pending: 0, Healthy: 0, SteadyState: true},
+				{Name: "api", SchedulingStrategy: "replica", TaskDefinition: "api:2", Desired: 3, Running: 2, Pending: 1, Healthy: 2, TargetGroup: "api", SteadyState: false,
+					Autoscaling: &agent.ScalingRange{Min: 2, Max: 6},
+					Deployments: []agent.DeploymentStatus{
+						{Deployment: agent.Deployment{ID: "ecs-svc/1234567890123456789", Status: "PRIMARY", TaskDefinition: "api:2", TargetGroup: "api",
+							Rollout: "IN_PROGRESS", Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1234567890123456789.",
+							FailedTasks: 1, RollbackOf: "ecs-svc/2234567890123456789", CreatedAt: created, UpdatedAt: started}, Desired: 3, Running: 1, Pending: 1},
+						{Deployment: agent.Deployment{ID: "ecs-svc/2234567890123456789", Status: "ACTIVE", TaskDefinition: "api:3", TargetGroup: "api",
+							Rollout: "FAILED", Reason: "ECS deployment circuit breaker: tasks failed to start.", FailedTasks: 3, CreatedAt: created, UpdatedAt: started}, Running: 1},
+					}},
+				{Name: "worker", SchedulingStrategy: "daemon", TaskDefinition: "worker:1", Desired: 1, Running: 1, Pending: 0, Healthy: 0, SteadyState: true},
 			},
 		},
 		tasks: []agent.TaskStatus{
@@ -126,7 +134,7 @@ func fullBackend() *goldenBackend {
 		targets: []proxy.TargetHealth{
 			// Untyped constants, so that only the exported field names are
 			// depended on; the golden files pin the values.
-			{Group: "api", Target: "127.0.0.2:40123", State: "healthy", Since: started, InFlight: 3},
+			{Group: "api", Target: "127.0.0.2:40123", State: "healthy", Since: started, InFlight: 3, Requests: 1204},
 			{Group: "api", Target: "127.0.0.3:40200", State: "initial", Reason: "Elb.RegistrationInProgress",
 				Description: "Target registration is in progress", Since: cetLater},
 			{Group: "api", Target: "127.0.0.3:40001", State: "draining", Reason: "Target.DeregistrationInProgress",
@@ -377,3 +385,12 @@ func readFile(t testing.TB, path string) []byte {
 	}
 	return data
 }
+
+// The control endpoints are not under test here.
+func (b *goldenBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+	return nil, errors.New("not in this test")
+}
+func (b *goldenBackend) Services() []agent.ServiceStatus     { return nil }
+func (b *goldenBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
+func (b *goldenBackend) Instances() []agent.InstanceStatus   { return nil }
+func (b *goldenBackend) InstanceAction(string, string) error { return errors.New("not in this test") }

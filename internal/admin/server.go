@@ -8,6 +8,11 @@
 //	GET /v1/tasks/{id}/logs?from=N  task output from offset N; Shoal-Log-Next header
 //	GET /v1/targets                 target health, every target group
 //	GET /v1/events?since=SEQ        events after SEQ
+//	POST /v1/stack                  deploy a stack: {"file", "source"}; the deployments it started
+//	GET /v1/services                services with their deployments
+//	PUT /v1/services/{name}/desired set a desired count: {"desired": N}
+//	GET /v1/instances               container instances
+//	POST /v1/instances/{name}/{action}  drain, activate or stop an instance
 //
 // A task {id} may be a unique prefix of one (agent.FindTask): an unknown one
 // is 404, one that several tasks' ids start with is 409, naming them.
@@ -36,6 +41,25 @@ type Backend interface {
 	TaskLogs(id string, from int64) ([]byte, int64, error)
 	Targets() []proxy.TargetHealth
 	Events(since int64) []agent.Event
+	// DeployStack parses, checks and applies a stack file's content, as
+	// `shoal deploy`; a stack with problems is an error matching
+	// ErrBadRequest, listing them.
+	DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error)
+	Services() []agent.ServiceStatus
+	SetDesired(service string, n int) error
+	Instances() []agent.InstanceStatus
+	InstanceAction(name, action string) error
+}
+
+// StackRequest is the body of POST /v1/stack.
+type StackRequest struct {
+	File   string `json:"file"`
+	Source []byte `json:"source"`
+}
+
+// DesiredRequest is the body of PUT /v1/services/{name}/desired.
+type DesiredRequest struct {
+	Desired int `json:"desired"`
 }
 
 // maxSocketPath is the longest unix socket path Linux takes (sun_path is
@@ -131,7 +155,55 @@ func Handler(b Backend) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, nonNil(b.Events(since)))
 	})
+	mux.HandleFunc("POST /v1/stack", func(w http.ResponseWriter, r *http.Request) {
+		var req StackRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		started, err := b.DeployStack(r.Context(), req.File, req.Source)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(started))
+	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Services()))
+	})
+	mux.HandleFunc("PUT /v1/services/{name}/desired", func(w http.ResponseWriter, r *http.Request) {
+		var req DesiredRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := b.SetDesired(r.PathValue("name"), req.Desired); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, req)
+	})
+	mux.HandleFunc("GET /v1/instances", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Instances()))
+	})
+	mux.HandleFunc("POST /v1/instances/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.InstanceAction(r.PathValue("name"), r.PathValue("action")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
 	return mux
+}
+
+// maxBody bounds a request body: a stack file of this size is absurd.
+const maxBody = 8 << 20
+
+// readJSON decodes a request body into v, or answers 400 and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+		writeError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
+		return false
+	}
+	return true
 }
 
 func serveLogs(w http.ResponseWriter, r *http.Request, b Backend) {
@@ -155,8 +227,8 @@ func serveLogs(w http.ResponseWriter, r *http.Request, b Backend) {
 	w.Write(data)
 }
 
-// errBadRequest marks errors in the request itself.
-var errBadRequest = errors.New("bad request")
+// ErrBadRequest marks errors in the request itself: answered 400.
+var ErrBadRequest = errors.New("bad request")
 
 func queryInt(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
@@ -165,7 +237,7 @@ func queryInt(r *http.Request, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: %s must be a whole number >= 0, got %q", errBadRequest, name, v)
+		return 0, fmt.Errorf("%w: %s must be a whole number >= 0, got %q", ErrBadRequest, name, v)
 	}
 	return n, nil
 }
@@ -178,7 +250,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, agent.ErrAmbiguous):
 		return http.StatusConflict
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, agent.ErrInvalid):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

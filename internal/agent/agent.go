@@ -10,6 +10,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,6 +116,12 @@ type Agent struct {
 	waiting   map[string]string             // services announced waiting, and for what
 	endpoints map[string]*endpoint.Endpoint // of the services others depend on
 	closing   bool
+	// state is the revisions, desired counts, deployments and instance
+	// statuses; applying is set while an Apply records a new one, when
+	// the loop leaves the state alone.
+	state    *state
+	applying bool
+	unplaced map[string]string // services announced unplaceable, and why
 }
 
 // New returns an agent. Call Apply to give it a stack and Run to start it.
@@ -143,7 +150,31 @@ func New(cfg Config) *Agent {
 		tasks: make(map[string]*task), byTarget: make(map[string]*task),
 		steady: make(map[string]bool), backoff: make(map[string]announcedBackoff),
 		waiting: make(map[string]string), endpoints: make(map[string]*endpoint.Endpoint),
+		state: newState(), unplaced: make(map[string]string),
 	}
+}
+
+// Restore takes the state a previous shoal recorded (Desired.State), before
+// the first Apply: task definition revisions, desired counts set by `shoal
+// scale` or autoscaling, deployments (one in progress resumes), instance
+// statuses.
+func (a *Agent) Restore(raw []byte) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	st := newState()
+	if err := json.Unmarshal(raw, st); err != nil {
+		return fmt.Errorf("recorded state: %w", err)
+	}
+	for name, ss := range st.Services {
+		if ss == nil || len(ss.Deployments) == 0 {
+			delete(st.Services, name)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.state = st
+	return nil
 }
 
 // Apply makes s the desired state, all or nothing, one Apply at a time:
@@ -160,20 +191,27 @@ func New(cfg Config) *Agent {
 // A failure at any step leaves the running stack exactly as it was: the
 // listeners just bound are closed and the record is not changed.
 func (a *Agent) Apply(ctx context.Context, s *Stack) error {
+	_, err := a.Deploy(ctx, s)
+	return err
+}
+
+// Deploy is Apply, and returns the deployments it started: one for each
+// service whose task definition's content or target group changed.
+func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	instances, err := a.validate(s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	change, err := a.cfg.Balancer.Prepare(ctx, s.LoadBalancer)
 	if err != nil {
-		return fmt.Errorf("load balancer: %w", err)
+		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	endpoints, err := a.prepareEndpoints(s)
 	if err != nil {
 		change.Abort()
-		return err
+		return nil, err
 	}
 	abort := func() {
 		change.Abort()
@@ -181,28 +219,52 @@ func (a *Agent) Apply(ctx context.Context, s *Stack) error {
 	}
 	if err := a.build(ctx, s); err != nil {
 		abort()
-		return err
+		return nil, err
 	}
 	if err := a.check(s); err != nil {
 		abort()
-		return err
+		return nil, err
 	}
-	if err := a.persist(s); err != nil {
+	next, started, err := a.persistNext(s)
+	if err != nil {
 		abort()
-		return err
+		return nil, err
 	}
 	if err := change.Commit(); err != nil {
 		closeEndpoints(endpoints)
 		a.restoreRecord()
-		return fmt.Errorf("load balancer: %w", err)
+		a.setApplying(false)
+		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	a.mu.Lock()
-	a.stack, a.instances = s, instances
+	a.stack, a.instances, a.state, a.applying = s, instances, next, false
 	dropped := a.commitEndpointsLocked(s, endpoints)
+	a.announceStartedLocked(started)
 	a.mu.Unlock()
 	closeEndpoints(dropped)
 	a.poke()
-	return nil
+	return started, nil
+}
+
+// persistNext records s with the state it leads to. From then until the
+// swap (or its failure) the loop leaves the state alone.
+func (a *Agent) persistNext(s *Stack) (*state, []Started, error) {
+	a.mu.Lock()
+	next, started := a.nextStateLocked(s, a.clock.Now())
+	a.applying = true
+	a.mu.Unlock()
+	if err := a.persist(s, next); err != nil {
+		a.setApplying(false)
+		return nil, nil, err
+	}
+	return next, started, nil
+}
+
+func (a *Agent) setApplying(on bool) {
+	a.mu.Lock()
+	a.applying = on
+	a.mu.Unlock()
+	a.poke()
 }
 
 // validate checks what the agent needs of s that only the agent knows: a
@@ -256,17 +318,42 @@ func (a *Agent) check(s *Stack) error {
 	return nil
 }
 
-// persist records s in the store.
-func (a *Agent) persist(s *Stack) error {
+// persist records s in the store, with the state it leads to.
+func (a *Agent) persist(s *Stack, st *state) error {
 	if a.cfg.Store == nil {
 		return nil
 	}
-	d := store.Desired{File: s.File, Source: s.Source, AppliedAt: a.clock.Now()}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("record desired state: %w", err)
+	}
+	d := store.Desired{File: s.File, Source: s.Source, AppliedAt: a.clock.Now(), State: raw}
 	if err := a.cfg.Store.SaveDesired(d); err != nil {
 		return fmt.Errorf("record desired state: %w", err)
 	}
 	a.previous, a.recorded = a.recorded, &d
 	return nil
+}
+
+// saveLocked records the running stack's state after the loop, `shoal
+// scale` or an instance command changed it. A failure is logged: the
+// running state is right, and the next save records it.
+func (a *Agent) saveLocked() {
+	if a.cfg.Store == nil || a.recorded == nil {
+		return
+	}
+	raw, err := json.Marshal(a.state)
+	if err != nil {
+		a.log.Warn("record state", "err", err)
+		return
+	}
+	d := *a.recorded
+	d.State = raw
+	if err := a.cfg.Store.SaveDesired(d); err != nil {
+		a.log.Warn("record state", "err", err)
+		return
+	}
+	a.recorded = &d
 }
 
 // restoreRecord puts back the record of the running stack after a stack
@@ -317,8 +404,8 @@ func (a *Agent) poke() {
 func (a *Agent) reconcile() time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.stack == nil || a.closing {
-		return time.Time{}
+	if a.stack == nil || a.closing || a.applying {
+		return time.Time{} // Apply pokes the loop once it is done
 	}
 	now := a.clock.Now()
 	plan := sched.Reconcile(a.desiredLocked(), a.observedLocked(), now)
@@ -326,9 +413,17 @@ func (a *Agent) reconcile() time.Time {
 		a.requestStopLocked(a.tasks[o.TaskID], o.Reason, o.Failed)
 	}
 	a.startLocked(plan.Start)
+	changed := a.rolloutsLocked(plan.Rollouts)
 	a.announceSteadyLocked(plan.Steady)
 	a.announceBackoffLocked(plan.BackingOff)
 	a.announceWaitingLocked(plan.Waiting)
+	a.announceUnplacedLocked(plan.Unplaced)
+	if a.retireDeploymentsLocked() || changed {
+		a.saveLocked()
+		if len(plan.Rollouts) > 0 {
+			a.poke() // a rollback has a new PRIMARY to reconcile toward
+		}
+	}
 	a.forgetOldLocked()
 	return plan.Wake
 }
@@ -367,16 +462,51 @@ func (a *Agent) Shutdown(ctx context.Context) {
 func (a *Agent) desiredLocked() sched.Desired {
 	d := sched.Desired{}
 	for _, in := range a.instances {
-		d.Instances = append(d.Instances, in.Name)
+		d.Instances = append(d.Instances, sched.Instance{
+			Name: in.Name, Status: a.instanceStatusLocked(in.Name),
+			CPU: a.stack.InstanceCPU, Memory: a.stack.InstanceMemory,
+		})
 	}
 	for _, name := range sortedKeys(a.stack.Services) {
 		svc := a.stack.Services[name]
+		ss := a.state.Services[name]
+		dep := ss.primary()
+		def, _ := a.state.definition(dep.TaskDefinition)
+		cfg := svc.Deployment
 		d.Services = append(d.Services, sched.Service{
-			Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup,
+			Name: name, Desired: ss.Desired, Daemon: svc.Daemon,
+			Deployment: dep.ID, Rollout: dep.Rollout, FailedTasks: dep.FailedTasks,
+			CircuitBreaker:    cfg.CircuitBreaker && dep.RollbackOf == "",
+			MinHealthyPercent: cfg.MinHealthyPercent, MaxPercent: cfg.MaxPercent,
+			TargetGroup: dep.TargetGroup, ContainerHealthCheck: def.Task.HealthCheck != nil,
 			GracePeriod: svc.GracePeriod, DependsOn: svc.DependsOn,
+			Need:       sched.Reserved{CPU: def.CPU, Memory: def.Memory},
+			Strategies: svc.Strategies, Distinct: svc.Distinct,
 		})
 	}
 	return d
+}
+
+// instanceStatusLocked is an instance's status: ACTIVE unless `shoal
+// instance` drained or stopped it.
+func (a *Agent) instanceStatusLocked(name string) sched.InstanceStatus {
+	if s, ok := a.state.Instances[name]; ok {
+		return s
+	}
+	return sched.InstanceActive
+}
+
+// announceUnplacedLocked says once, per reason, why a service cannot
+// place a task.
+func (a *Agent) announceUnplacedLocked(unplaced []sched.Unplaced) {
+	now := map[string]string{}
+	for _, u := range unplaced {
+		now[u.Service] = u.Reason
+		if a.unplaced[u.Service] != u.Reason {
+			a.events.add(Event{Time: a.clock.Now(), Service: u.Service, Message: u.Reason})
+		}
+	}
+	a.unplaced = now
 }
 
 func (a *Agent) observedLocked() sched.Observed {

@@ -27,6 +27,9 @@ func (a *Agent) HealthChanged(c proxy.HealthChange) {
 	if h == sched.HealthHealthy && t.healthyAt.IsZero() {
 		t.healthyAt = c.At
 	}
+	if h == sched.HealthHealthy {
+		a.taskHealthyLocked(t)
+	}
 	a.poke()
 }
 

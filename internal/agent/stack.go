@@ -5,6 +5,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/sched"
 )
 
 // Stack is what the agent runs: plain values with every default filled in.
@@ -16,8 +17,10 @@ type Stack struct {
 	// and Source its bytes: together the record the store keeps.
 	File   string
 	Source []byte
-	// Instances is how many instances the cluster has.
-	Instances int
+	// Instances is how many instances the cluster has, and InstanceCPU and
+	// InstanceMemory what each registers (ECS CPU units, MiB).
+	Instances                   int
+	InstanceCPU, InstanceMemory int
 	// LoadBalancer is the load balancer's whole configuration.
 	LoadBalancer proxy.Config
 	// TaskDefinitions and Services by name.
@@ -40,6 +43,8 @@ type TaskDefinition struct {
 	// (${services.NAME.address}), by variable: the agent puts the value
 	// together as each task starts, over what Task.Env has.
 	EnvRefs map[string]EnvValue
+	// CPU (ECS units) and Memory (MiB) each task reserves on its instance.
+	CPU, Memory int
 }
 
 // EnvValue is an environment value made of text and references to
@@ -68,4 +73,35 @@ type Service struct {
 	// DependsOn names the services that must have a healthy task before
 	// this one starts any.
 	DependsOn []string
+	// Daemon runs one task on every ACTIVE instance; Desired is ignored.
+	Daemon bool
+	// Deployment bounds and guards the rollout of a new revision.
+	Deployment DeploymentConfig
+	// Strategies and Distinct say where new tasks go.
+	Strategies []sched.PlacementStrategy
+	Distinct   bool
+	// Autoscaling, if set, changes the desired count with the load.
+	Autoscaling *Autoscaling
+}
+
+// DeploymentConfig is a service's deployment configuration, as ECS's.
+type DeploymentConfig struct {
+	MinHealthyPercent, MaxPercent int
+	CircuitBreaker, Rollback      bool
+}
+
+// Autoscaling is a service's target tracking auto scaling.
+type Autoscaling struct {
+	Min, Max int
+	// Period is how long metrics are averaged over before a decision.
+	Period   time.Duration
+	Policies []ScalingPolicy
+}
+
+// ScalingPolicy is one target tracking policy.
+type ScalingPolicy struct {
+	Metric                            string
+	Target                            float64
+	ScaleOutCooldown, ScaleInCooldown time.Duration
+	DisableScaleIn                    bool
 }

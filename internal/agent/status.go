@@ -47,15 +47,36 @@ type Status struct {
 	Services  []ServiceStatus `json:"services"`
 }
 
-// ServiceStatus counts a service's tasks as ECS does.
+// ServiceStatus counts a service's tasks as ECS does, and lists its
+// deployments.
 type ServiceStatus struct {
-	Name        string `json:"name"`
-	Desired     int    `json:"desired"`
-	Running     int    `json:"running"`
-	Pending     int    `json:"pending"`
-	Healthy     int    `json:"healthy"`
-	TargetGroup string `json:"target_group,omitempty"`
-	SteadyState bool   `json:"steady_state"`
+	Name               string `json:"name"`
+	SchedulingStrategy string `json:"scheduling_strategy"`
+	TaskDefinition     string `json:"task_definition"`
+	Desired            int    `json:"desired"`
+	Running            int    `json:"running"`
+	Pending            int    `json:"pending"`
+	Healthy            int    `json:"healthy"`
+	TargetGroup        string `json:"target_group,omitempty"`
+	SteadyState        bool   `json:"steady_state"`
+	// Deployments: PRIMARY first, then ACTIVE ones.
+	Deployments []DeploymentStatus `json:"deployments"`
+	// Autoscaling is the service's range, when it scales itself.
+	Autoscaling *ScalingRange `json:"autoscaling,omitempty"`
+}
+
+// ScalingRange is an autoscaled service's bounds.
+type ScalingRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// DeploymentStatus is a deployment with its task counts.
+type DeploymentStatus struct {
+	Deployment
+	Desired int `json:"desired"`
+	Running int `json:"running"`
+	Pending int `json:"pending"`
 }
 
 // Tasks lists the tasks, running ones first by service and creation time;
@@ -190,21 +211,54 @@ func (a *Agent) Status() Status {
 
 func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 	svc := a.stack.Services[name]
-	ss := ServiceStatus{Name: name, Desired: svc.Desired, TargetGroup: svc.TargetGroup, SteadyState: a.steady[name]}
+	state := a.state.Services[name]
+	primary := state.primary()
+	ss := ServiceStatus{
+		Name: name, SchedulingStrategy: "replica", TaskDefinition: primary.TaskDefinition,
+		Desired: state.Desired, TargetGroup: primary.TargetGroup, SteadyState: a.steady[name],
+	}
+	if svc.Daemon {
+		ss.SchedulingStrategy, ss.Desired = "daemon", a.activeInstancesLocked()
+	}
+	if as := svc.Autoscaling; as != nil {
+		ss.Autoscaling = &ScalingRange{Min: as.Min, Max: as.Max}
+	}
+	byDeployment := map[string]*DeploymentStatus{}
+	for i, d := range state.Deployments {
+		ss.Deployments = append(ss.Deployments, DeploymentStatus{Deployment: *d})
+		if i == 0 {
+			ss.Deployments[0].Desired = ss.Desired
+		}
+	}
+	for i := range ss.Deployments {
+		byDeployment[ss.Deployments[i].ID] = &ss.Deployments[i]
+	}
 	for _, t := range a.tasks {
 		if t.service != name || t.status == sched.Stopped || t.stopRequested {
 			continue
 		}
+		d := byDeployment[t.deployment]
 		if t.status == sched.Running {
 			ss.Running++
+			if d != nil {
+				d.Running++
+			}
 		} else {
 			ss.Pending++
+			if d != nil {
+				d.Pending++
+			}
 		}
 		if t.health == sched.HealthHealthy {
 			ss.Healthy++
 		}
 	}
 	return ss
+}
+
+// Services lists the services with their deployments.
+func (a *Agent) Services() []ServiceStatus {
+	return a.Status().Services
 }
 
 // Stopping says what a shutdown will wait for: the registered targets to

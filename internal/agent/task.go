@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,6 +34,7 @@ const (
 // (before it publishes it under the mutex) and uses.
 type task struct {
 	id, service, taskDef string
+	deployment           string // the id of the deployment that started it
 	def                  TaskDefinition
 	targetGroup          string
 	instance             instance.Instance
@@ -60,11 +63,18 @@ type task struct {
 	// probe is set for a task that others depend on and that has no target
 	// group: it serves once it takes a TCP connection, not at RUNNING.
 	probe bool
+	// containerHealth is its container health check's status ("": none).
+	containerHealth sched.ContainerHealth
+	// killed is set when its instance stopped: it dies at once, without a
+	// drain or a stop timeout, as on a failed host.
+	killed bool
 }
 
 func (t *task) observed() sched.Task {
 	return sched.Task{
 		ID: t.id, Service: t.service, Instance: t.instance.Name, Status: t.status, TargetGroup: t.targetGroup,
+		Deployment: t.deployment, ContainerHealth: t.containerHealth,
+		Reserved:      sched.Reserved{CPU: t.def.CPU, Memory: t.def.Memory},
 		StopRequested: t.stopRequested, Health: t.health,
 		CreatedAt: t.createdAt, StartedAt: t.startedAt, HealthyAt: t.healthyAt,
 		StoppedAt: t.stoppedAt, Failed: t.failed,
@@ -86,21 +96,27 @@ func (a *Agent) startLocked(placements []sched.Placement) {
 	}
 }
 
+// newTaskLocked makes a task of the service's PRIMARY deployment: its
+// revision of the task definition, its target group.
 func (a *Agent) newTaskLocked(p sched.Placement) *task {
-	svc := a.stack.Services[p.Service]
+	dep := a.state.Services[p.Service].primary()
+	def, _ := a.state.definition(dep.TaskDefinition)
 	id := p.Service + "-" + randomHex(4)
 	var output *lineWriter
 	if a.cfg.TaskOutput != nil {
 		output = newLineWriter(id, a.cfg.TaskOutput, a.events.flush)
 	}
 	t := &task{
-		id: id, service: p.Service, taskDef: svc.TaskDefinition, output: output,
-		def: a.stack.TaskDefinitions[svc.TaskDefinition], targetGroup: svc.TargetGroup,
+		id: id, service: p.Service, taskDef: dep.TaskDefinition, deployment: dep.ID, output: output,
+		def: def, targetGroup: dep.TargetGroup,
 		instance: a.instanceLocked(p.Instance), status: sched.Provisioning,
 		createdAt: a.clock.Now(), stop: make(chan struct{}),
 	}
+	if def.Task.HealthCheck != nil {
+		t.containerHealth = sched.ContainerUnknown
+	}
 	t.env = a.resolveEnvLocked(t)
-	t.probe = svc.TargetGroup == "" && slices.Contains(dependedOn(a.stack), p.Service)
+	t.probe = t.targetGroup == "" && slices.Contains(dependedOn(a.stack), p.Service)
 	return t
 }
 
@@ -132,7 +148,11 @@ func (a *Agent) runTask(t *task) {
 // launch starts the task's process: PROVISIONING → PENDING → started.
 func (a *Agent) launch(t *task) (driver.Task, error) {
 	a.setStatus(t, sched.Pending)
-	h, err := a.cfg.Runners[t.def.Kind].Start(a.life, t.spec())
+	spec := t.spec()
+	if spec.HealthCheck != nil {
+		spec.OnHealth = func(h driver.ContainerHealth) { a.containerHealthChanged(t, h) }
+	}
+	h, err := a.cfg.Runners[t.def.Kind].Start(a.life, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -167,12 +187,28 @@ func (a *Agent) activate(t *task) bool {
 	return true
 }
 
+// containerHealthChanged takes a task's container health status from its
+// driver. UNHEALTHY wakes the scheduler, which stops the task once its
+// grace period is over.
+func (a *Agent) containerHealthChanged(t *task, h driver.ContainerHealth) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t.containerHealth = sched.ContainerHealth(h)
+	if h == driver.HealthHealthy {
+		a.taskHealthyLocked(t)
+	}
+	a.events.add(Event{Time: a.clock.Now(), Service: t.service, Task: t.id,
+		Message: fmt.Sprintf("task %s container health: %s.", t.id, h)})
+	a.poke()
+}
+
 func (a *Agent) setRunning(t *task) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t.status, t.startedAt = sched.Running, a.clock.Now()
 	if t.targetGroup == "" && !t.probe {
 		t.healthyAt = t.startedAt
+		a.taskHealthyLocked(t)
 	}
 	a.events.addGrouped("running|"+t.service, Event{Time: t.startedAt, Service: t.service, Task: t.id},
 		fmt.Sprintf("%s on %s at %s", t.id, t.instance.Name, t.addr),
@@ -201,6 +237,10 @@ func (a *Agent) exitedOnItsOwn(t *task) {
 // teardown: DEACTIVATING (deregister, drain) → STOPPING (SIGTERM, stop
 // timeout, SIGKILL) → DEPROVISIONING → STOPPED.
 func (a *Agent) teardown(t *task, h driver.Task, registered bool) {
+	if a.isKilled(t) {
+		a.die(t, h, registered)
+		return
+	}
 	a.setStatus(t, sched.Deactivating)
 	if registered && t.targetGroup != "" {
 		a.events.addGrouped("deregistered|"+t.service+"|"+t.targetGroup,
@@ -222,6 +262,33 @@ func (a *Agent) teardown(t *task, h driver.Task, registered bool) {
 	a.finish(t, "", "", false, exit.String())
 }
 
+func (a *Agent) isKilled(t *task) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return t.killed
+}
+
+// die ends a task whose instance stopped: SIGKILL at once, then its target
+// is dropped without a drain, as when a host fails under ECS: its
+// in-flight requests fail with it.
+func (a *Agent) die(t *task, h driver.Task, registered bool) {
+	a.setStatus(t, sched.Stopping)
+	dead, cancel := context.WithCancel(context.Background())
+	cancel() // a cancelled context skips the stop timeout
+	exit := h.Stop(dead)
+	<-h.Done()
+	if registered && t.targetGroup != "" {
+		if err := a.cfg.Balancer.Deregister(dead, t.targetGroup, t.addr); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("deregister", "task", t.id, "target", t.addr, "err", err)
+		}
+	}
+	a.setStatus(t, sched.Deprovisioning)
+	if t.output != nil {
+		t.output.Close()
+	}
+	a.finish(t, "", "", false, exit.String())
+}
+
 // finish marks the task STOPPED. A stop code and reason already recorded
 // (by the scheduler's stop order) win over the ones given here.
 func (a *Agent) finish(t *task, code, reason string, failed bool, exit string) {
@@ -232,6 +299,9 @@ func (a *Agent) finish(t *task, code, reason string, failed bool, exit string) {
 	}
 	t.failed = t.failed || failed
 	t.status, t.stoppedAt, t.exit = sched.Stopped, a.clock.Now(), exit
+	if t.failed {
+		a.taskFailedLocked(t)
+	}
 	delete(a.byTarget, targetKey(t.targetGroup, t.addr))
 	what := t.stopReason
 	if exit != "" {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -481,4 +482,15 @@ func TestCheck_Usage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "\n  check ") {
 		t.Errorf("help does not list check:\n%s", out)
 	}
+}
+
+// The control endpoints are not under test here.
+func (b *consistencyBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+	return nil, errors.New("not in this test")
+}
+func (b *consistencyBackend) Services() []agent.ServiceStatus   { return nil }
+func (b *consistencyBackend) SetDesired(string, int) error      { return errors.New("not in this test") }
+func (b *consistencyBackend) Instances() []agent.InstanceStatus { return nil }
+func (b *consistencyBackend) InstanceAction(string, string) error {
+	return errors.New("not in this test")
 }

@@ -40,7 +40,12 @@ func commands() []command {
 		{"ps", "list tasks: service, instance, address, pid, state, health; -a with stopped ones", runPs},
 		{"targets", "list targets with their health state and reason", runTargets},
 		{"logs", "print a task's output, or a service's tasks' merged; -f follows", runLogs},
-		{"events", "print the service events, as up does; -f follows them", runEvents},
+		{"events", "print the service events (of one service), as up does; -f follows them", runEvents},
+		{"deploy", "send a changed stack to the running shoal and watch its rollout", runDeploy},
+		{"scale", "set a service's desired count", runScale},
+		{"services", "list services with their deployments", runServices},
+		{"instances", "list the cluster's instances", runInstances},
+		{"instance", "drain, activate or stop (simulate the failure of) an instance", runInstance},
 		{"check", "check a running service: consistency asks each task the same and compares", runCheck},
 		{"version", "print shoal's version", runVersion},
 	}

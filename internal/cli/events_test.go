@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -253,8 +254,8 @@ func TestEvents_Usage(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "shoal is not running") {
 		t.Errorf("nothing running: got exit %d, stderr %q; want 1 and 'shoal is not running'", code, stderr)
 	}
-	code, _, stderr = run(t, context.Background(), "events", "api")
-	if code != 2 || !strings.Contains(stderr, "shoal events takes no arguments") {
+	code, _, stderr = run(t, context.Background(), "events", "api", "worker")
+	if code != 2 || !strings.Contains(stderr, "shoal events takes at most one service") {
 		t.Errorf("with an argument: got exit %d, stderr %q; want 2", code, stderr)
 	}
 	code, out, _ := run(t, context.Background(), "help")
@@ -303,3 +304,12 @@ func exitsQuietly(t *testing.T, what, cause string, done <-chan int, errOut *tes
 		t.Fatalf("%s did not return within 10s of %s", what, cause)
 	}
 }
+
+// The control endpoints are not under test here.
+func (b *fixedBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+	return nil, errors.New("not in this test")
+}
+func (b *fixedBackend) Services() []agent.ServiceStatus     { return nil }
+func (b *fixedBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
+func (b *fixedBackend) Instances() []agent.InstanceStatus   { return nil }
+func (b *fixedBackend) InstanceAction(string, string) error { return errors.New("not in this test") }

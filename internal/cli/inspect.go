@@ -386,14 +386,18 @@ func taskStopped(ctx context.Context, c *admin.Client, id string) bool {
 const eventPoll = 250 * time.Millisecond
 
 func runEvents(ctx context.Context, e *env, args []string) error {
-	fs, client := clientFlags(e, "events", "[-f] [--json]")
+	fs, client := clientFlags(e, "events", "[SERVICE] [-f] [--json]")
 	follow := fs.Bool("f", false, "keep printing new events until Ctrl-C or shoal stops")
 	pos, err := parse(fs.FlagSet, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: shoal events takes no arguments, got %d", errUsage, len(pos))
+	if len(pos) > 1 {
+		return fmt.Errorf("%w: shoal events takes at most one service, got %d arguments", errUsage, len(pos))
+	}
+	keep := func(agent.Event) bool { return true }
+	if len(pos) == 1 {
+		keep = func(ev agent.Event) bool { return ev.Service == pos[0] }
 	}
 	c, err := client()
 	if err != nil {
@@ -407,7 +411,7 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *fs.json && !*follow {
-		return printJSON(e, events)
+		return printJSON(e, nonNilEvents(filterEvents(events, keep)))
 	}
 	// Followed events stream: as lines "HH:MM:SS message" like `shoal up`
 	// prints them, or with --json one JSON object per line.
@@ -415,6 +419,9 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 	for {
 		for _, ev := range events {
 			seq = ev.Seq
+			if !keep(ev) {
+				continue
+			}
 			if *fs.json {
 				if err := json.NewEncoder(e.stdout).Encode(ev); err != nil {
 					return err
@@ -439,6 +446,23 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+}
+
+func filterEvents(events []agent.Event, keep func(agent.Event) bool) []agent.Event {
+	var out []agent.Event
+	for _, ev := range events {
+		if keep(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func nonNilEvents(events []agent.Event) []agent.Event {
+	if events == nil {
+		return []agent.Event{}
+	}
+	return events
 }
 
 // flagSet is a command's flags with the --json every listing takes.

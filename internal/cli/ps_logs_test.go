@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -476,3 +477,12 @@ func psRow(table, id string) string {
 	}
 	return ""
 }
+
+// The control endpoints are not under test here.
+func (b *taskBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+	return nil, errors.New("not in this test")
+}
+func (b *taskBackend) Services() []agent.ServiceStatus     { return nil }
+func (b *taskBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
+func (b *taskBackend) Instances() []agent.InstanceStatus   { return nil }
+func (b *taskBackend) InstanceAction(string, string) error { return errors.New("not in this test") }

@@ -37,8 +37,16 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *file == "" && !exists(defaultStackFile) {
-		noStackFile(e, *stateDir)
-		return exitError(1)
+		d, ok, err := store.LoadDesired(*stateDir)
+		if err != nil || !ok || d.File == "" || !parses(d) {
+			noStackFile(e, *stateDir)
+			return exitError(1)
+		}
+		// Resume: the stack last deployed, as recorded, even if its file
+		// has changed since.
+		fmt.Fprintf(e.stdout, "shoal: no %s here: resuming the stack recorded in %s (%s, deployed %s)\n",
+			defaultStackFile, *stateDir, d.File, d.AppliedAt.Local().Format(time.DateTime))
+		return upRecorded(ctx, e, d, *stateDir, !quiet)
 	}
 	s, source, err := loadStack(e, *file, "; nothing was started")
 	if err != nil {
@@ -50,6 +58,26 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	return serve(ctx, e, s, source, st, !quiet)
+}
+
+// parses reports whether a recorded stack can be run again.
+func parses(d store.Desired) bool {
+	_, err := spec.Parse(d.File, d.Source)
+	return len(d.Source) > 0 && err == nil
+}
+
+// upRecorded runs the stack recorded in the state directory.
+func upRecorded(ctx context.Context, e *env, d store.Desired, stateDir string, taskOutput bool) error {
+	s, err := spec.Parse(d.File, d.Source)
+	if err != nil {
+		return fmt.Errorf("the stack recorded in %s no longer parses (%v): run shoal up -f FILE", stateDir, err)
+	}
+	st, err := store.Open(stateDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return serve(ctx, e, s, d.Source, st, taskOutput)
 }
 
 // loadStack reads and validates the stack file, then checks what spec cannot
@@ -139,7 +167,12 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
 		TaskOutput: taskOutputTo(printer, taskOutput),
 	})
-	api, err := admin.Listen(st.SocketPath(), ag, log)
+	if d, ok, err := store.LoadDesired(st.Dir()); err == nil && ok {
+		if err := ag.Restore(d.State); err != nil {
+			return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
+		}
+	}
+	api, err := admin.Listen(st.SocketPath(), backend{ag}, log)
 	if err != nil {
 		return err
 	}

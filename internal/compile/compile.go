@@ -23,6 +23,7 @@ import (
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
@@ -46,6 +47,8 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		File:            absFile(s),
 		Source:          source,
 		Instances:       s.Cluster.Instances,
+		InstanceCPU:     s.Cluster.InstanceCPU,
+		InstanceMemory:  s.Cluster.InstanceMemory,
 		LoadBalancer:    loadBalancer(s),
 		TaskDefinitions: map[string]agent.TaskDefinition{},
 		Services:        map[string]agent.Service{},
@@ -61,15 +64,45 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		out.Stack.TaskDefinitions[name] = taskDefinition(s.Dir, td)
 	}
 	for name, svc := range s.Services {
-		out.Stack.Services[name] = agent.Service{
-			TaskDefinition: svc.TaskDefinition,
-			Desired:        svc.Desired,
-			TargetGroup:    svc.TargetGroup,
-			GracePeriod:    svc.HealthCheckGracePeriod.D(),
-			DependsOn:      slices.Clone(svc.DependsOn),
-		}
+		out.Stack.Services[name] = service(svc)
 	}
 	return out, nil
+}
+
+func service(svc *spec.Service) agent.Service {
+	d := svc.Deployment
+	out := agent.Service{
+		TaskDefinition: svc.TaskDefinition,
+		Desired:        svc.Desired,
+		TargetGroup:    svc.TargetGroup,
+		GracePeriod:    svc.HealthCheckGracePeriod.D(),
+		DependsOn:      slices.Clone(svc.DependsOn),
+		Daemon:         svc.SchedulingStrategy == spec.StrategyDaemon,
+		Deployment: agent.DeploymentConfig{
+			MinHealthyPercent: d.MinimumHealthyPercent, MaxPercent: d.MaximumPercent,
+			CircuitBreaker: d.CircuitBreaker.Enable, Rollback: d.CircuitBreaker.Rollback,
+		},
+	}
+	for _, ps := range svc.PlacementStrategy {
+		field := ps.Field
+		if ps.Type == "spread" && field == "" {
+			field = "instanceId"
+		}
+		out.Strategies = append(out.Strategies, sched.PlacementStrategy{Type: ps.Type, Field: field})
+	}
+	for _, pc := range svc.PlacementConstraints {
+		out.Distinct = out.Distinct || pc.Type == spec.ConstraintDistinctInstance || pc.Type == "distinctInstance"
+	}
+	if as := svc.Autoscaling; as != nil {
+		out.Autoscaling = &agent.Autoscaling{Min: as.Min, Max: as.Max, Period: as.Period.D()}
+		for _, tt := range as.TargetTracking {
+			out.Autoscaling.Policies = append(out.Autoscaling.Policies, agent.ScalingPolicy{
+				Metric: tt.Metric, Target: tt.Target, DisableScaleIn: tt.DisableScaleIn,
+				ScaleOutCooldown: tt.ScaleOutCooldown.D(), ScaleInCooldown: tt.ScaleInCooldown.D(),
+			})
+		}
+	}
+	return out
 }
 
 // absFile is the stack file's absolute path, so that the record still
@@ -134,13 +167,36 @@ func taskDefinition(stackDir string, td *spec.TaskDefinition) agent.TaskDefiniti
 		Build:    td.Build,
 		BuildDir: dir,
 		EnvRefs:  envRefs(td.Environment),
+		CPU:      td.CPU,
+		Memory:   td.Memory,
 		Task: driver.TaskSpec{
 			Command:       slices.Clone(td.Command),
 			Dir:           dir,
 			Env:           maps.Clone(td.Environment),
 			ContainerPort: td.Port,
 			StopTimeout:   td.StopTimeout.D(),
+			HealthCheck:   healthCheck(td.HealthCheck),
 		},
+	}
+}
+
+// healthCheck turns ECS's forms of a container health check command into
+// an argv: ["CMD-SHELL", cmd] runs cmd with /bin/sh -c, ["CMD", args...]
+// runs args; a string was made /bin/sh -c by spec already.
+func healthCheck(hc *spec.ContainerHealthCheck) *driver.HealthCheck {
+	if hc == nil {
+		return nil
+	}
+	argv := slices.Clone([]string(hc.Command))
+	switch argv[0] {
+	case "CMD-SHELL":
+		argv = []string{"/bin/sh", "-c", argv[1]}
+	case "CMD":
+		argv = argv[1:]
+	}
+	return &driver.HealthCheck{
+		Command: argv, Interval: hc.Interval.D(), Timeout: hc.Timeout.D(),
+		StartPeriod: hc.StartPeriod.D(), Retries: hc.Retries,
 	}
 }
 

@@ -81,9 +81,8 @@ func TestStack_Golden(t *testing.T) {
 // the reason. Every other field must change the compiled output when its
 // value changes: a field added to spec and forgotten here fails the test.
 var notCompiled = map[string]string{
-	"protocol":            "http is the only protocol so far",
-	"algorithm":           "round_robin is the only algorithm so far",
-	"scheduling_strategy": "replica is the only strategy so far",
+	"protocol":  "http is the only protocol so far",
+	"algorithm": "round_robin is the only algorithm so far",
 }
 
 // TestStack_EveryFieldReachesAPart changes each field of the full stack in
@@ -162,7 +161,7 @@ func isLeaf(t reflect.Type) bool {
 		return true
 	}
 	switch t.Kind() {
-	case reflect.String, reflect.Int, reflect.Bool:
+	case reflect.String, reflect.Int, reflect.Bool, reflect.Float64:
 		return true
 	}
 	return false
@@ -183,6 +182,10 @@ func mutate(t *testing.T, path string, v reflect.Value) {
 		*x = map[string]string{"ADDED": "1"}
 	case *int:
 		*x++
+	case *bool:
+		*x = !*x
+	case *float64:
+		*x++
 	case *string:
 		switch lastName(path) {
 		case "port":
@@ -195,6 +198,8 @@ func mutate(t *testing.T, path string, v reflect.Value) {
 			*x = other(*x, "web", "worker")
 		case "target_group":
 			*x = other(*x, "web", "legacy")
+		case "scheduling_strategy":
+			*x = other(*x, "replica", "daemon")
 		default:
 			*x += "x"
 		}

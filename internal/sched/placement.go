@@ -2,48 +2,10 @@ package sched
 
 import "sort"
 
-// instanceLoad counts the active tasks of every service on each instance.
-func instanceLoad(instances []string, tasks []Task) map[string]int {
-	load := make(map[string]int, len(instances))
-	for _, in := range instances {
-		load[in] = 0
-	}
-	for _, t := range activeTasks(tasks) {
-		load[t.Instance]++
-	}
-	return load
-}
-
-// place picks instances for n new tasks of a service, spreading them as the
-// ECS "spread by instance" strategy does: the instance with the fewest tasks
-// of this service first, then the one with the fewest tasks overall, then
-// cluster order. It updates load with the tasks it places.
-func place(service string, instances []string, load map[string]int, active []Task, n int) []Placement {
-	if len(instances) == 0 {
-		return nil
-	}
-	mine := make(map[string]int, len(instances))
-	for _, t := range active {
-		mine[t.Instance]++
-	}
-	out := make([]Placement, 0, n)
-	for range n {
-		best := instances[0]
-		for _, in := range instances[1:] {
-			if mine[in] < mine[best] || (mine[in] == mine[best] && load[in] < load[best]) {
-				best = in
-			}
-		}
-		mine[best]++
-		load[best]++
-		out = append(out, Placement{Service: service, Instance: best})
-	}
-	return out
-}
-
-// scaleIn picks n tasks to stop so that the ones left stay balanced across
-// instances: always from the instance with the most tasks of the service,
-// tasks not yet serving before serving ones, newest first.
+// scaleIn picks n tasks to stop: tasks that do not serve before serving
+// ones, so that a scale-in never costs a healthy task while another is
+// still starting or failing; among those, from the instance with the most
+// tasks of the service, so that the ones left stay balanced, newest first.
 func scaleIn(svc Service, active []Task, n int) []StopOrder {
 	byInstance := make(map[string][]Task)
 	for _, t := range active {
@@ -54,7 +16,10 @@ func scaleIn(svc Service, active []Task, n int) []StopOrder {
 	}
 	out := make([]StopOrder, 0, n)
 	for range n {
-		in := fullestInstance(byInstance)
+		in := fullestInstance(byInstance, true)
+		if in == "" {
+			in = fullestInstance(byInstance, false)
+		}
 		t := byInstance[in][0]
 		byInstance[in] = byInstance[in][1:]
 		out = append(out, StopOrder{TaskID: t.ID, Reason: "Scaling activity initiated by (service " + svc.Name + ")"})
@@ -62,20 +27,29 @@ func scaleIn(svc Service, active []Task, n int) []StopOrder {
 	return out
 }
 
-// stopFirst orders the tasks of one instance for scale-in.
+// stopFirst orders the tasks of one instance for scale-in: not serving
+// first, then not yet RUNNING, then newest.
 func stopFirst(a, b Task) bool {
-	aServing, bServing := a.Status == Running, b.Status == Running
-	if aServing != bServing {
-		return !aServing
+	if as, bs := serving(a), serving(b); as != bs {
+		return !as
+	}
+	aRunning, bRunning := a.Status == Running, b.Status == Running
+	if aRunning != bRunning {
+		return !aRunning
 	}
 	return a.CreatedAt.After(b.CreatedAt)
 }
 
-// fullestInstance is the instance with the most tasks; ties go to the name
-// that sorts last, so that the first instances keep their tasks.
-func fullestInstance(byInstance map[string][]Task) string {
+// fullestInstance is the instance with the most tasks, among those whose
+// next task to stop does not serve when notServing is set; ties go to the
+// name that sorts last, so that the first instances keep their tasks. ""
+// when there is none.
+func fullestInstance(byInstance map[string][]Task, notServing bool) string {
 	best := ""
 	for in, ts := range byInstance {
+		if len(ts) == 0 || notServing && serving(ts[0]) {
+			continue
+		}
 		if best == "" || len(ts) > len(byInstance[best]) || (len(ts) == len(byInstance[best]) && in > best) {
 			best = in
 		}

@@ -9,6 +9,7 @@
 package sched
 
 import (
+	"slices"
 	"time"
 )
 
@@ -42,24 +43,68 @@ const (
 // Desired is what the stack asks for.
 type Desired struct {
 	// Instances are the cluster's instances, in placement order.
-	Instances []string
+	Instances []Instance
 	Services  []Service
 }
 
-// Service is one service's desired state.
+// RolloutState is the state of a deployment's rollout, with the ECS names.
+type RolloutState string
+
+// Rollout states.
+const (
+	RolloutInProgress RolloutState = "IN_PROGRESS"
+	RolloutCompleted  RolloutState = "COMPLETED"
+	RolloutFailed     RolloutState = "FAILED"
+)
+
+// Service is one service's desired state: its PRIMARY deployment (the task
+// definition revision it runs now) and how to reach it.
 type Service struct {
-	Name    string
+	Name string
+	// Desired is the desired count; a daemon service ignores it and wants
+	// one task on every ACTIVE instance.
 	Desired int
-	// TargetGroup is the target group the service registers its tasks in
-	// ("" for none); when set, target health counts.
+	Daemon  bool
+	// Deployment is the id of the PRIMARY deployment: tasks of any other
+	// deployment are replaced by tasks of this one.
+	Deployment string
+	// Rollout is the PRIMARY deployment's rollout state ("" is taken as
+	// COMPLETED); FailedTasks counts its tasks that failed, for the
+	// circuit breaker when CircuitBreaker is set.
+	Rollout        RolloutState
+	FailedTasks    int
+	CircuitBreaker bool
+	// MinHealthyPercent and MaxPercent bound a rollout, as ECS's
+	// minimumHealthyPercent and maximumPercent.
+	MinHealthyPercent, MaxPercent int
+	// TargetGroup is the target group the PRIMARY deployment registers its
+	// tasks in ("" for none); when set, target health counts.
 	TargetGroup string
+	// ContainerHealthCheck is set when the PRIMARY deployment's tasks have a
+	// container health check: they are healthy only once it says HEALTHY.
+	ContainerHealthCheck bool
 	// GracePeriod is how long after a task started its unhealthy target
-	// state is ignored.
+	// state and container health are ignored.
 	GracePeriod time.Duration
 	// DependsOn names services that must have a healthy task before this
 	// one starts any.
 	DependsOn []string
+	// Need is what each new task reserves; Strategies and Distinct say
+	// where new tasks go (package place.go).
+	Need       Reserved
+	Strategies []PlacementStrategy
+	Distinct   bool
 }
+
+// ContainerHealth is a task's container health status, as ECS names it.
+type ContainerHealth string
+
+// Container health statuses ("" when the task has no health check).
+const (
+	ContainerUnknown   ContainerHealth = "UNKNOWN"
+	ContainerHealthy   ContainerHealth = "HEALTHY"
+	ContainerUnhealthy ContainerHealth = "UNHEALTHY"
+)
 
 // Task is one task as observed, running or recently stopped.
 type Task struct {
@@ -67,6 +112,8 @@ type Task struct {
 	Service  string
 	Instance string
 	Status   Status
+	// Deployment is the id of the deployment that started the task.
+	Deployment string
 	// TargetGroup is the target group the task was registered in ("" for
 	// none).
 	TargetGroup string
@@ -74,7 +121,11 @@ type Task struct {
 	// stop: it no longer counts toward the desired count.
 	StopRequested bool
 	Health        Health
-	CreatedAt     time.Time
+	// ContainerHealth is its container health check's status ("": none).
+	ContainerHealth ContainerHealth
+	// Reserved is what the task reserves on its instance.
+	Reserved  Reserved
+	CreatedAt time.Time
 	// StartedAt is when the task reached RUNNING (zero before).
 	StartedAt time.Time
 	// HealthyAt is when the task first served healthy: its target turned
@@ -108,6 +159,27 @@ type Plan struct {
 	// Waiting lists the services that start nothing until services they
 	// depend on have a healthy task.
 	Waiting []Waiting
+	// Rollouts are the PRIMARY deployments whose rollout just ended:
+	// COMPLETED, or FAILED by the circuit breaker.
+	Rollouts []Rollout
+	// Unplaced lists the services that could not place every task they
+	// need, and why.
+	Unplaced []Unplaced
+}
+
+// Rollout is the end of a PRIMARY deployment's rollout.
+type Rollout struct {
+	Service, Deployment string
+	State               RolloutState
+	// Reason is ECS's rolloutStateReason.
+	Reason string
+}
+
+// Unplaced is a service that needs tasks no instance can take now.
+type Unplaced struct {
+	Service string
+	// Reason is the ECS event sentence.
+	Reason string
 }
 
 // Waiting is a service waiting for its dependencies.
@@ -160,13 +232,67 @@ const (
 // Reconcile computes the plan that moves observed toward desired.
 func Reconcile(d Desired, o Observed, now time.Time) Plan {
 	var p Plan
-	load := instanceLoad(d.Instances, o.Tasks)
+	c := newCluster(d.Instances, o.Tasks, now)
 	ready := readyServices(d.Services, o.Tasks)
 	for _, svc := range d.Services {
-		p.merge(reconcileService(svc, d.Instances, load, tasksOf(svc.Name, o.Tasks), notReady(svc, ready), now))
+		p.merge(reconcileService(svc, c, tasksOf(svc.Name, o.Tasks), notReady(svc, ready), now))
 	}
 	p.Stop = append(p.Stop, stopOrphans(d.Services, o.Tasks)...)
 	return p
+}
+
+// cluster is the instances and what every active task holds on them, kept
+// up to date as services place tasks in one Reconcile.
+type cluster struct {
+	instances    []Instance
+	status       map[string]InstanceStatus
+	reservations map[string]Reserved
+	load         map[string]int
+	seed         uint64
+}
+
+func newCluster(instances []Instance, tasks []Task, now time.Time) *cluster {
+	c := &cluster{
+		instances: instances, status: map[string]InstanceStatus{},
+		reservations: map[string]Reserved{}, load: map[string]int{},
+		seed: uint64(now.UnixNano()),
+	}
+	for _, in := range instances {
+		c.status[in.Name] = in.Status
+	}
+	for _, t := range activeTasks(tasks) {
+		r := c.reservations[t.Instance]
+		c.reservations[t.Instance] = Reserved{CPU: r.CPU + t.Reserved.CPU, Memory: r.Memory + t.Reserved.Memory}
+		c.load[t.Instance]++
+	}
+	return c
+}
+
+// active counts the ACTIVE instances.
+func (c *cluster) active() int {
+	n := 0
+	for _, in := range c.instances {
+		if in.Status == InstanceActive {
+			n++
+		}
+	}
+	return n
+}
+
+// place places n tasks of svc and records them in the cluster.
+func (c *cluster) place(svc Service, mine []Task, n int) ([]Placement, string) {
+	c.seed++
+	out, unplaced := placeTasks(placeRequest{
+		Service: svc.Name, N: n, Need: svc.Need, Strategies: svc.Strategies,
+		Distinct: svc.Distinct || svc.Daemon, Instances: c.instances, Mine: mine,
+		Reservations: c.reservations, Load: c.load, Seed: c.seed,
+	})
+	for _, pl := range out {
+		r := c.reservations[pl.Instance]
+		c.reservations[pl.Instance] = Reserved{CPU: r.CPU + svc.Need.CPU, Memory: r.Memory + svc.Need.Memory}
+		c.load[pl.Instance]++
+	}
+	return out, unplaced
 }
 
 // stopOrphans stops the tasks of services no longer in the stack.
@@ -190,6 +316,8 @@ func (p *Plan) merge(q Plan) {
 	p.Steady = append(p.Steady, q.Steady...)
 	p.BackingOff = append(p.BackingOff, q.BackingOff...)
 	p.Waiting = append(p.Waiting, q.Waiting...)
+	p.Rollouts = append(p.Rollouts, q.Rollouts...)
+	p.Unplaced = append(p.Unplaced, q.Unplaced...)
 	p.Wake = earliest(p.Wake, q.Wake)
 }
 
@@ -197,21 +325,28 @@ func (p *Plan) merge(q Plan) {
 // its target group, or, without one, since it first did (RUNNING, or
 // accepting connections when the agent checks that).
 func readyServices(services []Service, tasks []Task) map[string]bool {
-	grouped := map[string]bool{}
-	for _, svc := range services {
-		grouped[svc.Name] = svc.TargetGroup != ""
-	}
 	ready := map[string]bool{}
 	for _, t := range activeTasks(tasks) {
-		switch {
-		case t.Status != Running:
-		case grouped[t.Service] && t.Health == HealthHealthy:
-			ready[t.Service] = true
-		case !grouped[t.Service] && !t.HealthyAt.IsZero():
+		if serving(t) {
 			ready[t.Service] = true
 		}
 	}
 	return ready
+}
+
+// serving reports whether a task serves healthy now: RUNNING, its target
+// healthy (or, without a target group, since it first served), and its
+// container health check, if any, HEALTHY.
+func serving(t Task) bool {
+	switch {
+	case t.Status != Running:
+		return false
+	case t.TargetGroup != "" && t.Health != HealthHealthy:
+		return false
+	case t.TargetGroup == "" && t.HealthyAt.IsZero():
+		return false
+	}
+	return t.ContainerHealth == "" || t.ContainerHealth == ContainerHealthy
 }
 
 // notReady lists the dependencies of svc that are not ready.
@@ -225,35 +360,185 @@ func notReady(svc Service, ready map[string]bool) []string {
 	return out
 }
 
+// bounds are a service's limits during a rollout: at most Most tasks
+// active, at least Least of them healthy.
+type bounds struct{ desired, most, least int }
+
+func boundsOf(svc Service, c *cluster) bounds {
+	desired := svc.Desired
+	if svc.Daemon {
+		desired = c.active()
+	}
+	return bounds{
+		desired: desired,
+		most:    desired * svc.MaxPercent / 100,             // rounded down, as ECS
+		least:   (desired*svc.MinHealthyPercent + 99) / 100, // rounded up, as ECS
+	}
+}
+
 // reconcileService plans one service; waitingFor lists its dependencies
 // that have no healthy task yet: until they do, it starts nothing.
-func reconcileService(svc Service, instances []string, load map[string]int, tasks []Task, waitingFor []string, now time.Time) Plan {
+//
+// A service's active tasks are current (its PRIMARY deployment's, on an
+// ACTIVE instance) or outgoing (an older deployment's, or on an instance
+// that drains or stopped). Outgoing tasks are replaced the way ECS rolls a
+// deployment: new tasks start while no more than maximum_percent of the
+// desired count is active, and outgoing ones stop while at least
+// minimum_healthy_percent stays healthy.
+func reconcileService(svc Service, c *cluster, tasks []Task, waitingFor []string, now time.Time) Plan {
 	var p Plan
-	active, moved := stopMoved(svc, activeTasks(tasks))
-	active, p.Stop, p.Wake = stopUnhealthy(svc, active, now)
-	p.Stop = append(moved, p.Stop...)
-	switch {
-	case len(active) > svc.Desired:
-		p.Stop = append(p.Stop, scaleIn(svc, active, len(active)-svc.Desired)...)
-	case len(active) < svc.Desired && len(waitingFor) > 0:
-		p.Waiting = []Waiting{{Service: svc.Name, For: waitingFor}}
-	case len(active) < svc.Desired:
-		wait := restartDelay(tasks, now)
-		if wait > 0 {
-			p.Wake = earliest(p.Wake, now.Add(wait))
-			failures, _ := failureStreak(tasks)
-			p.BackingOff = []BackingOff{{Service: svc.Name, Failures: failures, Delay: backoff(failures), Until: now.Add(wait)}}
-			break
-		}
-		n := min(svc.Desired-len(active), LaunchBatch-starting(active))
-		if n > 0 {
-			p.Start = place(svc.Name, instances, load, active, n)
-		}
+	b := boundsOf(svc, c)
+	active, stops, wake := stopUnhealthy(svc, activeTasks(tasks), now)
+	p.Stop, p.Wake = stops, wake
+	current, outgoing := split(svc, c, active)
+	if len(current) > b.desired {
+		in := scaleIn(svc, current, len(current)-b.desired)
+		p.Stop = append(p.Stop, in...)
+		current = without(current, in)
 	}
-	if len(p.Start) == 0 && len(p.Stop) == 0 && steady(svc, tasks) {
+	retire := retireOutgoing(svc, b, current, outgoing)
+	p.Stop = append(p.Stop, retire...)
+	outgoing = without(outgoing, retire)
+
+	tripped := svc.CircuitBreaker && svc.Rollout == RolloutInProgress && svc.FailedTasks >= FailureThreshold(b.desired)
+	if tripped {
+		p.Rollouts = []Rollout{{Service: svc.Name, Deployment: svc.Deployment, State: RolloutFailed,
+			Reason: "ECS deployment circuit breaker: tasks failed to start."}}
+	}
+	switch {
+	case len(current) >= b.desired:
+	case tripped || svc.Rollout == RolloutFailed:
+		// A failed deployment starts nothing more; its service keeps what runs.
+	case len(waitingFor) > 0:
+		p.Waiting = []Waiting{{Service: svc.Name, For: waitingFor}}
+	default:
+		p.merge(startTasks(svc, c, b, tasks, current, outgoing, now))
+	}
+	if len(p.Start) == 0 && len(p.Stop) == 0 && steady(svc, b, tasks, current) {
 		p.Steady = []string{svc.Name}
+		if svc.Rollout == RolloutInProgress {
+			p.Rollouts = []Rollout{{Service: svc.Name, Deployment: svc.Deployment, State: RolloutCompleted,
+				Reason: "ECS deployment " + svc.Deployment + " completed."}}
+		}
 	}
 	return p
+}
+
+// startTasks starts what the service lacks, within the rollout's maximum,
+// the launch batch and the restart back-off.
+func startTasks(svc Service, c *cluster, b bounds, tasks, current, outgoing []Task, now time.Time) Plan {
+	var p Plan
+	if wait := restartDelay(tasks, now); wait > 0 {
+		failures, _ := failureStreak(tasks)
+		p.Wake = now.Add(wait)
+		p.BackingOff = []BackingOff{{Service: svc.Name, Failures: failures, Delay: backoff(failures), Until: now.Add(wait)}}
+		return p
+	}
+	n := min(b.desired-len(current), max(b.most, b.desired)-notStopped(tasks), LaunchBatch-starting(slices.Concat(current, outgoing)))
+	if n <= 0 {
+		return p
+	}
+	mine := current
+	if svc.Distinct && !svc.Daemon {
+		mine = append(slices.Clone(current), outgoing...) // ECS counts every task of the service
+	}
+	var unplaced string
+	p.Start, unplaced = c.place(svc, mine, n)
+	if unplaced != "" {
+		p.Unplaced = []Unplaced{{Service: svc.Name, Reason: unplaced}}
+	}
+	return p
+}
+
+// notStopped counts the tasks not yet stopped, those being stopped included:
+// ECS's maximum percent counts tasks PENDING, RUNNING and STOPPING.
+func notStopped(tasks []Task) int {
+	n := 0
+	for _, t := range tasks {
+		if t.Status != Stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// FailureThreshold is when ECS's deployment circuit breaker trips: half the
+// desired count, rounded up, at least 3 and at most 200 failed tasks.
+func FailureThreshold(desired int) int {
+	return min(max((desired+1)/2, 3), 200)
+}
+
+// split sorts active tasks into current and outgoing ones.
+func split(svc Service, c *cluster, active []Task) (current, outgoing []Task) {
+	for _, t := range active {
+		if t.Deployment == svc.Deployment && t.TargetGroup == svc.TargetGroup && c.status[t.Instance] == InstanceActive {
+			current = append(current, t)
+		} else {
+			outgoing = append(outgoing, t)
+		}
+	}
+	return current, outgoing
+}
+
+// retireOutgoing stops the outgoing tasks that can go now: every one that
+// does not serve, and serving ones while the service keeps its minimum
+// healthy count, oldest first.
+func retireOutgoing(svc Service, b bounds, current, outgoing []Task) []StopOrder {
+	healthy := 0
+	for _, t := range current {
+		if serving(t) {
+			healthy++
+		}
+	}
+	for _, t := range outgoing {
+		if serving(t) {
+			healthy++
+		}
+	}
+	order := slices.Clone(outgoing)
+	slices.SortStableFunc(order, func(x, y Task) int {
+		if sx, sy := serving(x), serving(y); sx != sy {
+			if sx {
+				return 1
+			}
+			return -1
+		}
+		return x.CreatedAt.Compare(y.CreatedAt)
+	})
+	var out []StopOrder
+	for _, t := range order {
+		if serving(t) {
+			if healthy-1 < b.least {
+				break
+			}
+			healthy--
+		}
+		out = append(out, StopOrder{TaskID: t.ID, Reason: retireReason(svc, t)})
+	}
+	return out
+}
+
+// retireReason says why an outgoing task stops, as ECS would.
+func retireReason(svc Service, t Task) string {
+	if t.Deployment == svc.Deployment && t.TargetGroup == svc.TargetGroup {
+		return "Container instance " + t.Instance + " is no longer ACTIVE"
+	}
+	return "Scaling activity initiated by (deployment " + svc.Deployment + ")"
+}
+
+// without returns tasks minus the ones stops name.
+func without(tasks []Task, stops []StopOrder) []Task {
+	gone := make(map[string]bool, len(stops))
+	for _, s := range stops {
+		gone[s.TaskID] = true
+	}
+	var out []Task
+	for _, t := range tasks {
+		if !gone[t.ID] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // starting counts the tasks that have not served healthy yet.
@@ -278,31 +563,20 @@ func activeTasks(tasks []Task) []Task {
 	return out
 }
 
-// stopMoved orders the tasks registered in another target group than the
-// service's now to stop: the stack moved the service to another group (the
-// old one drains), and replacements register in the new one. It returns
-// the tasks left.
-func stopMoved(svc Service, active []Task) (left []Task, stops []StopOrder) {
-	for _, t := range active {
-		if t.TargetGroup == svc.TargetGroup {
-			left = append(left, t)
-			continue
-		}
-		to := "no target group"
-		if svc.TargetGroup != "" {
-			to = "target-group " + svc.TargetGroup
-		}
-		stops = append(stops, StopOrder{TaskID: t.ID, Reason: "Service " + svc.Name + " now registers its tasks in " + to})
-	}
-	return left, stops
-}
-
-// stopUnhealthy orders unhealthy tasks past their grace period to stop, as
-// ECS replaces tasks that fail their ELB health checks. It returns the tasks
-// left and, when a grace period is still running, when it ends.
+// stopUnhealthy orders tasks past their grace period to stop when their
+// target is unhealthy or their container health check says UNHEALTHY, as
+// ECS replaces them. It returns the tasks left and, when a grace period is
+// still running, when it ends.
 func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stops []StopOrder, wake time.Time) {
 	for _, t := range active {
-		if svc.TargetGroup == "" || t.Health != HealthUnhealthy {
+		reason := ""
+		switch {
+		case t.ContainerHealth == ContainerUnhealthy:
+			reason = "Task failed container health checks"
+		case t.TargetGroup != "" && t.Health == HealthUnhealthy:
+			reason = "Task failed ELB health checks in (target-group " + t.TargetGroup + ")"
+		}
+		if reason == "" {
 			left = append(left, t)
 			continue
 		}
@@ -312,32 +586,25 @@ func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stop
 			wake = earliest(wake, graceEnds)
 			continue
 		}
-		stops = append(stops, StopOrder{
-			TaskID: t.ID,
-			Reason: "Task failed ELB health checks in (target-group " + svc.TargetGroup + ")",
-			Failed: true,
-		})
+		stops = append(stops, StopOrder{TaskID: t.ID, Reason: reason, Failed: true})
 	}
 	return left, stops, wake
 }
 
-// steady reports whether every task of the service runs and is healthy,
-// nothing is on its way up or down, and the count is the desired one.
-func steady(svc Service, tasks []Task) bool {
-	running := 0
+// steady reports whether the service has its desired count of current
+// tasks, every one serving healthy, and nothing else on its way up or down.
+func steady(svc Service, b bounds, tasks, current []Task) bool {
 	for _, t := range tasks {
-		if t.Status == Stopped {
-			continue
-		}
-		if t.StopRequested || t.Status != Running {
+		if t.Status != Stopped && (t.StopRequested || !slices.ContainsFunc(current, func(c Task) bool { return c.ID == t.ID })) {
 			return false
 		}
-		if svc.TargetGroup != "" && t.Health != HealthHealthy || svc.TargetGroup == "" && t.HealthyAt.IsZero() {
-			return false
-		}
-		running++
 	}
-	return running == svc.Desired
+	for _, t := range current {
+		if !serving(t) {
+			return false
+		}
+	}
+	return len(current) == b.desired
 }
 
 func tasksOf(service string, tasks []Task) []Task {

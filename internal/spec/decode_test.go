@@ -33,13 +33,20 @@ func defaultTargetGroup() *TargetGroup {
 }
 
 func defaultService(td string) *Service {
-	return &Service{TaskDefinition: td, Desired: 1, SchedulingStrategy: "replica"}
+	return &Service{TaskDefinition: td, Desired: 1, SchedulingStrategy: "replica", Deployment: defaultDeployment()}
+}
+
+func defaultDeployment() Deployment {
+	return Deployment{MinimumHealthyPercent: 100, MaximumPercent: 200}
 }
 
 func stack(s Stack) *Stack {
 	s.Name = "t"
-	if s.Cluster == (Cluster{}) {
-		s.Cluster = Cluster{Instances: 1}
+	if s.Cluster.Instances == 0 {
+		s.Cluster.Instances = 1
+	}
+	if s.Cluster.InstanceCPU == 0 {
+		s.Cluster.InstanceCPU, s.Cluster.InstanceMemory = 2048, 4096
 	}
 	return &s
 }
@@ -85,7 +92,7 @@ func TestDecode(t *testing.T) {
 			stack(Stack{Services: map[string]*Service{"api": defaultService("app")}})},
 		{"service fields", "services: {api: {task_definition: app, desired: 0, target_group: tg, health_check_grace_period: 90}}",
 			stack(Stack{Services: map[string]*Service{"api": {TaskDefinition: "app", Desired: 0,
-				SchedulingStrategy: "replica", TargetGroup: "tg", HealthCheckGracePeriod: secs(90)}}})},
+				SchedulingStrategy: "replica", TargetGroup: "tg", HealthCheckGracePeriod: secs(90), Deployment: defaultDeployment()}}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,13 +160,13 @@ func TestParse_Catalog(t *testing.T) {
 			HealthCheck: HealthCheck{Path: "/", Port: "traffic-port", Interval: secs(2), Timeout: secs(1),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: MustMatcher("200")},
 		}},
-		Cluster: Cluster{Instances: 2},
+		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096},
 		TaskDefinitions: map[string]*TaskDefinition{"catalog": {
 			Build: "go build -o bin/catalog .", Command: Command{"bin/catalog"}, Port: 3000,
 			Environment: map[string]string{"DATABASE_URL": "sqlite:catalog.db"}, StopTimeout: secs(10),
 		}},
 		Services: map[string]*Service{"api": {TaskDefinition: "catalog", Desired: 3,
-			SchedulingStrategy: "replica", TargetGroup: "api"}},
+			SchedulingStrategy: "replica", TargetGroup: "api", Deployment: defaultDeployment()}},
 		File: "testdata/valid/catalog.yaml",
 		Dir:  absPath(t, "testdata/valid"),
 	}

@@ -35,11 +35,53 @@ func (hc *HealthCheck) setDefaults() {
 	hc.Matcher = MustMatcher(DefaultMatcher)
 }
 
-func (c *Cluster) setDefaults() { c.Instances = DefaultInstances }
+func (c *Cluster) setDefaults() {
+	c.Instances = DefaultInstances
+	c.InstanceCPU = DefaultInstanceCPU
+	c.InstanceMemory = DefaultInstanceMemory
+}
+
+func (hc *ContainerHealthCheck) setDefaults() {
+	hc.Interval = Duration(DefaultCHInterval)
+	hc.Timeout = Duration(DefaultCHTimeout)
+	hc.Retries = DefaultCHRetries
+}
+
+func (d *Deployment) setDefaults() {
+	d.MinimumHealthyPercent = DefaultMinimumHealthy
+	d.MaximumPercent = DefaultMaximumPercent
+}
+
+func (a *Autoscaling) setDefaults() { a.Period = Duration(DefaultScalingPeriod) }
+
+func (tt *TargetTracking) setDefaults() {
+	tt.ScaleOutCooldown = Duration(DefaultCooldown)
+	tt.ScaleInCooldown = Duration(DefaultCooldown)
+}
+
+// daemonDefaults gives a daemon service ECS's daemon deployment defaults
+// (0 % / 100 %: a daemon stops its task on an instance before it starts
+// the new one) for the percentages the file does not set. It runs once
+// the whole file is decoded, when the strategy is known.
+func (s *Stack) daemonDefaults() {
+	for name, sv := range s.Services {
+		if sv == nil || sv.SchedulingStrategy != StrategyDaemon {
+			continue
+		}
+		path := joinPath("services", name) + ".deployment."
+		if !s.src.has(path + "minimum_healthy_percent") {
+			sv.Deployment.MinimumHealthyPercent = DaemonMinimumHealthy
+		}
+		if !s.src.has(path + "maximum_percent") {
+			sv.Deployment.MaximumPercent = DaemonMaximumPercent
+		}
+	}
+}
 
 func (td *TaskDefinition) setDefaults() { td.StopTimeout = Duration(DefaultStopTimeout) }
 
 func (sv *Service) setDefaults() {
 	sv.Desired = DefaultDesired
 	sv.SchedulingStrategy = StrategyReplica
+	sv.Deployment.setDefaults()
 }

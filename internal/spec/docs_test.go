@@ -16,14 +16,21 @@ import (
 // docSections maps each section heading of docs/stack.md to the type whose
 // fields it documents.
 var docSections = map[string]reflect.Type{
-	"Top level":               reflect.TypeFor[Stack](),
-	"`load_balancers.NAME`":   reflect.TypeFor[LoadBalancer](),
-	"`listeners[]`":           reflect.TypeFor[Listener](),
-	"`target_groups.NAME`":    reflect.TypeFor[TargetGroup](),
-	"`health_check`":          reflect.TypeFor[HealthCheck](),
-	"`cluster`":               reflect.TypeFor[Cluster](),
-	"`task_definitions.NAME`": reflect.TypeFor[TaskDefinition](),
-	"`services.NAME`":         reflect.TypeFor[Service](),
+	"Top level":                            reflect.TypeFor[Stack](),
+	"`load_balancers.NAME`":                reflect.TypeFor[LoadBalancer](),
+	"`listeners[]`":                        reflect.TypeFor[Listener](),
+	"`target_groups.NAME`":                 reflect.TypeFor[TargetGroup](),
+	"`health_check`":                       reflect.TypeFor[HealthCheck](),
+	"`cluster`":                            reflect.TypeFor[Cluster](),
+	"`task_definitions.NAME`":              reflect.TypeFor[TaskDefinition](),
+	"`services.NAME`":                      reflect.TypeFor[Service](),
+	"`task_definitions.NAME.health_check`": reflect.TypeFor[ContainerHealthCheck](),
+	"`deployment`":                         reflect.TypeFor[Deployment](),
+	"`circuit_breaker`":                    reflect.TypeFor[CircuitBreaker](),
+	"`placement_strategy[]`":               reflect.TypeFor[PlacementStrategy](),
+	"`placement_constraints[]`":            reflect.TypeFor[PlacementConstraint](),
+	"`autoscaling`":                        reflect.TypeFor[Autoscaling](),
+	"`target_tracking[]`":                  reflect.TypeFor[TargetTracking](),
 }
 
 // docRow is one field row of a table in docs/stack.md.

@@ -40,6 +40,7 @@ func decode(file string, data []byte) (*Stack, ErrorList) {
 	if s.Name == "" {
 		s.Name = filepath.Base(s.Dir)
 	}
+	s.daemonDefaults()
 	return s, d.errs
 }
 

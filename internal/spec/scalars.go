@@ -20,6 +20,8 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		d.integer(n, v, path)
 	case reflect.Bool:
 		d.boolean(n, v, path)
+	case reflect.Float64:
+		d.float(n, v, path)
 	default:
 		// Only reachable if a stack type gains a field of a new kind.
 		d.fail(n, path, "shoal cannot decode a %s here; this is a bug in shoal", v.Type())
@@ -51,6 +53,20 @@ func (d *decoder) integer(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	d.fail(n, path, "expected a whole number, got %s", describe(n))
+}
+
+func (d *decoder) float(n *yaml.Node, v reflect.Value, path string) {
+	var f float64
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") && n.Decode(&f) == nil &&
+		!math.IsNaN(f) && !math.IsInf(f, 0) {
+		v.SetFloat(f)
+		return
+	}
+	if _, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		d.fail(n, path, "expected a number, got the string %q: remove the quotes", n.Value)
+		return
+	}
+	d.fail(n, path, "expected a number, got %s", describe(n))
 }
 
 func (d *decoder) boolean(n *yaml.Node, v reflect.Value, path string) {

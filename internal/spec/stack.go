@@ -122,6 +122,13 @@ type HealthCheck struct {
 
 // Cluster is the set of instances tasks are placed on.
 type Cluster struct {
+	// InstanceCPU is the CPU each instance registers, in ECS CPU units
+	// (1024 = one vCPU), 128-196608: task definitions' cpu reservations
+	// are placed against it. Default: 2048 (like a t3.medium).
+	InstanceCPU int `yaml:"instance_cpu" json:"instance_cpu"`
+	// InstanceMemory is the memory each instance registers, in MiB,
+	// 128-1572864. Default: 4096.
+	InstanceMemory int `yaml:"instance_memory" json:"instance_memory"`
 	// Instances is how many instances the cluster has, 1-250. Instance N
 	// has the loopback address 127.0.0.(N+1), which its tasks bind to (on
 	// a host with only 127.0.0.1, like macOS without lo0 aliases, they
@@ -165,6 +172,40 @@ type TaskDefinition struct {
 	// StopTimeout is how long a task has to exit after SIGTERM before it is
 	// killed with SIGKILL. 0-120 s. Default: 30 s.
 	StopTimeout Duration `yaml:"stop_timeout" json:"stop_timeout"`
+	// CPU is what each task reserves on its instance, in ECS CPU units
+	// (1024 = one vCPU), 0-16384; placement never puts more on an
+	// instance than it has (cluster.instance_cpu), and binpack packs by
+	// it. It is a reservation, not a limit. Default: 0 (none).
+	CPU int `yaml:"cpu" json:"cpu,omitempty"`
+	// Memory is what each task reserves on its instance, in MiB,
+	// 0-122880; like cpu, a reservation for placement. Default: 0 (none).
+	Memory int `yaml:"memory" json:"memory,omitempty"`
+	// HealthCheck is the container health check, as in an ECS task
+	// definition: a command run inside the task's environment. An
+	// unhealthy task is stopped and replaced. Default: none.
+	HealthCheck *ContainerHealthCheck `yaml:"health_check" json:"health_check,omitempty"`
+}
+
+// ContainerHealthCheck is an ECS container health check: a command run in
+// the task's environment (working_dir, environment, PORT and HOST) every
+// interval; exit code 0 passes.
+type ContainerHealthCheck struct {
+	// Command to run: a string runs with /bin/sh -c (ECS's CMD-SHELL), a
+	// list runs as is; a list may start with ECS's "CMD" or "CMD-SHELL".
+	// Required.
+	Command Command `yaml:"command" json:"command"`
+	// Interval between two checks. ECS allows 5-300 s; shoal also allows
+	// down to 100ms for local work. Default: 30 s.
+	Interval Duration `yaml:"interval" json:"interval"`
+	// Timeout after which a check that has not exited fails (and is
+	// killed). 2-60 s in ECS; down to 100ms here. Default: 5 s.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// Retries is how many consecutive failures make the task UNHEALTHY,
+	// 1-10. Default: 3.
+	Retries int `yaml:"retries" json:"retries"`
+	// StartPeriod is a time after the task starts during which failures
+	// do not count (a pass still makes it HEALTHY), 0-300 s. Default: 0.
+	StartPeriod Duration `yaml:"start_period" json:"start_period"`
 }
 
 // Service keeps tasks of a task definition running and registered.
@@ -173,9 +214,24 @@ type Service struct {
 	TaskDefinition string `yaml:"task_definition" json:"task_definition"`
 	// Desired is how many tasks to keep running, 0-1000. Default: 1.
 	Desired int `yaml:"desired" json:"desired"`
-	// SchedulingStrategy: replica (keep Desired tasks, spread across
-	// instances). Default: replica.
+	// SchedulingStrategy: replica keeps Desired tasks, placed by
+	// placement_strategy; daemon runs exactly one task on every ACTIVE
+	// instance (Desired is then ignored). Default: replica.
 	SchedulingStrategy string `yaml:"scheduling_strategy" json:"scheduling_strategy"`
+	// Deployment says how a changed task definition rolls out.
+	Deployment Deployment `yaml:"deployment" json:"deployment"`
+	// PlacementStrategy lists how instances are chosen for new tasks, in
+	// order (the first decides, the next break its ties), as in ECS:
+	// {type: spread, field: instanceId}, {type: binpack, field: cpu} or
+	// {field: memory}, {type: random}. Default: spread by instanceId.
+	PlacementStrategy []PlacementStrategy `yaml:"placement_strategy" json:"placement_strategy,omitempty"`
+	// PlacementConstraints limit where tasks go: {type: distinct_instance}
+	// (ECS's distinctInstance) puts every task of the service on a
+	// different instance. Default: none.
+	PlacementConstraints []PlacementConstraint `yaml:"placement_constraints" json:"placement_constraints,omitempty"`
+	// Autoscaling changes Desired with the load (ECS service auto
+	// scaling, target tracking). Default: none.
+	Autoscaling *Autoscaling `yaml:"autoscaling" json:"autoscaling,omitempty"`
 	// TargetGroup the service registers its tasks in. Default: none.
 	TargetGroup string `yaml:"target_group" json:"target_group,omitempty"`
 	// HealthCheckGracePeriod is how long after a task starts its failing
@@ -189,6 +245,79 @@ type Service struct {
 	// target group is healthy once its task accepts TCP connections.
 	// Default: none.
 	DependsOn []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
+}
+
+// Deployment is how a service replaces its tasks when its task definition
+// changes (ECS's rolling update).
+type Deployment struct {
+	// MinimumHealthyPercent of Desired (rounded up) must stay healthy
+	// during a deployment or an instance drain, 0-100. Default: 100 (0 for
+	// a daemon service).
+	MinimumHealthyPercent int `yaml:"minimum_healthy_percent" json:"minimum_healthy_percent"`
+	// MaximumPercent of Desired (rounded down) may run at once during a
+	// deployment, 100-200. Default: 200 (100 for a daemon service).
+	MaximumPercent int `yaml:"maximum_percent" json:"maximum_percent"`
+	// CircuitBreaker fails a deployment whose new tasks keep failing.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker" json:"circuit_breaker"`
+}
+
+// CircuitBreaker is ECS's deployment circuit breaker: a deployment fails
+// once as many of its tasks have failed as half the desired count (at least
+// 3, at most 200).
+type CircuitBreaker struct {
+	// Enable turns the circuit breaker on. Default: false.
+	Enable bool `yaml:"enable" json:"enable"`
+	// Rollback goes back to the last deployment that completed when the
+	// breaker trips. Default: false.
+	Rollback bool `yaml:"rollback" json:"rollback"`
+}
+
+// PlacementStrategy is one ECS task placement strategy.
+type PlacementStrategy struct {
+	// Type: spread, binpack or random. Required.
+	Type string `yaml:"type" json:"type"`
+	// Field: instanceId for spread (the default for spread); cpu or
+	// memory for binpack (required); none for random.
+	Field string `yaml:"field" json:"field,omitempty"`
+}
+
+// PlacementConstraint is an ECS task placement constraint.
+type PlacementConstraint struct {
+	// Type: distinct_instance (ECS's distinctInstance). Required.
+	Type string `yaml:"type" json:"type"`
+}
+
+// Autoscaling is ECS service auto scaling with target tracking policies.
+type Autoscaling struct {
+	// Min is the fewest tasks, 0-1000. Required.
+	Min int `yaml:"min" json:"min"`
+	// Max is the most tasks, Min-1000. Required.
+	Max int `yaml:"max" json:"max"`
+	// Period is how long the metrics are averaged over before a decision
+	// (AWS: one-minute datapoints). 1 s-5 m. Default: 60 s.
+	Period Duration `yaml:"period" json:"period"`
+	// TargetTracking policies: scale out when any asks for more tasks, in
+	// only when all agree. At least one.
+	TargetTracking []TargetTracking `yaml:"target_tracking" json:"target_tracking"`
+}
+
+// TargetTracking is one target tracking scaling policy.
+type TargetTracking struct {
+	// Metric, AWS's predefined metric type: ALBRequestCountPerTarget
+	// (requests per target per minute, from the load balancer; the service
+	// needs a target group) or ECSServiceAverageCPUUtilization (percent of
+	// the task definition's cpu, or of one vCPU without one). Required.
+	Metric string `yaml:"metric" json:"metric"`
+	// Target value of the metric, above 0. Required.
+	Target float64 `yaml:"target" json:"target"`
+	// ScaleOutCooldown is how long after a scale-out before the next one.
+	// 0-3600 s. Default: 300 s.
+	ScaleOutCooldown Duration `yaml:"scale_out_cooldown" json:"scale_out_cooldown"`
+	// ScaleInCooldown is how long after a scale-in before the next one.
+	// 0-3600 s. Default: 300 s.
+	ScaleInCooldown Duration `yaml:"scale_in_cooldown" json:"scale_in_cooldown"`
+	// DisableScaleIn lets this policy only add tasks. Default: false.
+	DisableScaleIn bool `yaml:"disable_scale_in" json:"disable_scale_in"`
 }
 
 // Command is an argv. In YAML it is a list, or a string run by /bin/sh -c.
@@ -225,4 +354,21 @@ const (
 	DefaultDesired             = 1
 	DefaultInstances           = 1
 	StrategyReplica            = "replica"
+	StrategyDaemon             = "daemon"
+	DefaultInstanceCPU         = 2048
+	DefaultInstanceMemory      = 4096
+	DefaultMinimumHealthy      = 100
+	DefaultMaximumPercent      = 200
+	DaemonMinimumHealthy       = 0
+	DaemonMaximumPercent       = 100
+	DefaultCHInterval          = 30 * time.Second
+	DefaultCHTimeout           = 5 * time.Second
+	DefaultCHRetries           = 3
+	DefaultScalingPeriod       = 60 * time.Second
+	DefaultCooldown            = 300 * time.Second
+	// The target tracking metrics, AWS's predefined metric types.
+	MetricRequestCountPerTarget = "ALBRequestCountPerTarget"
+	MetricCPUUtilization        = "ECSServiceAverageCPUUtilization"
+	// ConstraintDistinctInstance is the distinct_instance constraint.
+	ConstraintDistinctInstance = "distinct_instance"
 )

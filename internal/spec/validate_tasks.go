@@ -9,6 +9,8 @@ import (
 func (v *validator) cluster() {
 	c := v.s.Cluster
 	v.intRange("cluster.instances", "instances", c.Instances, 1, 250)
+	v.intRange("cluster.instance_cpu", "instance_cpu", c.InstanceCPU, 128, 196608)
+	v.intRange("cluster.instance_memory", "instance_memory", c.InstanceMemory, 128, 1572864)
 	if c.HostPortRange == "" {
 		return
 	}
@@ -32,7 +34,38 @@ func (v *validator) taskDefinitions() {
 		for _, key := range sortedKeys(td.Environment) {
 			v.envName(joinPath(path+".environment", key), key)
 		}
+		v.reservation(path+".cpu", "cpu", td.CPU, 16384, "cluster.instance_cpu", v.s.Cluster.InstanceCPU)
+		v.reservation(path+".memory", "memory", td.Memory, 122880, "cluster.instance_memory", v.s.Cluster.InstanceMemory)
+		if td.HealthCheck != nil {
+			v.containerHealthCheck(path+".health_check", td.HealthCheck)
+		}
 	}
+}
+
+// reservation checks a task definition's cpu or memory: within ECS's
+// range, and small enough for an instance to hold.
+func (v *validator) reservation(path, field string, n, hi int, instanceField string, instance int) {
+	v.intRange(path, field, n, 0, hi)
+	if n > instance && n <= hi {
+		v.errorf(path, "%s %d is more than an instance has (%s %d): no task could be placed; lower it or raise %s", field, n, instanceField, instance, instanceField)
+	}
+}
+
+// containerHealthCheck checks a task definition's ECS container health
+// check.
+func (v *validator) containerHealthCheck(path string, hc *ContainerHealthCheck) {
+	switch {
+	case len(hc.Command) == 0:
+		v.errorf(path+".command", `command is required: write a command that exits 0 when the task is healthy, like "curl -fs http://$HOST:$PORT/ || exit 1"`)
+	case hc.Command[0] == "CMD-SHELL" && len(hc.Command) != 2:
+		v.errorf(path+".command", `CMD-SHELL takes exactly one string, the shell command: ["CMD-SHELL", "curl -fs http://$HOST:$PORT/ || exit 1"]`)
+	case hc.Command[0] == "CMD" && len(hc.Command) < 2:
+		v.errorf(path+".command", `CMD needs the program to run: ["CMD", "/bin/check", "arg"]`)
+	}
+	v.durationRange(path+".interval", "interval", hc.Interval, 100*time.Millisecond, 300*time.Second)
+	v.durationRange(path+".timeout", "timeout", hc.Timeout, 100*time.Millisecond, 60*time.Second)
+	v.intRange(path+".retries", "retries", hc.Retries, 1, 10)
+	v.durationRange(path+".start_period", "start_period", hc.StartPeriod, 0, 300*time.Second)
 }
 
 func (v *validator) envName(path, name string) {
@@ -83,6 +116,11 @@ func (v *validator) services() {
 			sv.HealthCheckGracePeriod, 0, 2147483647*time.Second)
 		v.dependsOn(path, name, sv)
 		v.placeholders(name, sv)
+		v.deployment(path+".deployment", sv)
+		v.placement(path, sv)
+		if sv.Autoscaling != nil {
+			v.autoscaling(path+".autoscaling", sv)
+		}
 	}
 	v.dependencyCycles()
 }
@@ -166,11 +204,7 @@ func (v *validator) placeholders(name string, sv *Service) {
 }
 
 func (v *validator) strategy(path, s string) {
-	switch s {
-	case StrategyReplica:
-	case "daemon":
-		v.errorf(path, "daemon services are not supported yet; use replica")
-	default:
-		v.errorf(path, "scheduling_strategy %q is not supported: use replica", s)
+	if s != StrategyReplica && s != StrategyDaemon {
+		v.errorf(path, "scheduling_strategy %q is not supported: use replica or daemon", s)
 	}
 }

@@ -85,6 +85,8 @@ func TestStack_Validate(t *testing.T) {
 			`services.web: "web" has no settings`},
 		{"zero values", func(s *Stack) { s.Cluster = Cluster{}; s.TaskDefinitions["app"] = &TaskDefinition{} },
 			"cluster.instances: instances 0 is out of range: use 1-250\n" +
+				"cluster.instance_cpu: instance_cpu 0 is out of range: use 128-196608\n" +
+				"cluster.instance_memory: instance_memory 0 is out of range: use 128-1572864\n" +
 				`task_definitions.app.command: command is required: write the command that starts the task, like [bin/app] or "python app.py"`},
 		{"zero health check", func(s *Stack) {
 			s.TargetGroups = map[string]*TargetGroup{"tg": {Protocol: "http", Algorithm: "round_robin"}}

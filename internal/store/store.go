@@ -44,6 +44,10 @@ type Desired struct {
 	File      string    `json:"file"`
 	Source    []byte    `json:"source"`
 	AppliedAt time.Time `json:"applied_at"`
+	// State is what the agent must not forget beyond the stack: task
+	// definition revisions, desired counts, deployments, instance
+	// statuses. The agent owns its format.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // Open creates dir (mode 0700) if needed, checks it with CheckDir and takes

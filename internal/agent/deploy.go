@@ -1,0 +1,321 @@
+package agent
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/sched"
+)
+
+// Deployment statuses, as ECS names them.
+const (
+	DeploymentPrimary  = "PRIMARY"  // the revision the service runs now
+	DeploymentActive   = "ACTIVE"   // an older one whose tasks are being replaced
+	DeploymentInactive = "INACTIVE" // completely replaced
+)
+
+// historyKept is how many INACTIVE deployments a service remembers: the
+// circuit breaker rolls back to the last COMPLETED one, which may be
+// among them.
+const historyKept = 5
+
+// Deployment is a service moving to a task definition revision, with the
+// ECS fields.
+type Deployment struct {
+	ID             string             `json:"id"`
+	Status         string             `json:"status"`
+	TaskDefinition string             `json:"task_definition"`
+	TargetGroup    string             `json:"target_group,omitempty"`
+	Rollout        sched.RolloutState `json:"rollout_state"`
+	Reason         string             `json:"rollout_state_reason"`
+	// FailedTasks counts the deployment's tasks that failed in a row, for
+	// the circuit breaker; a task of it turning healthy resets it, as ECS.
+	FailedTasks int `json:"failed_tasks"`
+	// RollbackOf is set on a deployment the circuit breaker rolled back
+	// to: the id of the deployment that failed. Its own breaker does not
+	// roll back again.
+	RollbackOf string    `json:"rollback_of,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Revision is one revision of a task definition: a task definition whose
+// content changed gets the next number, as ECS registers catalog:2.
+type Revision struct {
+	Number     int            `json:"number"`
+	Hash       string         `json:"hash"`
+	Definition TaskDefinition `json:"definition"`
+}
+
+// serviceState is what the agent keeps of a service beyond its stack
+// entry: its desired count as it is now, and its deployments.
+type serviceState struct {
+	Desired int `json:"desired"`
+	// FileDesired is what the stack file said when it was last applied:
+	// a count set by `shoal scale` or autoscaling holds until the file
+	// says another.
+	FileDesired int `json:"file_desired"`
+	// Deployments: PRIMARY first, then ACTIVE ones, newest first.
+	Deployments []*Deployment `json:"deployments"`
+	// History is the last INACTIVE deployments, newest first.
+	History      []*Deployment `json:"history,omitempty"`
+	LastScaleOut time.Time     `json:"last_scale_out,omitzero"`
+	LastScaleIn  time.Time     `json:"last_scale_in,omitzero"`
+}
+
+func (ss *serviceState) primary() *Deployment {
+	if ss == nil || len(ss.Deployments) == 0 {
+		return nil
+	}
+	return ss.Deployments[0]
+}
+
+// clone copies the service state, so that a change can be made aside and
+// swapped in whole. Deployments are shared until changed.
+func (ss *serviceState) clone() *serviceState {
+	if ss == nil {
+		return &serviceState{}
+	}
+	c := *ss
+	c.Deployments = slices.Clone(ss.Deployments)
+	c.History = slices.Clone(ss.History)
+	return &c
+}
+
+// state is everything the agent must not forget: task definition
+// revisions, services' desired counts and deployments, instance statuses.
+// It is saved with the stack, in one atomic write.
+type state struct {
+	Revisions map[string][]*Revision          `json:"revisions"`
+	Services  map[string]*serviceState        `json:"services"`
+	Instances map[string]sched.InstanceStatus `json:"instances,omitempty"`
+}
+
+func newState() *state {
+	return &state{Revisions: map[string][]*Revision{}, Services: map[string]*serviceState{}, Instances: map[string]sched.InstanceStatus{}}
+}
+
+// revision returns the revision of family with td's content, registering
+// a new one when the content is new.
+func (st *state) revision(family string, td TaskDefinition) *Revision {
+	h := definitionHash(td)
+	revs := st.Revisions[family]
+	for _, r := range revs {
+		if r.Hash == h {
+			return r
+		}
+	}
+	n := 1
+	if len(revs) > 0 {
+		n = revs[len(revs)-1].Number + 1
+	}
+	r := &Revision{Number: n, Hash: h, Definition: td}
+	st.Revisions[family] = append(slices.Clone(revs), r)
+	return r
+}
+
+// definition returns the task definition of a revision named
+// "family:number".
+func (st *state) definition(name string) (TaskDefinition, bool) {
+	family, num, _ := strings.Cut(name, ":")
+	for _, r := range st.Revisions[family] {
+		if fmt.Sprint(r.Number) == num {
+			return r.Definition, true
+		}
+	}
+	return TaskDefinition{}, false
+}
+
+// definitionHash identifies a task definition's content: anything that
+// changes how its tasks start changes it.
+func definitionHash(td TaskDefinition) string {
+	td.Task.Output = nil
+	b, err := json.Marshal(td)
+	if err != nil {
+		panic("agent: task definition does not encode: " + err.Error()) // every field is plain data
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// newDeploymentID makes an id the way ECS writes them: ecs-svc/ and 19
+// digits.
+func newDeploymentID() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(8e18)) // 1e18 + 8e18 stays below MaxInt64
+	return fmt.Sprintf("ecs-svc/%019d", n.Int64()+1e18)
+}
+
+// Started is a deployment that an Apply started.
+type Started struct {
+	Service        string `json:"service"`
+	Deployment     string `json:"deployment"`
+	TaskDefinition string `json:"task_definition"`
+	// Replaces is the task definition revision the service ran before
+	// ("" for a new service).
+	Replaces string `json:"replaces,omitempty"`
+}
+
+// nextStateLocked is the state after applying s: task definitions whose
+// content changed get a new revision, and each service whose revision or
+// target group changed gets a new PRIMARY deployment, its former one
+// turning ACTIVE. The current state is not changed.
+func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
+	next := &state{
+		Revisions: make(map[string][]*Revision, len(a.state.Revisions)),
+		Services:  map[string]*serviceState{},
+		Instances: a.state.Instances,
+	}
+	for k, v := range a.state.Revisions {
+		next.Revisions[k] = v
+	}
+	var started []Started
+	for _, name := range sortedKeys(s.Services) {
+		svc := s.Services[name]
+		rev := next.revision(svc.TaskDefinition, s.TaskDefinitions[svc.TaskDefinition])
+		revName := fmt.Sprintf("%s:%d", svc.TaskDefinition, rev.Number)
+		cur := a.state.Services[name]
+		ss := cur.clone()
+		if cur == nil || svc.Desired != cur.FileDesired {
+			ss.Desired = svc.Desired
+		}
+		ss.FileDesired = svc.Desired
+		if as := svc.Autoscaling; as != nil {
+			ss.Desired = min(max(ss.Desired, as.Min), as.Max)
+		}
+		if p := ss.primary(); p == nil || p.TaskDefinition != revName || p.TargetGroup != svc.TargetGroup {
+			d := &Deployment{
+				ID: newDeploymentID(), Status: DeploymentPrimary, TaskDefinition: revName, TargetGroup: svc.TargetGroup,
+				Rollout: sched.RolloutInProgress, CreatedAt: now, UpdatedAt: now,
+			}
+			d.Reason = "ECS deployment " + d.ID + " in progress."
+			st := Started{Service: name, Deployment: d.ID, TaskDefinition: revName}
+			if p != nil {
+				old := *p
+				old.Status, old.UpdatedAt = DeploymentActive, now
+				ss.Deployments[0] = &old
+				st.Replaces = p.TaskDefinition
+			}
+			ss.Deployments = append([]*Deployment{d}, ss.Deployments...)
+			started = append(started, st)
+		}
+		next.Services[name] = ss
+	}
+	return next, started
+}
+
+// announceStartedLocked records the deployments an Apply started.
+func (a *Agent) announceStartedLocked(started []Started) {
+	for _, st := range started {
+		svc := a.stack.Services[st.Service]
+		msg := fmt.Sprintf("service %s (deployment %s) deployment started: %s", st.Service, st.Deployment, st.TaskDefinition)
+		if st.Replaces != "" {
+			msg += fmt.Sprintf(" replaces %s (minimum healthy %d%%, maximum %d%%)", st.Replaces,
+				svc.Deployment.MinHealthyPercent, svc.Deployment.MaxPercent)
+		}
+		a.events.add(Event{Time: a.clock.Now(), Service: st.Service, Message: msg + "."})
+	}
+}
+
+// rolloutsLocked carries out the rollouts the scheduler says ended:
+// COMPLETED, or FAILED by the circuit breaker, which rolls back to the last
+// completed deployment when the service asks for it. It reports whether
+// the state changed.
+func (a *Agent) rolloutsLocked(rollouts []sched.Rollout) bool {
+	now := a.clock.Now()
+	for _, r := range rollouts {
+		ss := a.state.Services[r.Service]
+		d := ss.primary()
+		if d == nil || d.ID != r.Deployment {
+			continue
+		}
+		d.Rollout, d.Reason, d.UpdatedAt = r.State, r.Reason, now
+		if r.State == sched.RolloutCompleted {
+			a.events.add(Event{Time: now, Service: r.Service, Message: fmt.Sprintf("service %s (deployment %s) deployment completed.", r.Service, d.ID)})
+			continue
+		}
+		a.events.add(Event{Time: now, Service: r.Service, Message: fmt.Sprintf(
+			"service %s (deployment %s) deployment failed: tasks failed to start (%d tasks failed, the circuit breaker's threshold).", r.Service, d.ID, d.FailedTasks)})
+		if svc := a.stack.Services[r.Service]; svc.Deployment.Rollback && d.RollbackOf == "" {
+			a.rollBackLocked(r.Service, ss, d, now)
+		}
+	}
+	return len(rollouts) > 0
+}
+
+// rollBackLocked makes the last COMPLETED deployment of a service PRIMARY
+// again, as ECS's circuit breaker does: the failed one turns ACTIVE and
+// its tasks are replaced.
+func (a *Agent) rollBackLocked(service string, ss *serviceState, failed *Deployment, now time.Time) {
+	var to *Deployment
+	for _, d := range slices.Concat(ss.Deployments[1:], ss.History) {
+		if d.Rollout == sched.RolloutCompleted {
+			to = d
+			break
+		}
+	}
+	if to == nil {
+		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf(
+			"service %s has no completed deployment to roll back to: it keeps what runs and starts nothing until the next shoal deploy.", service)})
+		return
+	}
+	failed.Status = DeploymentActive
+	to.Status, to.Rollout, to.FailedTasks, to.RollbackOf, to.UpdatedAt = DeploymentPrimary, sched.RolloutInProgress, 0, failed.ID, now
+	to.Reason = "ECS deployment circuit breaker: rolling back to deploymentId " + to.ID + "."
+	rest := []*Deployment{to}
+	for _, d := range ss.Deployments {
+		if d != to {
+			rest = append(rest, d)
+		}
+	}
+	ss.Deployments = rest
+	ss.History = slices.DeleteFunc(ss.History, func(d *Deployment) bool { return d == to })
+	a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s rolling back to deployment %s (%s).", service, to.ID, to.TaskDefinition)})
+}
+
+// retireDeploymentsLocked turns the ACTIVE deployments that run no task
+// any more INACTIVE. It reports whether any did.
+func (a *Agent) retireDeploymentsLocked() bool {
+	live := map[string]bool{}
+	for _, t := range a.tasks {
+		if t.status != sched.Stopped {
+			live[t.deployment] = true
+		}
+	}
+	changed := false
+	for _, ss := range a.state.Services {
+		for i := len(ss.Deployments) - 1; i >= 1; i-- {
+			d := ss.Deployments[i]
+			if live[d.ID] {
+				continue
+			}
+			d.Status, d.UpdatedAt = DeploymentInactive, a.clock.Now()
+			ss.Deployments = slices.Delete(ss.Deployments, i, i+1)
+			ss.History = append([]*Deployment{d}, ss.History...)[:min(len(ss.History)+1, historyKept)]
+			changed = true
+		}
+	}
+	return changed
+}
+
+// taskFailedLocked counts a failed task against its deployment's circuit
+// breaker, while that deployment is rolling out.
+func (a *Agent) taskFailedLocked(t *task) {
+	if d := a.state.Services[t.service].primary(); d != nil && d.ID == t.deployment && d.Rollout == sched.RolloutInProgress {
+		d.FailedTasks++
+	}
+}
+
+// taskHealthyLocked resets the circuit breaker's count: only failures in a
+// row count, as ECS's default.
+func (a *Agent) taskHealthyLocked(t *task) {
+	if d := a.state.Services[t.service].primary(); d != nil && d.ID == t.deployment {
+		d.FailedTasks = 0
+	}
+}
