@@ -122,6 +122,7 @@ type Agent struct {
 	state    *state
 	applying bool
 	unplaced map[string]string // services announced unplaceable, and why
+	scaler   *scaler           // the loop's autoscaling memory
 }
 
 // New returns an agent. Call Apply to give it a stack and Run to start it.
@@ -150,7 +151,7 @@ func New(cfg Config) *Agent {
 		tasks: make(map[string]*task), byTarget: make(map[string]*task),
 		steady: make(map[string]bool), backoff: make(map[string]announcedBackoff),
 		waiting: make(map[string]string), endpoints: make(map[string]*endpoint.Endpoint),
-		state: newState(), unplaced: make(map[string]string),
+		state: newState(), unplaced: make(map[string]string), scaler: newScaler(),
 	}
 }
 
@@ -376,17 +377,28 @@ func (a *Agent) Run(ctx context.Context) {
 	timer := a.clock.NewTimer(time.Hour)
 	timer.Stop() // armed only when a plan asks to be woken
 	defer timer.Stop()
+	sample := a.clock.NewTimer(time.Hour)
+	sample.Stop() // armed while a service autoscales
+	defer sample.Stop()
+	sampling := false
 	for {
 		if wake := a.reconcile(); !wake.IsZero() {
 			timer.Reset(max(wake.Sub(a.clock.Now()), 0))
 		} else {
 			timer.Stop()
 		}
+		if every := a.sampleEvery(); every > 0 && !sampling {
+			sample.Reset(every)
+			sampling = true
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
 		case <-timer.C():
+		case <-sample.C():
+			sampling = false
+			a.autoscale()
 		}
 	}
 }

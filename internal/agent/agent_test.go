@@ -70,6 +70,7 @@ func (r *recorder) list() []string {
 type fakeTask struct {
 	addr     string
 	env      map[string]string // what it was started with
+	onHealth func(driver.ContainerHealth)
 	rec      *recorder
 	exitOnce sync.Once
 	done     chan struct{}
@@ -119,7 +120,7 @@ func (r *fakeRunner) Start(ctx context.Context, s driver.TaskSpec) (driver.Task,
 		return nil, r.startErr
 	}
 	r.n++
-	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{}), env: s.Env}
+	t := &fakeTask{addr: fmt.Sprintf("%s:%d", s.Address, 40000+r.n), rec: r.rec, done: make(chan struct{}), env: s.Env, onHealth: s.OnHealth}
 	if s.Output != nil {
 		fmt.Fprintf(s.Output, "listening on %s\n", t.addr)
 	}

@@ -332,7 +332,7 @@ func describe(pd PolicyDecision, m Metrics, side string) string {
 		unit, per = "", " per target per minute"
 	}
 	return fmt.Sprintf("%s is %.1f%s%s over the last %v, %s the target %.1f%s",
-		pd.Policy.Metric, pd.Value, unit, per, m.Over, side, pd.Policy.Target, unit)
+		pd.Policy.Metric, pd.Value, unit, per, roundOver(m.Over), side, pd.Policy.Target, unit)
 }
 
 // tasks says an average number of tasks: "1 task", "2.5 tasks".
@@ -342,4 +342,13 @@ func tasks(n float64) string {
 		return "1 task"
 	}
 	return strconv.FormatFloat(r, 'f', -1, 64) + " tasks"
+}
+
+// roundOver rounds the time metrics cover for a sentence: to the second
+// from 10 s up, to the tenth of a second below.
+func roundOver(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
 }
