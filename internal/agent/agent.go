@@ -291,6 +291,11 @@ func (a *Agent) validate(s *Stack) ([]instance.Instance, error) {
 		if _, ok := s.LoadBalancer.TargetGroups[svc.TargetGroup]; svc.TargetGroup != "" && !ok {
 			return nil, fmt.Errorf("service %s: no target group named %q", name, svc.TargetGroup)
 		}
+		if as := svc.Autoscaling; as != nil {
+			if err := scalingConfig(as).Validate(); err != nil {
+				return nil, fmt.Errorf("service %s: autoscaling: %w", name, err)
+			}
+		}
 	}
 	instances, err := a.cfg.Instances.Cluster(s.Instances)
 	if err != nil {

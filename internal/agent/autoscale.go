@@ -122,13 +122,7 @@ func (a *Agent) scaleLocked(name string, as *Autoscaling, s autoscale.Sample, no
 		return
 	}
 	ss := a.state.Services[name]
-	cfg := autoscale.Config{Min: as.Min, Max: as.Max}
-	for _, p := range as.Policies {
-		cfg.Policies = append(cfg.Policies, autoscale.Policy{
-			Metric: p.Metric, Target: p.Target, DisableScaleIn: p.DisableScaleIn,
-			ScaleOutCooldown: p.ScaleOutCooldown, ScaleInCooldown: p.ScaleInCooldown,
-		})
-	}
+	cfg := scalingConfig(as)
 	st := autoscale.State{LastScaleOut: ss.LastScaleOut, LastScaleIn: ss.LastScaleIn}
 	deploying := ss.primary().Rollout == sched.RolloutInProgress
 	d := autoscale.Decide(cfg, ss.Desired, m, st, deploying, now)
@@ -167,4 +161,16 @@ func (a *Agent) scaledTasks() []scaledTask {
 
 func (a *Agent) anyAutoscaled() bool {
 	return a.sampleEvery() > 0
+}
+
+// scalingConfig is a service's autoscaling as package autoscale takes it.
+func scalingConfig(as *Autoscaling) autoscale.Config {
+	cfg := autoscale.Config{Min: as.Min, Max: as.Max}
+	for _, p := range as.Policies {
+		cfg.Policies = append(cfg.Policies, autoscale.Policy{
+			Metric: p.Metric, Target: p.Target, DisableScaleIn: p.DisableScaleIn,
+			ScaleOutCooldown: p.ScaleOutCooldown, ScaleInCooldown: p.ScaleInCooldown,
+		})
+	}
+	return cfg
 }

@@ -102,19 +102,19 @@ func newState() *state {
 	return &state{Revisions: map[string][]*Revision{}, Services: map[string]*serviceState{}, Instances: map[string]sched.InstanceStatus{}}
 }
 
-// revision returns the revision of family with td's content, registering
-// a new one when the content is new.
+// revision returns the latest revision of family when it has td's
+// content, or registers the next one, as ECS does: going back to earlier
+// content is a new revision too.
 func (st *state) revision(family string, td TaskDefinition) *Revision {
 	h := definitionHash(td)
 	revs := st.Revisions[family]
-	for _, r := range revs {
-		if r.Hash == h {
-			return r
-		}
-	}
 	n := 1
 	if len(revs) > 0 {
-		n = revs[len(revs)-1].Number + 1
+		latest := revs[len(revs)-1]
+		if latest.Hash == h {
+			return latest
+		}
+		n = latest.Number + 1
 	}
 	r := &Revision{Number: n, Hash: h, Definition: td}
 	st.Revisions[family] = append(slices.Clone(revs), r)

@@ -75,7 +75,12 @@ func schedHealth(s proxy.State) (sched.Health, bool) {
 func (a *Agent) recordHealthLocked(c proxy.HealthChange) {
 	one := healthMessage(c)
 	key := fmt.Sprintf("health|%s|%s|%s|%s|%s", c.Group, c.From, c.To, c.Reason, c.Description)
-	a.events.addGrouped(key, Event{Time: c.At, Target: c.Target}, c.Target, func(targets []string) string {
+	ev := Event{Time: c.At, Target: c.Target}
+	if t := a.byTarget[targetKey(c.Group, c.Target)]; t != nil {
+		ev.Service, ev.Task = t.service, t.id
+		key += "|" + t.service
+	}
+	a.events.addGrouped(key, ev, c.Target, func(targets []string) string {
 		if len(targets) == 1 {
 			return one
 		}

@@ -249,11 +249,25 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 				d.Pending++
 			}
 		}
-		if t.health == sched.HealthHealthy {
+		if t.serving() {
 			ss.Healthy++
 		}
 	}
 	return ss
+}
+
+// serving reports whether the task serves healthy now, as the scheduler
+// judges it.
+func (t *task) serving() bool {
+	switch {
+	case t.status != sched.Running:
+		return false
+	case t.targetGroup != "" && t.health != sched.HealthHealthy:
+		return false
+	case t.targetGroup == "" && t.healthyAt.IsZero():
+		return false
+	}
+	return t.containerHealth == "" || t.containerHealth == sched.ContainerHealthy
 }
 
 // Services lists the services with their deployments.

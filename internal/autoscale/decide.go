@@ -99,21 +99,6 @@ const (
 	In  // the metric is below 90% of the target and the proposal below the count
 )
 
-// String names the vote.
-func (v Vote) String() string {
-	switch v {
-	case NoData:
-		return "no data"
-	case Hold:
-		return "hold"
-	case Out:
-		return "scale out"
-	case In:
-		return "scale in"
-	}
-	return "Vote(" + strconv.Itoa(int(v)) + ")"
-}
-
 // PolicyDecision is one policy's view.
 type PolicyDecision struct {
 	Policy Policy

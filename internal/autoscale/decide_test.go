@@ -409,7 +409,6 @@ func TestStrings(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
 		{NoChange.String(), "no change"}, {Bound.String(), "bound"}, {Action(9).String(), "Action(9)"},
 		{ScaleOutCooldown.String(), "scale-out cooldown"}, {AtMin.String(), "at minimum"}, {Block(9).String(), "Block(9)"},
-		{NoData.String(), "no data"}, {In.String(), "scale in"}, {Vote(9).String(), "Vote(9)"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)

@@ -15,16 +15,16 @@ import (
 func sec(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 // steadyTask is a task started at start that is sent reqPerSec requests and
-// uses cpuPerSec of CPU time every second.
+// uses cpuPerSecond of CPU time every second.
 type steadyTask struct {
-	start     int
-	reqPerSec uint64
-	cpuPerSec time.Duration
+	start        int
+	reqPerSec    uint64
+	cpuPerSecond time.Duration
 }
 
 func (st steadyTask) at(s int) TaskCounters {
 	ran := uint64(s - st.start)
-	return TaskCounters{Started: sec(st.start), Requests: st.reqPerSec * ran, CPU: st.cpuPerSec * time.Duration(ran)}
+	return TaskCounters{Started: sec(st.start), Requests: st.reqPerSec * ran, CPU: st.cpuPerSecond * time.Duration(ran)}
 }
 
 // feed adds a sample every step seconds from from to to (both included),
@@ -39,8 +39,8 @@ func feed(w *Window, from, to, step int, cpuPerTask time.Duration, tasks func(s 
 var approx = cmpopts.EquateApprox(0, 1e-9)
 
 func TestWindow_SteadyTraffic(t *testing.T) {
-	a := steadyTask{start: 0, reqPerSec: 2, cpuPerSec: 250 * time.Millisecond}
-	b := steadyTask{start: 0, reqPerSec: 2, cpuPerSec: 250 * time.Millisecond}
+	a := steadyTask{start: 0, reqPerSec: 2, cpuPerSecond: 250 * time.Millisecond}
+	b := steadyTask{start: 0, reqPerSec: 2, cpuPerSecond: 250 * time.Millisecond}
 	w := NewWindow(time.Minute)
 	feed(w, 0, 120, 5, 500*time.Millisecond, func(s int) map[string]TaskCounters {
 		return map[string]TaskCounters{"a": a.at(s), "b": b.at(s)}
@@ -162,7 +162,7 @@ func TestWindow_CounterStartingAgainIsNotNegative(t *testing.T) {
 }
 
 func TestWindow_OldSamplesLeave(t *testing.T) {
-	busy := steadyTask{reqPerSec: 10, cpuPerSec: time.Second}
+	busy := steadyTask{reqPerSec: 10, cpuPerSecond: time.Second}
 	w := NewWindow(time.Minute)
 	tasks := func(s int) map[string]TaskCounters {
 		return map[string]TaskCounters{"a": busy.at(min(s, 120))} // idle after 120
@@ -195,7 +195,7 @@ func TestWindow_IgnoresSamplesNotAfterTheLast(t *testing.T) {
 }
 
 func TestWindow_CPUNeedsItsReservation(t *testing.T) {
-	a := steadyTask{reqPerSec: 1, cpuPerSec: 100 * time.Millisecond}
+	a := steadyTask{reqPerSec: 1, cpuPerSecond: 100 * time.Millisecond}
 	tasks := func(s int) map[string]TaskCounters { return map[string]TaskCounters{"a": a.at(s)} }
 	w := NewWindow(time.Minute)
 	feed(w, 0, 60, 10, 0, tasks)

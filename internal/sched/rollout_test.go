@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,5 +350,39 @@ func checkRolloutBounds(t *testing.T, run int, w *world, p Plan) {
 	if servingStopped && serveCount(w.tasks, stopped) < b.least {
 		t.Fatalf("run %d: stopped serving tasks leaving %d serving, below the minimum healthy %d (%d%% of %d)\nstops %+v\ntasks %+v",
 			run, serveCount(w.tasks, stopped), b.least, w.svc.MinHealthyPercent, b.desired, p.Stop, activeTasks(w.tasks))
+	}
+}
+
+func TestReconcile_Daemon(t *testing.T) {
+	daemon := plain("agent", 0)
+	daemon.Daemon, daemon.MinHealthyPercent, daemon.MaxPercent = true, 0, 100
+	cluster := instances(3)
+	cluster[2].Status = InstanceDraining
+	got := Reconcile(Desired{Instances: cluster, Services: []Service{daemon}}, Observed{}, at(0))
+	want := []Placement{{"agent", "instance-1"}, {"agent", "instance-2"}}
+	if diff := cmp.Diff(want, got.Start); diff != "" {
+		t.Errorf("a daemon places one task on each ACTIVE instance (-want +got):\n%s", diff)
+	}
+
+	onDraining := Task{ID: "d3", Service: "agent", Instance: "instance-3", Status: Running, CreatedAt: at(0), StartedAt: at(1), HealthyAt: at(1)}
+	one := Task{ID: "d1", Service: "agent", Instance: "instance-1", Status: Running, CreatedAt: at(0), StartedAt: at(1), HealthyAt: at(1)}
+	got = Reconcile(Desired{Instances: cluster, Services: []Service{daemon}}, Observed{Tasks: []Task{one, onDraining}}, at(5))
+	if diff := cmp.Diff([]StopOrder{{TaskID: "d3", Reason: "Container instance instance-3 is no longer ACTIVE"}}, got.Stop); diff != "" {
+		t.Errorf("a daemon task on a draining instance stops (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]Placement{{"agent", "instance-2"}}, got.Start); diff != "" {
+		t.Errorf("the instance without its task gets one (-want +got):\n%s", diff)
+	}
+}
+
+func TestReconcile_UnplacedSaysWhy(t *testing.T) {
+	svc := api(2)
+	svc.Need = Reserved{Memory: 3000}
+	got := Reconcile(Desired{Instances: twoInstances, Services: []Service{svc}}, Observed{Tasks: []Task{
+		{ID: "a", Service: "api", Instance: "instance-1", Status: Running, Reserved: Reserved{Memory: 3000}, TargetGroup: "api-tg"},
+		{ID: "b", Service: "other", Instance: "instance-2", Status: Running, Reserved: Reserved{Memory: 2000}},
+	}}, at(0))
+	if len(got.Start) != 0 || len(got.Unplaced) != 1 || !strings.Contains(got.Unplaced[0].Reason, "insufficient memory available") {
+		t.Errorf("got starts %v, unplaced %+v; want none placed and ECS's insufficient memory sentence", got.Start, got.Unplaced)
 	}
 }

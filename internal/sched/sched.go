@@ -434,7 +434,13 @@ func startTasks(svc Service, c *cluster, b bounds, tasks, current, outgoing []Ta
 		p.BackingOff = []BackingOff{{Service: svc.Name, Failures: failures, Delay: backoff(failures), Until: now.Add(wait)}}
 		return p
 	}
-	n := min(b.desired-len(current), max(b.most, b.desired)-notStopped(tasks), LaunchBatch-starting(slices.Concat(current, outgoing)))
+	live := notStopped(tasks)
+	if svc.Daemon {
+		// A daemon's desired count is its ACTIVE instances: a task left on
+		// a draining one is no part of it and holds no place.
+		live = notStopped(slices.DeleteFunc(slices.Clone(tasks), func(t Task) bool { return c.status[t.Instance] != InstanceActive }))
+	}
+	n := min(b.desired-len(current), max(b.most, b.desired)-live, LaunchBatch-starting(slices.Concat(current, outgoing)))
 	if n <= 0 {
 		return p
 	}

@@ -359,12 +359,6 @@ func stoppedBy(p Plan, id string) bool {
 	return false
 }
 
-// waiting: the plan holds off (an unhealthy task in its grace period, or a
-// back-off) and asks to be woken later, so the count may still be off.
-func waiting(p Plan, now time.Time) bool {
-	return p.Wake.After(now)
-}
-
 func checkBalanced(t *testing.T, instances []string, start []Placement) {
 	per := map[string]int{}
 	for _, pl := range start {
