@@ -61,6 +61,15 @@ type DesiredStore interface {
 	SaveDesired(store.Desired) error
 }
 
+// EventStore records the service events; a DesiredStore that is one too
+// gets them saved at most every eventSave and at shutdown.
+type EventStore interface {
+	SaveEvents(data []byte) error
+}
+
+// eventSave is how often new events are written to the store.
+const eventSave = time.Second
+
 // Config is what an Agent needs.
 type Config struct {
 	// Runners start tasks, by task definition kind (KindProcess).
@@ -386,6 +395,8 @@ func (a *Agent) Run(ctx context.Context) {
 	sample.Stop() // armed while a service autoscales
 	defer sample.Stop()
 	sampling := false
+	save := a.clock.NewTimer(eventSave)
+	defer save.Stop()
 	for {
 		if wake := a.reconcile(); !wake.IsZero() {
 			timer.Reset(max(wake.Sub(a.clock.Now()), 0))
@@ -404,6 +415,9 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-sample.C():
 			sampling = false
 			a.autoscale()
+		case <-save.C():
+			a.saveEvents()
+			save.Reset(eventSave)
 		}
 	}
 }
@@ -474,6 +488,41 @@ func (a *Agent) Shutdown(ctx context.Context) {
 	a.mu.Unlock()
 	closeEndpoints(endpoints) // not under a.mu: their connections ask the agent for tasks
 	a.events.close()
+	a.saveEvents()
+}
+
+// saveEvents writes the events to the store when new ones came.
+func (a *Agent) saveEvents() {
+	es, ok := a.cfg.Store.(EventStore)
+	if !ok {
+		return
+	}
+	events, changed := a.events.snapshot()
+	if !changed {
+		return
+	}
+	data, err := json.Marshal(events)
+	if err == nil {
+		err = es.SaveEvents(data)
+	}
+	if err != nil {
+		a.log.Warn("record events", "err", err)
+	}
+}
+
+// RestoreEvents puts back the events a previous shoal recorded
+// (EventStore), so that `shoal events` tells what happened before the
+// restart too.
+func (a *Agent) RestoreEvents(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var events []Event
+	if err := json.Unmarshal(data, &events); err != nil {
+		return fmt.Errorf("recorded events: %w", err)
+	}
+	a.events.restore(events)
+	return nil
 }
 
 func (a *Agent) desiredLocked() sched.Desired {

@@ -258,3 +258,49 @@ func TestAgent_UnhealthyContainerIsReplaced(t *testing.T) {
 		}
 	}
 }
+
+// eventStore is a fakeStore that keeps events too.
+type eventStore struct {
+	fakeStore
+	events []byte
+}
+
+func (s *eventStore) SaveEvents(data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = data
+	return nil
+}
+
+func TestAgent_EventsOutliveARestart(t *testing.T) {
+	h := newHarness(t)
+	es := &eventStore{}
+	h.agent.cfg.Store = es
+	h.run(t, rolling(1, "v1", false))
+	waitFor(t, "1 running task", h.running(1))
+	h.stop() // Shutdown saves the events
+	h.stop = func() {}
+	es.mu.Lock()
+	saved := es.events
+	es.mu.Unlock()
+	var before []Event
+	if err := json.Unmarshal(saved, &before); err != nil || len(before) == 0 {
+		t.Fatalf("saved events: %v, %d events", err, len(before))
+	}
+
+	h2 := newHarness(t)
+	if err := h2.agent.RestoreEvents(saved); err != nil {
+		t.Fatal(err)
+	}
+	h2.run(t, rolling(1, "v1", false))
+	waitFor(t, "1 running task", h2.running(1))
+	got := h2.agent.Events(0)
+	if len(got) <= len(before) || got[0].Message != before[0].Message {
+		t.Fatalf("after the restart: %d events starting %q; want the %d recorded first, then new ones", len(got), got[0].Message, len(before))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq != got[i-1].Seq+1 {
+			t.Fatalf("event numbers do not go on: %d after %d", got[i].Seq, got[i-1].Seq)
+		}
+	}
+}

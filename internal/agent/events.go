@@ -32,6 +32,7 @@ type eventLog struct {
 
 	mu      sync.Mutex
 	next    int64
+	saved   int64 // next when last snapshotted
 	events  []Event
 	pending []*group
 	timer   *time.Timer // flushes pending; nil when nothing waits
@@ -147,4 +148,34 @@ func (l *eventLog) since(seq int64) []Event {
 		}
 	}
 	return out
+}
+
+// snapshot returns the events recorded and whether any came since the
+// last snapshot.
+func (l *eventLog) snapshot() ([]Event, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	changed := l.next != l.saved
+	l.saved = l.next
+	return append([]Event(nil), l.events...), changed
+}
+
+// restore puts back the events a previous shoal recorded, before any new
+// one: their sequence numbers go on.
+func (l *eventLog) restore(events []Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(events) > l.max {
+		events = events[len(events)-l.max:]
+	}
+	l.events = append(append([]Event(nil), events...), l.events...)
+	for i := range l.events {
+		if i >= len(events) { // recorded before the restore: renumber after
+			l.events[i].Seq = l.events[i-1].Seq + 1
+		}
+	}
+	if n := len(l.events); n > 0 {
+		l.next = l.events[n-1].Seq
+	}
+	l.saved = l.next
 }

@@ -167,10 +167,8 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
 		TaskOutput: taskOutputTo(printer, taskOutput),
 	})
-	if d, ok, err := store.LoadDesired(st.Dir()); err == nil && ok {
-		if err := ag.Restore(d.State); err != nil {
-			return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
-		}
+	if err := restore(ag, st); err != nil {
+		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	api, err := admin.Listen(st.SocketPath(), backend{ag}, log)
 	if err != nil {
@@ -193,6 +191,24 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	printer.stop()
 	fmt.Fprintln(e.stdout, "shoal: stopped")
 	return nil
+}
+
+// restore gives the agent what the state directory recorded: the state
+// of the last stack (revisions, deployments, counts, instances) and the
+// events.
+func restore(ag *agent.Agent, st *store.Store) error {
+	if d, ok, err := store.LoadDesired(st.Dir()); err != nil {
+		return err
+	} else if ok {
+		if err := ag.Restore(d.State); err != nil {
+			return err
+		}
+	}
+	events, err := st.LoadEvents()
+	if err != nil {
+		return err
+	}
+	return ag.RestoreEvents(events)
 }
 
 // taskOutputTo is where tasks' output goes: w, or nowhere (nil) when off.

@@ -28,6 +28,7 @@ var ErrUnsafe = errors.New("unsafe state directory")
 const (
 	lockFile    = "lock"
 	desiredFile = "desired.json"
+	eventsFile  = "events.json"
 	// SocketName is the admin API's unix socket in the state directory.
 	SocketName = "shoal.sock"
 )
@@ -160,6 +161,25 @@ func (s *Store) SaveDesired(d Desired) error {
 		return err
 	}
 	return WriteFileAtomic(filepath.Join(s.dir, desiredFile), b, 0o600)
+}
+
+// SaveEvents records the service events (JSON, the agent's format), so
+// that `shoal events` still has them after a restart.
+func (s *Store) SaveEvents(data []byte) error {
+	return WriteFileAtomic(filepath.Join(s.dir, eventsFile), data, 0o600)
+}
+
+// LoadEvents reads the events SaveEvents recorded (nil when none were).
+func (s *Store) LoadEvents() ([]byte, error) {
+	f, err := openNoFollow(s.dir, eventsFile, os.O_RDONLY)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // LoadDesired reads the last stack recorded in the state directory dir

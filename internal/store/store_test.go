@@ -307,3 +307,24 @@ func TestSaveDesired_ReplacesSymlinkWithoutFollowingIt(t *testing.T) {
 		t.Errorf("load: got %+v ok=%v err=%v, want the saved stack", d, ok, err)
 	}
 }
+
+func TestStore_EventsRoundTrip(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.LoadEvents(); err != nil || got != nil {
+		t.Fatalf("no events yet: got %q, %v", got, err)
+	}
+	if err := s.SaveEvents([]byte(`[{"seq":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadEvents(); err != nil || string(got) != `[{"seq":1}]` {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	fi, err := os.Stat(filepath.Join(s.Dir(), eventsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("events file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+}
