@@ -33,9 +33,11 @@ first-run:
 	SHOAL_TEST_COLD=1 $(GO) test -count=1 -v -run TestFirstRun_ColdCaches -timeout 20m ./cmd/shoal
 
 # Throughput of the load balancer against peers in the same run (figures
-# printed by the benchmark; see internal/proxy/bench_test.go).
+# printed by the benchmark; see internal/proxy/bench_test.go), and what one
+# scheduling round costs for a 1000-task service mid-rollout.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./internal/proxy/
+	$(GO) test -run '^$$' -bench . -benchtime 200x -count 3 ./internal/sched/
 
 # shoal's listener against HAProxy in front of the same tasks, under wrk
 # (needs wrk and haproxy; bounded by DURATION, default 10s per run).

@@ -260,7 +260,10 @@ func newCluster(instances []Instance, tasks []Task, now time.Time) *cluster {
 	for _, in := range instances {
 		c.status[in.Name] = in.Status
 	}
-	for _, t := range activeTasks(tasks) {
+	for _, t := range tasks {
+		if !isActive(t) {
+			continue
+		}
 		r := c.reservations[t.Instance]
 		c.reservations[t.Instance] = Reserved{CPU: r.CPU + t.Reserved.CPU, Memory: r.Memory + t.Reserved.Memory}
 		c.load[t.Instance]++
@@ -302,8 +305,8 @@ func stopOrphans(services []Service, tasks []Task) []StopOrder {
 		known[svc.Name] = true
 	}
 	var out []StopOrder
-	for _, t := range activeTasks(tasks) {
-		if !known[t.Service] {
+	for _, t := range tasks {
+		if isActive(t) && !known[t.Service] {
 			out = append(out, StopOrder{TaskID: t.ID, Reason: "Service " + t.Service + " deleted"})
 		}
 	}
@@ -326,8 +329,8 @@ func (p *Plan) merge(q Plan) {
 // accepting connections when the agent checks that).
 func readyServices(services []Service, tasks []Task) map[string]bool {
 	ready := map[string]bool{}
-	for _, t := range activeTasks(tasks) {
-		if serving(t) {
+	for _, t := range tasks {
+		if isActive(t) && serving(t) {
 			ready[t.Service] = true
 		}
 	}
@@ -476,6 +479,7 @@ func FailureThreshold(desired int) int {
 
 // split sorts active tasks into current and outgoing ones.
 func split(svc Service, c *cluster, active []Task) (current, outgoing []Task) {
+	current = make([]Task, 0, len(active))
 	for _, t := range active {
 		if t.Deployment == svc.Deployment && t.TargetGroup == svc.TargetGroup && c.status[t.Instance] == InstanceActive {
 			current = append(current, t)
@@ -560,20 +564,23 @@ func starting(active []Task) int {
 
 // activeTasks are the tasks that count toward the desired count.
 func activeTasks(tasks []Task) []Task {
-	var out []Task
+	out := make([]Task, 0, len(tasks))
 	for _, t := range tasks {
-		if t.Status != Stopped && !t.StopRequested {
+		if isActive(t) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
+func isActive(t Task) bool { return t.Status != Stopped && !t.StopRequested }
+
 // stopUnhealthy orders tasks past their grace period to stop when their
 // target is unhealthy or their container health check says UNHEALTHY, as
 // ECS replaces them. It returns the tasks left and, when a grace period is
 // still running, when it ends.
 func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stops []StopOrder, wake time.Time) {
+	left = make([]Task, 0, len(active))
 	for _, t := range active {
 		reason := ""
 		switch {
@@ -600,8 +607,12 @@ func stopUnhealthy(svc Service, active []Task, now time.Time) (left []Task, stop
 // steady reports whether the service has its desired count of current
 // tasks, every one serving healthy, and nothing else on its way up or down.
 func steady(svc Service, b bounds, tasks, current []Task) bool {
+	isCurrent := make(map[string]bool, len(current))
+	for _, t := range current {
+		isCurrent[t.ID] = true
+	}
 	for _, t := range tasks {
-		if t.Status != Stopped && (t.StopRequested || !slices.ContainsFunc(current, func(c Task) bool { return c.ID == t.ID })) {
+		if t.Status != Stopped && (t.StopRequested || !isCurrent[t.ID]) {
 			return false
 		}
 	}
@@ -614,7 +625,7 @@ func steady(svc Service, b bounds, tasks, current []Task) bool {
 }
 
 func tasksOf(service string, tasks []Task) []Task {
-	var out []Task
+	out := make([]Task, 0, len(tasks))
 	for _, t := range tasks {
 		if t.Service == service {
 			out = append(out, t)
