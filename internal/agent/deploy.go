@@ -164,8 +164,8 @@ type Started struct {
 
 // nextStateLocked is the state after applying s: task definitions whose
 // content changed get a new revision, and each service whose revision or
-// target group changed gets a new PRIMARY deployment, its former one
-// turning ACTIVE. The current state is not changed.
+// target group changed, or whose deployment FAILED, gets a new PRIMARY
+// deployment, its former one turning ACTIVE. The current state is not changed.
 func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
 	next := &state{
 		Revisions: make(map[string][]*Revision, len(a.state.Revisions)),
@@ -189,7 +189,9 @@ func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
 		if as := svc.Autoscaling; as != nil {
 			ss.Desired = min(max(ss.Desired, as.Min), as.Max)
 		}
-		if p := ss.primary(); p == nil || p.TaskDefinition != revName || p.TargetGroup != svc.TargetGroup {
+		// A FAILED deployment launches nothing more: deploying the same
+		// stack again is a new attempt, as ECS's --force-new-deployment.
+		if p := ss.primary(); p == nil || p.TaskDefinition != revName || p.TargetGroup != svc.TargetGroup || p.Rollout == sched.RolloutFailed {
 			d := &Deployment{
 				ID: newDeploymentID(), Status: DeploymentPrimary, TaskDefinition: revName, TargetGroup: svc.TargetGroup,
 				Rollout: sched.RolloutInProgress, CreatedAt: now, UpdatedAt: now,

@@ -304,3 +304,29 @@ func TestAgent_EventsOutliveARestart(t *testing.T) {
 		}
 	}
 }
+
+func TestAgent_AFailedDeploymentIsRetriedByDeployingAgain(t *testing.T) {
+	h := newHarness(t)
+	s := rolling(1, "v1", false)
+	svc := s.Services["web"]
+	svc.Deployment.CircuitBreaker = true // no rollback
+	s.Services["web"] = svc
+	h.runner.mu.Lock()
+	h.runner.startErr = errors.New("exec: v1: not found")
+	h.runner.mu.Unlock()
+	h.run(t, s)
+	waitFor(t, "the first deployment FAILED", func() bool {
+		h.clock.Advance(time.Second)
+		return h.rollout("web")() == sched.RolloutFailed
+	})
+	h.runner.mu.Lock()
+	h.runner.startErr = nil
+	h.runner.mu.Unlock()
+	started, err := h.agent.Deploy(context.Background(), s)
+	if err != nil || len(started) != 1 || started[0].TaskDefinition != "app:1" {
+		t.Fatalf("deploying the failed stack again: %+v, %v; want a new deployment of app:1", started, err)
+	}
+	waitFor(t, "1 running task", h.running(1))
+	h.healthyAll()
+	waitFor(t, "the retry COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
+}
