@@ -326,7 +326,10 @@ func TestAgent_AFailedDeploymentIsRetriedByDeployingAgain(t *testing.T) {
 	if err != nil || len(started) != 1 || started[0].TaskDefinition != "app:1" {
 		t.Fatalf("deploying the failed stack again: %+v, %v; want a new deployment of app:1", started, err)
 	}
-	waitFor(t, "1 running task", h.running(1))
+	waitFor(t, "1 running task, once the restart back-off is over", func() bool {
+		h.clock.Advance(time.Second)
+		return h.running(1)()
+	})
 	h.healthyAll()
 	waitFor(t, "the retry COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
 }
