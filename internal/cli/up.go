@@ -170,6 +170,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	if err := restore(ag, st); err != nil {
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
+	printer.skipRecorded(ag)
 	api, err := admin.Listen(st.SocketPath(), backend{ag}, log)
 	if err != nil {
 		return err
@@ -299,6 +300,16 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress {
 	return &progress{out: w, wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// skipRecorded leaves out the events a previous shoal recorded: `up`
+// prints what happens now; `shoal events` has the history.
+func (p *progress) skipRecorded(ag *agent.Agent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if evs := ag.Events(0); len(evs) > 0 {
+		p.seq = evs[len(evs)-1].Seq
+	}
 }
 
 // notify is agent.Config.OnEvent: it must not block, so it only wakes the
