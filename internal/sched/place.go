@@ -35,13 +35,6 @@ type PlacementStrategy struct {
 	Field string
 }
 
-// PlacementConstraint is one ECS placement constraint.
-type PlacementConstraint struct {
-	// Type is "distinctInstance": no two tasks of the service on one
-	// instance.
-	Type string
-}
-
 // Reserved is what a task reserves on its instance.
 type Reserved struct {
 	CPU, Memory int
