@@ -18,7 +18,12 @@ import (
 
 // backend is the agent as the admin API serves it, plus the one thing the
 // agent does not do: read a stack file.
-type backend struct{ *agent.Agent }
+type backend struct {
+	*agent.Agent
+	// hostPorts is the host port range shoal up started with: the
+	// process driver's ports come from it for as long as shoal runs.
+	hostPorts compile.PortRange
+}
 
 // DeployStack parses and compiles a stack file's content and applies it.
 func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
@@ -38,6 +43,9 @@ func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([
 	out, err := compile.Stack(s, source)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", admin.ErrBadRequest, err)
+	}
+	if out.HostPorts != b.hostPorts {
+		return nil, fmt.Errorf("%w: %s: cluster.host_port_range changed; a running shoal keeps the range it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	return b.Deploy(ctx, out.Stack)
 }

@@ -53,6 +53,11 @@ func TestDeploy_RollsOutScalesAndDrains(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "desired -2 is out of range") || !strings.Contains(errOut, "nothing was deployed") {
 		t.Errorf("broken stack: exit %d, stderr:\n%s", code, errOut)
 	}
+	ports := writeStack(t, strings.Replace(v1, "instances: 2", "instances: 2\n  host_port_range: 30000-30999", 1))
+	code, _, errOut = run(t, ctx, "deploy", "-f", ports, "--state-dir", state)
+	if code != 1 || !strings.Contains(errOut, "cluster.host_port_range changed") {
+		t.Errorf("changed host port range: exit %d, stderr:\n%s", code, errOut)
+	}
 	code, out, _ = run(t, ctx, "deploy", "-f", v2, "--state-dir", state)
 	if code != 0 || !strings.Contains(out, "nothing to roll out") {
 		t.Errorf("unchanged stack: exit %d, stdout:\n%s", code, out)

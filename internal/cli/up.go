@@ -171,7 +171,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	api, err := admin.Listen(st.SocketPath(), backend{ag}, log)
+	api, err := admin.Listen(st.SocketPath(), backend{Agent: ag, hostPorts: out.HostPorts}, log)
 	if err != nil {
 		return err
 	}
