@@ -84,6 +84,11 @@ var rules = []rule{
 		from: []string{"internal/autoscale"},
 		only: []string{},
 	},
+	{
+		what: "internal/routing imports only the standard library: the rule table is pure, compiled once and matched without I/O",
+		from: []string{"internal/routing"},
+		only: []string{},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a

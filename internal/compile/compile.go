@@ -13,16 +13,20 @@
 package compile
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/routing"
 	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/spec"
 )
@@ -121,18 +125,95 @@ func loadBalancer(s *spec.Stack) proxy.Config {
 	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
 		lb := s.LoadBalancers[name]
 		for i, l := range lb.Listeners {
-			cfg.Listeners = append(cfg.Listeners, proxy.ListenerConfig{
-				Name:        fmt.Sprintf("%s/%d", name, i),
-				Address:     net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
-				TargetGroup: l.DefaultAction.Forward.TargetGroup,
-				IdleTimeout: lb.IdleTimeout.D(),
-			})
+			cfg.Listeners = append(cfg.Listeners, listener(s.Dir, fmt.Sprintf("%s/%d", name, i), l, lb))
 		}
 	}
 	for name, tg := range s.TargetGroups {
 		cfg.TargetGroups[name] = targetGroup(tg)
 	}
 	return cfg
+}
+
+func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) proxy.ListenerConfig {
+	lc := proxy.ListenerConfig{
+		Name:        name,
+		Address:     net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
+		Protocol:    l.Protocol,
+		IdleTimeout: lb.IdleTimeout.D(),
+		Routes:      routing.Listener{Scheme: l.Protocol, Default: action(l.DefaultAction)},
+	}
+	for _, c := range l.Certificates {
+		lc.Certificates = append(lc.Certificates, proxy.Certificate{
+			CertFile: workingDir(stackDir, c.Certificate), KeyFile: workingDir(stackDir, c.Key),
+		})
+	}
+	for _, r := range l.Rules {
+		lc.Routes.Rules = append(lc.Routes.Rules, routing.Rule{
+			Priority: r.Priority, Conditions: conditions(r.Conditions), Action: action(r.Action),
+		})
+	}
+	return lc
+}
+
+// conditions are a rule's conditions in the order ALB lists their types.
+func conditions(c spec.Conditions) []routing.Condition {
+	var out []routing.Condition
+	add := func(f routing.Field, values []string) {
+		if len(values) > 0 {
+			out = append(out, routing.Condition{Field: f, Values: slices.Clone(values)})
+		}
+	}
+	add(routing.HostHeader, c.HostHeader)
+	add(routing.PathPattern, c.PathPattern)
+	if h := c.HTTPHeader; h != nil {
+		out = append(out, routing.Condition{Field: routing.HTTPHeader, HeaderName: h.Name, Values: slices.Clone(h.Values)})
+	}
+	add(routing.HTTPRequestMethod, c.HTTPRequestMethod)
+	if len(c.QueryString) > 0 {
+		q := routing.Condition{Field: routing.QueryString}
+		for _, p := range c.QueryString {
+			q.Query = append(q.Query, routing.KeyValue{Key: p.Key, Value: p.Value})
+		}
+		out = append(out, q)
+	}
+	if len(c.SourceIP) > 0 {
+		ip := routing.Condition{Field: routing.SourceIP}
+		for _, cidr := range c.SourceIP {
+			ip.CIDRs = append(ip.CIDRs, netip.MustParsePrefix(cidr)) // validated
+		}
+		out = append(out, ip)
+	}
+	return out
+}
+
+// action is a listener's or a rule's action for the router.
+func action(a spec.Action) routing.Action {
+	switch {
+	case a.Forward != nil:
+		f := &routing.ForwardAction{}
+		if a.Forward.TargetGroup != "" {
+			f.Groups = []routing.WeightedGroup{{Name: a.Forward.TargetGroup, Weight: 1}}
+		}
+		for _, g := range a.Forward.TargetGroups {
+			f.Groups = append(f.Groups, routing.WeightedGroup{Name: g.Name, Weight: g.Weight})
+		}
+		if st := a.Forward.Stickiness; st != nil && st.Enabled {
+			f.Stickiness = st.Duration.D()
+		}
+		return routing.Action{Type: routing.Forward, Forward: f}
+	case a.Redirect != nil:
+		r := a.Redirect
+		code, _ := spec.RedirectStatus(r.StatusCode) // validated
+		return routing.Action{Type: routing.Redirect, Redirect: &routing.RedirectAction{
+			Protocol: r.Protocol, Host: r.Host, Port: r.Port, Path: r.Path, Query: r.Query, StatusCode: code,
+		}}
+	case a.FixedResponse != nil:
+		f := a.FixedResponse
+		return routing.Action{Type: routing.FixedResponse, Fixed: &routing.FixedResponseAction{
+			StatusCode: f.StatusCode, ContentType: f.ContentType, Body: f.MessageBody,
+		}}
+	}
+	return routing.Action{}
 }
 
 func targetGroup(tg *spec.TargetGroup) proxy.TargetGroupConfig {
@@ -145,7 +226,16 @@ func targetGroup(tg *spec.TargetGroup) proxy.TargetGroupConfig {
 	for _, r := range hc.Matcher.Ranges() {
 		success = append(success, proxy.CodeRange{Lo: r[0], Hi: r[1]})
 	}
+	var stickiness proxy.Stickiness
+	if st := tg.Stickiness; st.Enabled {
+		stickiness = proxy.Stickiness{Type: st.Type, Duration: st.Duration.D(), CookieName: st.CookieName}
+	}
 	return proxy.TargetGroupConfig{
+		Protocol:        tg.Protocol,
+		ProtocolVersion: strings.ToUpper(tg.ProtocolVersion),
+		Algorithm:       tg.Algorithm,
+		Stickiness:      stickiness,
+		SlowStart:       tg.SlowStart.D(),
 		HealthCheck: proxy.HealthCheckConfig{
 			Path:               hc.Path,
 			Port:               port,
@@ -236,4 +326,44 @@ func envRefs(env map[string]string) map[string]agent.EnvValue {
 		out[key] = v
 	}
 	return out
+}
+
+// RouteProblems are what ALB would refuse in the listeners' rules beyond
+// what spec checks (pattern characters, values per condition, wildcards
+// per rule, redirect parts): package routing's checks, each at its place
+// in the stack file. Call it on a stack that spec.Parse accepted.
+func RouteProblems(s *spec.Stack) spec.ErrorList {
+	var out spec.ErrorList
+	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
+		lb := s.LoadBalancers[name]
+		for i, l := range lb.Listeners {
+			path := fmt.Sprintf("load_balancers.%s.listeners[%d]", name, i)
+			lc := listener(s.Dir, "", l, lb)
+			_, err := routing.Compile(lc.Routes)
+			for _, e := range unjoin(err) {
+				var re *routing.Error
+				if !errors.As(e, &re) {
+					out = append(out, s.ErrorAt(path, e.Error()))
+					continue
+				}
+				at := path + ".default_action"
+				if re.Rule >= 0 {
+					at = fmt.Sprintf("%s.rules[%d]", path, re.Rule)
+				}
+				out = append(out, s.ErrorAt(at, re.Field+": "+re.Problem))
+			}
+		}
+	}
+	return out
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

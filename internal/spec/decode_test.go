@@ -28,7 +28,8 @@ func defaultHealthCheck() HealthCheck {
 }
 
 func defaultTargetGroup() *TargetGroup {
-	return &TargetGroup{Protocol: "http", Algorithm: "round_robin",
+	return &TargetGroup{Protocol: "http", ProtocolVersion: "HTTP1", Algorithm: "round_robin",
+		Stickiness:  Stickiness{Type: "lb_cookie", Duration: secs(86400)},
 		HealthCheck: defaultHealthCheck(), DeregistrationDelay: secs(300)}
 }
 
@@ -156,7 +157,8 @@ func TestParse_Catalog(t *testing.T) {
 			DefaultAction: Action{Forward: &ForwardAction{TargetGroup: "api"}},
 		}}}},
 		TargetGroups: map[string]*TargetGroup{"api": {
-			Protocol: "http", Algorithm: "round_robin", DeregistrationDelay: secs(5),
+			Protocol: "http", ProtocolVersion: "HTTP1", Algorithm: "round_robin", DeregistrationDelay: secs(5),
+			Stickiness: Stickiness{Type: "lb_cookie", Duration: secs(86400)},
 			HealthCheck: HealthCheck{Path: "/", Port: "traffic-port", Interval: secs(2), Timeout: secs(1),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: MustMatcher("200")},
 		}},

@@ -20,7 +20,9 @@ func (l *Listener) setDefaults() {
 
 func (tg *TargetGroup) setDefaults() {
 	tg.Protocol = DefaultProtocol
+	tg.ProtocolVersion = DefaultProtocolVersion
 	tg.Algorithm = DefaultAlgorithm
+	tg.Stickiness.setDefaults()
 	tg.HealthCheck.setDefaults()
 	tg.DeregistrationDelay = Duration(DefaultDeregistrationDelay)
 }
@@ -85,3 +87,18 @@ func (sv *Service) setDefaults() {
 	sv.SchedulingStrategy = StrategyReplica
 	sv.Deployment.setDefaults()
 }
+
+func (st *Stickiness) setDefaults() {
+	st.Type = DefaultStickinessType
+	st.Duration = Duration(DefaultStickinessDuration)
+}
+
+func (gs *GroupStickiness) setDefaults() { gs.Duration = Duration(DefaultGroupStickiness) }
+
+func (r *RedirectAction) setDefaults() {
+	r.Protocol, r.Host, r.Port, r.Path, r.Query = "#{protocol}", "#{host}", "#{port}", "/#{path}", "#{query}"
+}
+
+func (f *FixedResponseAction) setDefaults() { f.ContentType = DefaultContentType }
+
+func (w *WeightedTargetGroup) setDefaults() { w.Weight = DefaultWeight }

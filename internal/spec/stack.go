@@ -56,32 +56,173 @@ type Listener struct {
 	// 0.0.0.0 to take traffic from other machines, as an internet-facing ALB
 	// does.
 	Address string `yaml:"address" json:"address"`
-	// Protocol of the listener. Default: http. (https comes later.)
+	// Protocol of the listener: http or https. Default: http.
 	Protocol string `yaml:"protocol" json:"protocol"`
-	// DefaultAction is what the listener does with every request. Required.
+	// Certificates of an https listener, as PEM files relative to the
+	// stack file's folder: the first is the default, the others are
+	// chosen by the name the client asks for (SNI), as ALB's certificate
+	// list. Required for https. Default: none.
+	Certificates []Certificate `yaml:"certificates" json:"certificates,omitempty"`
+	// Rules route requests by their host, path, headers, method, query
+	// string or source address before the default action: the lowest
+	// priority first, the first that matches wins. Default: none.
+	Rules []*Rule `yaml:"rules" json:"rules,omitempty"`
+	// DefaultAction is what the listener does with a request no rule
+	// matched. Required.
 	DefaultAction Action `yaml:"default_action" json:"default_action"`
 }
 
-// Action is what a listener does with a request. Exactly one kind is set.
-type Action struct {
-	// Forward sends the request to a target group.
-	Forward *ForwardAction `yaml:"forward" json:"forward,omitempty"`
+// Certificate is a TLS certificate and its private key.
+type Certificate struct {
+	// Certificate is the PEM file of the certificate (and its chain).
+	// Required.
+	Certificate string `yaml:"certificate" json:"certificate"`
+	// Key is the PEM file of its private key. Required.
+	Key string `yaml:"key" json:"key"`
 }
 
-// ForwardAction forwards requests to a target group.
+// Rule is a listener rule: when all its conditions match, its action is
+// taken.
+type Rule struct {
+	// Priority orders the listener's rules, 1-50000, lowest first; unique
+	// per listener. Required.
+	Priority int `yaml:"priority" json:"priority"`
+	// Conditions must all match (within one, any value may). At least one.
+	Conditions Conditions `yaml:"conditions" json:"conditions"`
+	// Action is what the rule does. Required.
+	Action Action `yaml:"action" json:"action"`
+}
+
+// Conditions of a rule, by type, as ALB's rule conditions.
+type Conditions struct {
+	// HostHeader patterns, not case-sensitive, with * and ?.
+	// Default: none.
+	HostHeader []string `yaml:"host_header" json:"host_header,omitempty"`
+	// PathPattern patterns, case-sensitive, with * and ?, matched against
+	// the path only (not the query string). Default: none.
+	PathPattern []string `yaml:"path_pattern" json:"path_pattern,omitempty"`
+	// HTTPHeader matches a header's values. Default: none.
+	HTTPHeader *HeaderCondition `yaml:"http_header" json:"http_header,omitempty"`
+	// HTTPRequestMethod names, case-sensitive (GET, POST). Default: none.
+	HTTPRequestMethod []string `yaml:"http_request_method" json:"http_request_method,omitempty"`
+	// QueryString pairs: a request matches when one of its query
+	// parameters matches one pair. Default: none.
+	QueryString []QueryPair `yaml:"query_string" json:"query_string,omitempty"`
+	// SourceIP networks (CIDR) the client's address must be in: the
+	// connection's peer, never X-Forwarded-For. Default: none.
+	SourceIP []string `yaml:"source_ip" json:"source_ip,omitempty"`
+}
+
+// HeaderCondition matches one header.
+type HeaderCondition struct {
+	// Name of the header, not case-sensitive. Required.
+	Name string `yaml:"name" json:"name"`
+	// Values are patterns, not case-sensitive, with * and ?. Required.
+	Values []string `yaml:"values" json:"values"`
+}
+
+// QueryPair is a query string condition's key and value; either may hold
+// * and ?.
+type QueryPair struct {
+	// Key of the parameter; empty matches any key. Default: any.
+	Key string `yaml:"key" json:"key,omitempty"`
+	// Value of the parameter. Required.
+	Value string `yaml:"value" json:"value"`
+}
+
+// Action is what a listener or a rule does with a request. Exactly one
+// kind is set.
+type Action struct {
+	// Forward sends the request to a target group, or to several by
+	// weight.
+	Forward *ForwardAction `yaml:"forward" json:"forward,omitempty"`
+	// Redirect answers with a redirect to a URL made of the request's
+	// parts.
+	Redirect *RedirectAction `yaml:"redirect" json:"redirect,omitempty"`
+	// FixedResponse answers with a status code and a body.
+	FixedResponse *FixedResponseAction `yaml:"fixed_response" json:"fixed_response,omitempty"`
+}
+
+// ForwardAction forwards requests to a target group, or to up to 5
+// weighted ones (blue/green and canary releases).
 type ForwardAction struct {
-	// TargetGroup is the name of the target group. Required.
-	TargetGroup string `yaml:"target_group" json:"target_group"`
+	// TargetGroup is the one target group to forward to; or set
+	// TargetGroups. Default: none.
+	TargetGroup string `yaml:"target_group" json:"target_group,omitempty"`
+	// TargetGroups are up to 5 target groups with weights 0-999; each gets
+	// its weight's share of requests. Default: none.
+	TargetGroups []WeightedTargetGroup `yaml:"target_groups" json:"target_groups,omitempty"`
+	// Stickiness keeps a client on the target group it was first sent to.
+	Stickiness *GroupStickiness `yaml:"stickiness" json:"stickiness,omitempty"`
+}
+
+// WeightedTargetGroup is a target group and its weight.
+type WeightedTargetGroup struct {
+	// Name of the target group. Required.
+	Name string `yaml:"name" json:"name"`
+	// Weight, 0-999: the group's share is its weight over the sum.
+	// Default: 1.
+	Weight int `yaml:"weight" json:"weight"`
+}
+
+// GroupStickiness is target group stickiness of a forward action.
+type GroupStickiness struct {
+	// Enabled turns it on. Default: false.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Duration a client stays on its target group, 1 s-7 d.
+	// Default: 3600 s.
+	Duration Duration `yaml:"duration" json:"duration"`
+}
+
+// RedirectAction answers with a redirect. Each part may use the request's
+// own: #{protocol}, #{host}, #{port}, #{path} (without its leading /, as
+// ALB) and #{query}.
+type RedirectAction struct {
+	// Protocol: HTTP, HTTPS or #{protocol}. Default: #{protocol}.
+	Protocol string `yaml:"protocol" json:"protocol"`
+	// Host to redirect to. Default: #{host}.
+	Host string `yaml:"host" json:"host"`
+	// Port, 1-65535 or #{port}. Default: #{port}.
+	Port string `yaml:"port" json:"port"`
+	// Path, starting with /. Default: /#{path}.
+	Path string `yaml:"path" json:"path"`
+	// Query without the leading ?. Default: #{query}.
+	Query string `yaml:"query" json:"query"`
+	// StatusCode: HTTP_301 (permanent) or HTTP_302 (temporary); 301 and
+	// 302 are taken too. Required.
+	StatusCode string `yaml:"status_code" json:"status_code"`
+}
+
+// FixedResponseAction answers every request it gets the same way.
+type FixedResponseAction struct {
+	// StatusCode: a 2XX, 4XX or 5XX code. Required.
+	StatusCode int `yaml:"status_code" json:"status_code"`
+	// ContentType: text/plain, text/css, text/html,
+	// application/javascript or application/json. Default: text/plain.
+	ContentType string `yaml:"content_type" json:"content_type"`
+	// MessageBody, up to 1024 bytes. Default: none.
+	MessageBody string `yaml:"message_body" json:"message_body,omitempty"`
 }
 
 // TargetGroup is a pool of targets that a load balancer forwards to, with
 // the health check that decides which of them get traffic.
 type TargetGroup struct {
-	// Protocol used to reach the targets. Default: http.
+	// Protocol used to reach the targets: http or https (TLS, the
+	// target's certificate not verified, as ALB). Default: http.
 	Protocol string `yaml:"protocol" json:"protocol"`
-	// Algorithm that picks a target among the healthy ones.
-	// Default: round_robin (the only one so far).
+	// ProtocolVersion requests are sent to the targets with: HTTP1,
+	// HTTP2 (HTTP/2 to the target) or GRPC (HTTP/2 end to end, for gRPC
+	// services). Default: HTTP1.
+	ProtocolVersion string `yaml:"protocol_version" json:"protocol_version"`
+	// Algorithm that picks a target among the healthy ones: round_robin,
+	// least_outstanding_requests or weighted_random. Default: round_robin.
 	Algorithm string `yaml:"algorithm" json:"algorithm"`
+	// SlowStart ramps a newly healthy target's share of requests up
+	// linearly over this long: 30-900 s, or 0 for off. Default: 0.
+	SlowStart Duration `yaml:"slow_start" json:"slow_start"`
+	// Stickiness keeps a client on the target it was first sent to, with
+	// a cookie.
+	Stickiness Stickiness `yaml:"stickiness" json:"stickiness"`
 	// HealthCheck decides which targets are healthy.
 	HealthCheck HealthCheck `yaml:"health_check" json:"health_check"`
 	// DeregistrationDelay is how long a deregistered target keeps serving
@@ -92,6 +233,20 @@ type TargetGroup struct {
 	// not run (like ALB IP targets registered by hand). Services register
 	// their own tasks; they need not be listed. Default: none.
 	Targets []string `yaml:"targets" json:"targets,omitempty"`
+}
+
+// Stickiness is a target group's sticky sessions.
+type Stickiness struct {
+	// Enabled turns stickiness on. Default: false.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Type: lb_cookie (the load balancer's AWSALB cookie) or app_cookie
+	// (follows the application's cookie, cookie_name). Default: lb_cookie.
+	Type string `yaml:"type" json:"type"`
+	// Duration a client stays on its target, 1 s-7 d. Default: 86400 s.
+	Duration Duration `yaml:"duration" json:"duration"`
+	// CookieName is the application's cookie, for app_cookie. Default:
+	// none.
+	CookieName string `yaml:"cookie_name" json:"cookie_name,omitempty"`
 }
 
 // HealthCheck is an ALB target group health check.
@@ -354,6 +509,12 @@ const (
 	DefaultDesired             = 1
 	DefaultInstances           = 1
 	StrategyReplica            = "replica"
+	DefaultProtocolVersion     = "HTTP1"
+	DefaultStickinessType      = "lb_cookie"
+	DefaultStickinessDuration  = 86400 * time.Second
+	DefaultGroupStickiness     = 3600 * time.Second
+	DefaultContentType         = "text/plain"
+	DefaultWeight              = 1
 	StrategyDaemon             = "daemon"
 	DefaultInstanceCPU         = 2048
 	DefaultInstanceMemory      = 4096

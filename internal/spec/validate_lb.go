@@ -51,13 +51,9 @@ func (v *validator) listener(path string, l *Listener) (binding, bool) {
 	}
 	v.port(path+".port", l.Port, "a free port")
 	addr, addrOK := v.address(path+".address", l.Address)
-	v.protocol(path+".protocol", "listeners", l.Protocol)
-	if l.DefaultAction.Forward == nil {
-		v.errorf(path+".default_action.forward", "the default action must forward: add default_action: {forward: {target_group: NAME}}")
-	} else {
-		ref(v, path+".default_action.forward.target_group", "target_group", "target group", "target_groups",
-			l.DefaultAction.Forward.TargetGroup, v.s.TargetGroups)
-	}
+	v.listenerProtocol(path, l)
+	v.action(path+".default_action", &l.DefaultAction, l)
+	v.rules(path, l)
 	fixed := addrOK && l.Port > 0 && l.Port <= 65535
 	return binding{path, addr, l.Port}, fixed
 }
@@ -93,14 +89,10 @@ func (v *validator) address(path, s string) (netip.Addr, bool) {
 	return addr, true
 }
 
-// protocol checks the protocol of listeners or target groups (what).
-func (v *validator) protocol(path, what, p string) {
-	switch p {
-	case DefaultProtocol:
-	case "https":
-		v.errorf(path, "https %s are not supported yet; use http", what)
-	default:
-		v.errorf(path, "protocol %q is not supported: use http", p)
+// protocol checks the protocol of listeners or target groups.
+func (v *validator) protocol(path, p string) {
+	if p != DefaultProtocol && p != "https" {
+		v.errorf(path, "protocol %q is not supported: use http or https", p)
 	}
 }
 
@@ -111,10 +103,8 @@ func (v *validator) targetGroups() {
 		if !ok {
 			continue
 		}
-		v.protocol(path+".protocol", "target groups", tg.Protocol)
-		if tg.Algorithm != DefaultAlgorithm {
-			v.errorf(path+".algorithm", "algorithm %q is not supported: use round_robin", tg.Algorithm)
-		}
+		v.protocol(path+".protocol", tg.Protocol)
+		v.groupOptions(path, tg)
 		v.healthCheck(path+".health_check", &tg.HealthCheck)
 		v.durationRange(path+".deregistration_delay", "deregistration_delay", tg.DeregistrationDelay, 0, 3600*time.Second)
 		for i, t := range tg.Targets {

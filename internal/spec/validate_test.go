@@ -91,7 +91,8 @@ func TestStack_Validate(t *testing.T) {
 		{"zero health check", func(s *Stack) {
 			s.TargetGroups = map[string]*TargetGroup{"tg": {Protocol: "http", Algorithm: "round_robin"}}
 		},
-			`target_groups.tg.health_check.path: path "" must start with /, like "/"` + "\n" +
+			`target_groups.tg.protocol_version: protocol_version "": use HTTP1, HTTP2 or GRPC` + "\n" +
+				`target_groups.tg.health_check.path: path "" must start with /, like "/"` + "\n" +
 				`target_groups.tg.health_check.port: port "" must be traffic-port or a number 1-65535` + "\n" +
 				"target_groups.tg.health_check.interval: interval 0s is out of range: use 100ms to 300s\n" +
 				"target_groups.tg.health_check.timeout: timeout 0s is out of range: use 100ms to 120s\n" +

@@ -1,0 +1,4 @@
+package routing
+
+// Table is a compiled listener.
+type Table struct{}
