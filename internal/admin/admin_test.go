@@ -300,3 +300,8 @@ func TestListen_RefusesWhatIsNotASocket(t *testing.T) {
 		})
 	}
 }
+
+func (b *fakeBackend) Rules() []proxy.ListenerRules { return nil }
+func (b *fakeBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
+	return proxy.Explanation{}, errors.New("not in this test")
+}

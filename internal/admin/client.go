@@ -120,6 +120,18 @@ func (c *Client) InstanceAction(ctx context.Context, name, action string) error 
 	return c.do(ctx, http.MethodPost, "/v1/instances/"+url.PathEscape(name)+"/"+url.PathEscape(action), struct{}{}, nil)
 }
 
+// Rules lists every listener's rules.
+func (c *Client) Rules(ctx context.Context) ([]proxy.ListenerRules, error) {
+	var out []proxy.ListenerRules
+	return out, c.getJSON(ctx, "/v1/rules", &out)
+}
+
+// Explain asks where a request would go, and why.
+func (c *Client) Explain(ctx context.Context, req proxy.ExplainRequest) (proxy.Explanation, error) {
+	var out proxy.Explanation
+	return out, c.do(ctx, http.MethodPost, "/v1/explain", req, &out)
+}
+
 // do sends body as JSON with method and decodes the answer into out (when
 // not nil).
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {

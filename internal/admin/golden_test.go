@@ -394,3 +394,8 @@ func (b *goldenBackend) Services() []agent.ServiceStatus     { return nil }
 func (b *goldenBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *goldenBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *goldenBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
+
+func (b *goldenBackend) Rules() []proxy.ListenerRules { return nil }
+func (b *goldenBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
+	return proxy.Explanation{}, errors.New("not in this test")
+}

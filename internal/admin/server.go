@@ -13,6 +13,8 @@
 //	PUT /v1/services/{name}/desired set a desired count: {"desired": N}
 //	GET /v1/instances               container instances
 //	POST /v1/instances/{name}/{action}  drain, activate or stop an instance
+//	GET /v1/rules                   every listener's rules, in evaluation order
+//	POST /v1/explain                where a request would go, and why
 //
 // A task {id} may be a unique prefix of one (agent.FindTask): an unknown one
 // is 404, one that several tasks' ids start with is 409, naming them.
@@ -49,6 +51,8 @@ type Backend interface {
 	SetDesired(service string, n int) error
 	Instances() []agent.InstanceStatus
 	InstanceAction(name, action string) error
+	Rules() []proxy.ListenerRules
+	Explain(proxy.ExplainRequest) (proxy.Explanation, error)
 }
 
 // StackRequest is the body of POST /v1/stack.
@@ -180,6 +184,21 @@ func Handler(b Backend) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, req)
+	})
+	mux.HandleFunc("GET /v1/rules", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Rules()))
+	})
+	mux.HandleFunc("POST /v1/explain", func(w http.ResponseWriter, r *http.Request) {
+		var req proxy.ExplainRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		ex, err := b.Explain(req)
+		if err != nil {
+			writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, ex)
 	})
 	mux.HandleFunc("GET /v1/instances", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, nonNil(b.Instances()))

@@ -395,8 +395,12 @@ func (a *Agent) Run(ctx context.Context) {
 	sample.Stop() // armed while a service autoscales
 	defer sample.Stop()
 	sampling := false
+	// Events are saved every eventSave, when the store keeps them.
 	save := a.clock.NewTimer(eventSave)
 	defer save.Stop()
+	if _, ok := a.cfg.Store.(EventStore); !ok {
+		save.Stop()
+	}
 	for {
 		if wake := a.reconcile(); !wake.IsZero() {
 			timer.Reset(max(wake.Sub(a.clock.Now()), 0))

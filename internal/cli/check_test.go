@@ -494,3 +494,8 @@ func (b *consistencyBackend) Instances() []agent.InstanceStatus { return nil }
 func (b *consistencyBackend) InstanceAction(string, string) error {
 	return errors.New("not in this test")
 }
+
+func (b *consistencyBackend) Rules() []proxy.ListenerRules { return nil }
+func (b *consistencyBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
+	return proxy.Explanation{}, errors.New("not in this test")
+}

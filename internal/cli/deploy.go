@@ -13,6 +13,7 @@ import (
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/compile"
+	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
@@ -20,9 +21,18 @@ import (
 // agent does not do: read a stack file.
 type backend struct {
 	*agent.Agent
+	lb *proxy.Balancer
 	// hostPorts is the host port range shoal up started with: the
 	// process driver's ports come from it for as long as shoal runs.
 	hostPorts compile.PortRange
+}
+
+// Rules lists every listener's rules.
+func (b backend) Rules() []proxy.ListenerRules { return b.lb.Rules() }
+
+// Explain says where a request would go, and why.
+func (b backend) Explain(req proxy.ExplainRequest) (proxy.Explanation, error) {
+	return b.lb.Explain(req)
 }
 
 // DeployStack parses and compiles a stack file's content and applies it.

@@ -313,3 +313,8 @@ func (b *fixedBackend) Services() []agent.ServiceStatus     { return nil }
 func (b *fixedBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *fixedBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *fixedBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
+
+func (b *fixedBackend) Rules() []proxy.ListenerRules { return nil }
+func (b *fixedBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
+	return proxy.Explanation{}, errors.New("not in this test")
+}

@@ -486,3 +486,8 @@ func (b *taskBackend) Services() []agent.ServiceStatus     { return nil }
 func (b *taskBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *taskBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *taskBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
+
+func (b *taskBackend) Rules() []proxy.ListenerRules { return nil }
+func (b *taskBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
+	return proxy.Explanation{}, errors.New("not in this test")
+}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,7 +101,8 @@ func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 		if cerr != nil {
 			return nil, nil, cerr
 		}
-		var problems spec.ErrorList
+		problems := compile.RouteProblems(s)
+		problems = append(problems, certificateProblems(s, out.Stack.LoadBalancer)...)
 		for name, td := range out.Stack.TaskDefinitions {
 			var ce *driver.CheckError
 			if !errors.As(driver.CheckCommand(td.Task), &ce) {
@@ -127,6 +130,25 @@ func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 		return nil, nil, err
 	}
 	return s, source, nil
+}
+
+// certificateProblems checks the certificates of every https listener,
+// each at its line: readable, matching its key, valid now.
+func certificateProblems(s *spec.Stack, cfg proxy.Config) spec.ErrorList {
+	var out spec.ErrorList
+	i := 0
+	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
+		for li, l := range s.LoadBalancers[name].Listeners {
+			lc := cfg.Listeners[i] // compiled in the same order
+			i++
+			for ci := range l.Certificates {
+				if err := proxy.CheckCertificate(lc.Certificates[ci], time.Now()); err != nil {
+					out = append(out, s.ErrorAt(fmt.Sprintf("load_balancers.%s.listeners[%d].certificates[%d]", name, li, ci), err.Error()))
+				}
+			}
+		}
+	}
+	return out
 }
 
 func exists(path string) bool {
@@ -171,7 +193,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	api, err := admin.Listen(st.SocketPath(), backend{Agent: ag, hostPorts: out.HostPorts}, log)
+	api, err := admin.Listen(st.SocketPath(), backend{Agent: ag, lb: lb, hostPorts: out.HostPorts}, log)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/routing"
 )
 
 // ErrClosed is returned by Apply and Register once the balancer is closed.
@@ -71,12 +72,16 @@ type routingTable struct {
 	groups    map[string]*targetGroup
 }
 
-// route is where one listener sends its requests.
+// route is how one listener routes its requests: its compiled rules, and
+// the target groups of their forward actions, by rule priority (0: the
+// default action).
 type route struct {
 	name        string
-	group       *targetGroup
+	table       *routing.Table
+	forwards    map[int]*forwardTo
 	idleTimeout time.Duration
 	port        string
+	scheme      string
 }
 
 // New returns a balancer with no listeners; Apply gives it some.
@@ -87,7 +92,10 @@ func New(opts Options) *Balancer {
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		wg:      &b.wg,
 		buffers: newBufferPool(),
-		dial:    opts.Dial,
+		// Stickiness cookies are sealed with a key of this process: a
+		// restart re-picks every sticky client once.
+		cookieKey: newCookieKey(),
+		dial:      opts.Dial,
 	}
 	if b.d.dial == nil {
 		b.d.dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
@@ -117,6 +125,7 @@ type Change struct {
 	gen   uint64               // the balancer's generation it was prepared against
 	next  map[string]*listener // by listenerKey: kept ones and bound ones
 	bound []*listener          // the ones Prepare bound
+	certs listenerCerts        // loaded by Prepare, installed by Commit
 	done  bool
 }
 
@@ -132,6 +141,10 @@ func (b *Balancer) Prepare(ctx context.Context, cfg Config) (*Change, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	certs, err := loadCertificates(cfg.Listeners, b.d.clock.Now())
+	if err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
@@ -141,7 +154,7 @@ func (b *Balancer) Prepare(ctx context.Context, cfg Config) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Change{b: b, cfg: cfg, gen: b.gen, next: next, bound: bound}, nil
+	return &Change{b: b, cfg: cfg, gen: b.gen, next: next, bound: bound, certs: certs}, nil
 }
 
 // Abort drops a prepared change: the listeners it bound are closed.
@@ -186,6 +199,7 @@ func (c *Change) Commit() error {
 	groups := b.nextGroupsLocked(c.cfg.TargetGroups)
 	table := newRoutingTable(c.cfg, c.next, groups)
 	b.table.Store(table)
+	c.certs.install(c.next)
 	for _, l := range c.bound {
 		l.start(router{b, l}, table.routes[l].idleTimeout, b.d.log, &b.wg)
 	}
@@ -243,14 +257,32 @@ func newRoutingTable(cfg Config, listeners map[string]*listener, groups map[stri
 	for _, lc := range cfg.Listeners {
 		l := listeners[listenerKey(lc)]
 		t.listeners = append(t.listeners, l)
-		t.routes[l] = &route{
-			name:        lc.Name,
-			group:       groups[lc.TargetGroup],
-			idleTimeout: lc.IdleTimeout,
-			port:        l.port,
-		}
+		t.routes[l] = newRoute(lc, l, groups)
 	}
 	return t
+}
+
+// newRoute compiles a listener's rules (validate has compiled them once
+// already, so this does not fail) and resolves their target groups.
+func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *route {
+	routes := lc.routes()
+	table, err := routing.Compile(routes)
+	if err != nil {
+		panic("proxy: a validated listener's rules do not compile: " + err.Error())
+	}
+	rt := &route{
+		name: lc.Name, table: table, forwards: map[int]*forwardTo{},
+		idleTimeout: lc.IdleTimeout, port: l.port, scheme: cmp.Or(lc.Protocol, "http"),
+	}
+	if a := routes.Default; a.Type == routing.Forward {
+		rt.forwards[0] = newForwardTo(a.Forward, groups)
+	}
+	for _, r := range routes.Rules {
+		if r.Action.Type == routing.Forward {
+			rt.forwards[r.Priority] = newForwardTo(r.Action.Forward, groups)
+		}
+	}
+	return rt
 }
 
 // retireLocked stops the listeners and drains the target groups that are
@@ -285,7 +317,9 @@ func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable)
 		return
 	}
-	rt.group.serve(w, r, rt)
+	req := routingRequest(r, rt.scheme, rt.port)
+	a, priority := rt.table.Match(&req)
+	rt.act(w, r, &req, a, priority, &rr.b.d)
 }
 
 // ListenerAddrs returns the bound address of every listener, in Config

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -34,6 +35,8 @@ func newCheckClient(dial DialFunc) *checkClient {
 			DialContext:        noticeReads(dial),
 			DisableKeepAlives:  true,
 			DisableCompression: true,
+			// As ALB, the certificates of https targets are not checked.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 		},
 		// ALB does not follow redirects: a 301 is judged by the matcher.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -153,7 +156,10 @@ func errDetail(err error) string {
 
 // newProbe is the health check of addr that s asks for.
 func newProbe(addr string, s *groupSettings) probe {
-	p := probe{addr: addr, path: s.path, timeout: s.timeout}
+	p := probe{scheme: "http", addr: addr, path: s.path, timeout: s.timeout}
+	if s.upstream.tls {
+		p.scheme = "https"
+	}
 	if host, _, err := net.SplitHostPort(addr); err == nil && s.port != 0 {
 		p.addr, p.port = net.JoinHostPort(host, strconv.Itoa(s.port)), s.port
 	}
@@ -161,7 +167,7 @@ func newProbe(addr string, s *groupSettings) probe {
 }
 
 // url is the URL the check requests.
-func (p probe) url() string { return "http://" + p.addr + p.path }
+func (p probe) url() string { return p.scheme + "://" + p.addr + p.path }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -39,7 +39,7 @@ func TestCheckClient_Check(t *testing.T) {
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 
 	const timeout = 200 * time.Millisecond
-	at := func(addr, path string) probe { return probe{addr: addr, path: path, timeout: timeout} }
+	at := func(addr, path string) probe { return probe{scheme: "http", addr: addr, path: path, timeout: timeout} }
 	refused := refusedAddr(t)
 	refusedPort := refused[strings.LastIndexByte(refused, ':')+1:]
 	hcPort, _ := strconv.Atoi(refusedPort)
@@ -60,7 +60,7 @@ func TestCheckClient_Check(t *testing.T) {
 		{"refused", refused, "/ok", 0, Matcher{{200, 200}}, at(refused, "/ok").fail(causeRefused), false},
 		{"health check port", "127.0.0.1:1", "/ok", port, Matcher{{200, 200}}, checkPassed(), true},
 		{"health check port refused", addr, "/ok", hcPort, Matcher{{200, 200}},
-			probe{addr: refused, path: "/ok", timeout: timeout, port: hcPort}.fail(causeRefused), false},
+			probe{scheme: "http", addr: refused, path: "/ok", timeout: timeout, port: hcPort}.fail(causeRefused), false},
 	}
 	c := newCheckClient((&net.Dialer{}).DialContext)
 	t.Cleanup(c.close)
@@ -287,7 +287,7 @@ func TestCheckClient_OtherErrorsSayWhatTheSystemSaid(t *testing.T) {
 }
 
 func TestCheckResult_HealthCheckPortRefused(t *testing.T) {
-	p := probe{addr: "127.0.0.2:8081", path: "/health", timeout: 5 * time.Second, port: 8081}
+	p := probe{scheme: "http", addr: "127.0.0.2:8081", path: "/health", timeout: 5 * time.Second, port: 8081}
 	want := "Health checks failed: connection refused at 127.0.0.2:8081: nothing listens there; " +
 		"the app must answer health checks on $HOST:8081, the target group's health check port (it may have bound 127.0.0.1, localhost or another port)"
 	if got := p.fail(causeRefused).description(); got != want {
@@ -326,5 +326,24 @@ func TestChecker_RefusedTargetTurnsUnhealthyWithTheAddress(t *testing.T) {
 		Reason: ReasonFailedHealthChecks, Description: desc, At: testStart.Add(testInterval)}
 	if diff := cmp.Diff(wantChange, got); diff != "" {
 		t.Errorf("health change (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheck_HTTPSTargets: a target group with protocol https checks its
+// targets over TLS, without checking their certificate, as ALB.
+func TestCheck_HTTPSTargets(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls")
+	}))
+	defer srv.Close()
+	tg := testGroup()
+	tg.Protocol = "https"
+	tg.HealthCheck.Path = "/"
+	h := newHarness(t, tg, 0)
+	addr := srv.Listener.Addr().String()
+	h.register(addr)
+	h.waitState(addr, StateHealthy)
+	if code, body := h.mustGet("/"); code != 200 || body != "tls" {
+		t.Errorf("through the balancer: %d %q", code, body)
 	}
 }

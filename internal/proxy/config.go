@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/shoalhq/shoal/internal/routing"
 )
 
 // Config is what the balancer serves: listeners and the target groups they
@@ -26,7 +29,15 @@ type ListenerConfig struct {
 	// Address is host:port to listen on; port 0 picks a free port, kept
 	// across Apply calls while the listener stays in the config.
 	Address string
-	// TargetGroup is the default action: forward to this group.
+	// Protocol is "http" ("" too) or "https".
+	Protocol string
+	// Certificates of an https listener: the first is the default, the
+	// others are picked by SNI, as ALB's certificate list.
+	Certificates []Certificate
+	// Routes are the listener's rules and default action.
+	Routes routing.Listener
+	// TargetGroup, when Routes has no default action, is the default
+	// action: forward to this group (a shorthand for tests and tools).
 	TargetGroup string
 	// IdleTimeout is how long to wait for a target to start answering
 	// before giving up with 504, and how long an idle client connection is
@@ -35,8 +46,55 @@ type ListenerConfig struct {
 	IdleTimeout time.Duration
 }
 
+// Certificate is a TLS certificate and its key, as PEM files.
+type Certificate struct {
+	CertFile, KeyFile string
+}
+
+// Target group protocol versions, as ALB names them.
+const (
+	HTTP1 = "HTTP1"
+	HTTP2 = "HTTP2"
+	GRPC  = "GRPC"
+)
+
+// Target group algorithms, as ALB names them (load_balancing.algorithm.type).
+const (
+	RoundRobin               = "round_robin"
+	LeastOutstandingRequests = "least_outstanding_requests"
+	WeightedRandom           = "weighted_random"
+)
+
+// Stickiness types.
+const (
+	LBCookie  = "lb_cookie"
+	AppCookie = "app_cookie"
+)
+
+// Stickiness keeps a client on one target, with a cookie.
+type Stickiness struct {
+	// Type is "" (off), LBCookie (the balancer's AWSALB cookie) or
+	// AppCookie (follows the application's cookie CookieName, with the
+	// balancer's AWSALBAPP-N cookie).
+	Type       string
+	Duration   time.Duration
+	CookieName string
+}
+
 // TargetGroupConfig is one target group.
 type TargetGroupConfig struct {
+	// Protocol reaches the targets: "http" ("" too) or "https".
+	Protocol string
+	// ProtocolVersion is HTTP1 ("" too), HTTP2 or GRPC: how requests are
+	// sent to the targets.
+	ProtocolVersion string
+	// Algorithm picks a target: RoundRobin ("" too),
+	// LeastOutstandingRequests or WeightedRandom.
+	Algorithm  string
+	Stickiness Stickiness
+	// SlowStart ramps a new target's share of requests up linearly over
+	// this long (0: off).
+	SlowStart   time.Duration
 	HealthCheck HealthCheckConfig
 	// DeregistrationDelay is the longest a deregistered target drains; 0
 	// drops it at once.
@@ -90,9 +148,22 @@ func (c Config) validate() error {
 			return fmt.Errorf("listeners %s and %s are both on %s", other, l.Name, l.Address)
 		}
 		keys[listenerKey(l)] = l.Name
-		if _, ok := c.TargetGroups[l.TargetGroup]; !ok {
-			return fmt.Errorf("listener %s: %w %q", l.Name, ErrUnknownTargetGroup, l.TargetGroup)
+		if _, err := routing.Compile(l.routes()); err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
 		}
+		if !slices.Contains([]string{"", "http", "https"}, l.Protocol) {
+			return fmt.Errorf("listener %s: protocol %q: want http or https", l.Name, l.Protocol)
+		}
+		for _, name := range l.groupNames() {
+			tg, ok := c.TargetGroups[name]
+			if !ok {
+				return fmt.Errorf("listener %s: %w %q", l.Name, ErrUnknownTargetGroup, name)
+			}
+			if l.Protocol != "https" && (tg.ProtocolVersion == HTTP2 || tg.ProtocolVersion == GRPC) {
+				return fmt.Errorf("listener %s: target group %s speaks %s, which takes an https listener", l.Name, name, tg.ProtocolVersion)
+			}
+		}
+
 		if l.IdleTimeout <= 0 {
 			return fmt.Errorf("listener %s: idle timeout %v: want more than 0", l.Name, l.IdleTimeout)
 		}
@@ -105,6 +176,42 @@ func (c Config) validate() error {
 	return nil
 }
 
+// routes are the listener's rules, with TargetGroup as the default action
+// when Routes has none.
+func (l ListenerConfig) routes() routing.Listener {
+	r := l.Routes
+	if r.Scheme == "" {
+		r.Scheme = cmp.Or(l.Protocol, "http")
+	}
+	if r.Default.Type == "" {
+		r.Default = routing.Action{Type: routing.Forward, Forward: &routing.ForwardAction{
+			Groups: []routing.WeightedGroup{{Name: l.TargetGroup, Weight: 1}}}}
+	}
+	return r
+}
+
+// groupNames are the target groups the listener's actions forward to.
+func (l ListenerConfig) groupNames() []string {
+	r := l.routes()
+	var names []string
+	for _, a := range append([]routing.Action{r.Default}, actions(r.Rules)...) {
+		if a.Type == routing.Forward && a.Forward != nil {
+			for _, g := range a.Forward.Groups {
+				names = append(names, g.Name)
+			}
+		}
+	}
+	return names
+}
+
+func actions(rules []routing.Rule) []routing.Action {
+	out := make([]routing.Action, len(rules))
+	for i, r := range rules {
+		out[i] = r.Action
+	}
+	return out
+}
+
 func (tg TargetGroupConfig) validate() error {
 	hc := tg.HealthCheck
 	switch {
@@ -114,6 +221,18 @@ func (tg TargetGroupConfig) validate() error {
 		return fmt.Errorf("health check thresholds %d and %d: want both 1 or more", hc.HealthyThreshold, hc.UnhealthyThreshold)
 	case len(hc.Success) == 0:
 		return fmt.Errorf("health check matches no status code")
+	case !slices.Contains([]string{"", "http", "https"}, tg.Protocol):
+		return fmt.Errorf("protocol %q: want http or https", tg.Protocol)
+	case !slices.Contains([]string{"", HTTP1, HTTP2, GRPC}, tg.ProtocolVersion):
+		return fmt.Errorf("protocol version %q: want %s, %s or %s", tg.ProtocolVersion, HTTP1, HTTP2, GRPC)
+	case !slices.Contains([]string{"", RoundRobin, LeastOutstandingRequests, WeightedRandom}, tg.Algorithm):
+		return fmt.Errorf("algorithm %q: want %s, %s or %s", tg.Algorithm, RoundRobin, LeastOutstandingRequests, WeightedRandom)
+	case tg.SlowStart != 0 && tg.Algorithm != "" && tg.Algorithm != RoundRobin:
+		return fmt.Errorf("slow start with %s: ALB takes it only with %s", tg.Algorithm, RoundRobin)
+	case tg.Stickiness.Type == AppCookie && tg.Stickiness.CookieName == "":
+		return fmt.Errorf("app_cookie stickiness without the application's cookie name")
+	case tg.Stickiness.Type != "" && (tg.Stickiness.Duration < time.Second || tg.Stickiness.Duration > 7*24*time.Hour):
+		return fmt.Errorf("stickiness duration %v: want 1s to 7 days", tg.Stickiness.Duration)
 	}
 	for _, t := range tg.Targets {
 		if err := validTarget(t); err != nil {

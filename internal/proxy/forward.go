@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,8 +23,13 @@ import (
 const traceHeader = "X-Amzn-Trace-Id"
 
 // errIdleTimeout is the cause of a request cancelled because its target did
-// not start answering within the listener's idle timeout.
+// not start answering within the listener's idle timeout, or of an upgraded
+// connection closed after carrying no data for that long.
 var errIdleTimeout = errors.New("target did not answer within the idle timeout")
+
+// errTargetUnused is the cause of an upgraded connection closed because its
+// target became unused: its drain ended.
+var errTargetUnused = errors.New("target is unused")
 
 // forwardKey is the context key of a request's *forwarding.
 type forwardKey struct{}
@@ -32,35 +38,125 @@ type forwardKey struct{}
 type forwarding struct {
 	listener string // the listener's name, for logs
 	port     string // the listener's port, for X-Forwarded-Port
-	// idle fires the idle timeout; it is stopped once the answer starts.
-	idle *time.Timer
+	proto    string // the client connection's protocol, for X-Forwarded-Proto
+	upstream upstream
+	// idle fires the idle timeout; it is stopped once the answer starts,
+	// except for an upgraded connection, which it closes once no data went
+	// either way for the idle timeout.
+	idle        *time.Timer
+	idleTimeout time.Duration
+	cancel      context.CancelCauseFunc
+	upgraded    atomic.Pointer[upgraded]
 }
 
-// serve forwards r to one of the group's targets, or answers 503 when the
-// group has none.
+// serve forwards r to one of the group's targets (its stickiness cookie's,
+// else the algorithm's pick); it answers 464 when the group's protocol
+// version cannot carry r, and 503 when the group has no target.
 func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
-	t := g.pick()
+	u := g.upstream()
+	if !u.accepts(r) {
+		writeError(w, statusIncompatibleProtocol)
+		return
+	}
+	t := g.pickFor(w, r)
 	if t == nil {
 		writeError(w, http.StatusServiceUnavailable)
 		return
 	}
 	defer t.release()
-	t.forward(w, r, rt)
+	t.forward(w, r, rt, u)
 }
 
-// forward proxies r to t, counting it in t.requests first: a request sent
-// counts whether it is answered or not. The idle timeout is real time
-// (time.AfterFunc), not the injected clock, so the hot path starts no
-// goroutine: tests of 504 use a short real timeout.
-func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route) {
+// forward proxies r to t the way u says, counting it in t.requests first:
+// a request sent counts whether it is answered or not. The idle timeout is
+// real time (time.AfterFunc), not the injected clock, so the hot path
+// starts no goroutine: tests of 504 use a short real timeout.
+func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route, u upstream) {
 	t.requests.Add(1)
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	f := &forwarding{listener: rt.name, port: rt.port}
-	f.idle = time.AfterFunc(rt.idleTimeout, func() { cancel(errIdleTimeout) })
+	f := &forwarding{listener: rt.name, port: rt.port, proto: protoHTTP, upstream: u,
+		idleTimeout: rt.idleTimeout, cancel: cancel}
+	if r.TLS != nil {
+		f.proto = protoHTTPS
+	}
+	f.idle = time.AfterFunc(rt.idleTimeout, f.expire)
 	defer f.idle.Stop()
 	ctx = context.WithValue(ctx, forwardKey{}, f)
 	t.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// expire ends the request at its idle timeout; an upgraded connection
+// only once it carried no data for that long.
+func (f *forwarding) expire() {
+	if c := f.upgraded.Load(); c != nil {
+		if left := c.idleLeft(f.idleTimeout); left > 0 {
+			f.idle.Reset(left)
+			return
+		}
+	}
+	f.cancel(errIdleTimeout)
+}
+
+// upgrade takes over the connection to the target of a 101 Switching
+// Protocols answer (a WebSocket), which httputil.ReverseProxy then joins to
+// the client's. As on ALB, the connection closes once no data went either
+// way for the listener's idle timeout; it also closes when its target
+// becomes unused, so a WebSocket keeps a drain going at most the
+// deregistration delay. Until then it counts as a request in flight.
+//
+// WebSockets are HTTP/1.1 upgrades, as on ALB. On an https listener a
+// browser opens one on a connection of its own that offers ALPN http/1.1
+// only: WebSockets over HTTP/2 (RFC 8441, extended CONNECT) are not
+// offered, Go's HTTP/2 server leaving them off by default.
+//
+// The goroutine watching the target ends with the request: cancelling the
+// request's context is also how ReverseProxy is told to close both ends.
+func (f *forwarding) upgrade(resp *http.Response, unused <-chan struct{}) {
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		return // ReverseProxy refuses it
+	}
+	c := &upgraded{ReadWriteCloser: rwc, start: time.Now()}
+	resp.Body = c
+	f.upgraded.Store(c)
+	done := resp.Request.Context().Done()
+	go func() {
+		select {
+		case <-unused:
+			f.cancel(errTargetUnused)
+		case <-done:
+		}
+	}()
+}
+
+// upgraded is the target's end of an upgraded connection; it notes when
+// data last went through, either way.
+type upgraded struct {
+	io.ReadWriteCloser
+	start time.Time
+	last  atomic.Int64 // time.Duration since start
+}
+
+func (c *upgraded) Read(p []byte) (int, error) {
+	n, err := c.ReadWriteCloser.Read(p)
+	if n > 0 {
+		c.last.Store(int64(time.Since(c.start)))
+	}
+	return n, err
+}
+
+func (c *upgraded) Write(p []byte) (int, error) {
+	n, err := c.ReadWriteCloser.Write(p)
+	if n > 0 {
+		c.last.Store(int64(time.Since(c.start)))
+	}
+	return n, err
+}
+
+// idleLeft is how long the connection may still stay idle.
+func (c *upgraded) idleLeft(timeout time.Duration) time.Duration {
+	return timeout - (time.Since(c.start) - time.Duration(c.last.Load()))
 }
 
 // bufferPool recycles the reverse proxies' copy buffers.
@@ -78,16 +174,27 @@ func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 // newTargetProxy makes the reverse proxy of one target, on the target's own
 // transport.
 func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
-	u := &url.URL{Scheme: "http", Host: t.addr}
+	plain := &url.URL{Scheme: protoHTTP, Host: t.addr}
+	secure := &url.URL{Scheme: protoHTTPS, Host: t.addr}
 	log := d.log.With("target", t.addr)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			rewrite(pr, u, d.clock.Now())
+			f, _ := pr.In.Context().Value(forwardKey{}).(*forwarding)
+			u := plain
+			if f != nil && f.upstream.tls {
+				u = secure
+			}
+			rewrite(pr, u, f, d.clock.Now())
 		},
 		Transport:  t.transport,
 		BufferPool: d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
-			if f, ok := resp.Request.Context().Value(forwardKey{}).(*forwarding); ok {
+			f, ok := resp.Request.Context().Value(forwardKey{}).(*forwarding)
+			switch {
+			case !ok:
+			case resp.StatusCode == http.StatusSwitchingProtocols:
+				f.upgrade(resp, t.unused)
+			default:
 				f.idle.Stop() // the target answered in time
 			}
 			return nil
@@ -100,8 +207,8 @@ func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
 }
 
 // rewrite turns the client's request into the request to the target, with
-// the headers ALB adds.
-func rewrite(pr *httputil.ProxyRequest, target *url.URL, now time.Time) {
+// the headers ALB adds; f may be nil.
+func rewrite(pr *httputil.ProxyRequest, target *url.URL, f *forwarding, now time.Time) {
 	pr.SetURL(target)
 	pr.Out.Host = pr.In.Host // ALB passes the Host header through
 	// ReverseProxy strips these; ALB leaves them alone.
@@ -110,11 +217,11 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL, now time.Time) {
 			pr.Out.Header[k] = slices.Clone(v)
 		}
 	}
-	port := ""
-	if f, ok := pr.In.Context().Value(forwardKey{}).(*forwarding); ok {
-		port = f.port
+	proto, port := protoHTTP, ""
+	if f != nil {
+		proto, port = f.proto, f.port
 	}
-	setForwarded(pr.Out.Header, pr.In, port)
+	setForwarded(pr.Out.Header, pr.In, proto, port)
 	if pr.Out.Header.Get(traceHeader) == "" {
 		pr.Out.Header.Set(traceHeader, newTraceID(now))
 	}
@@ -122,12 +229,12 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL, now time.Time) {
 
 // setForwarded sets X-Forwarded-For (the client's address appended to any
 // list the client sent), X-Forwarded-Proto and X-Forwarded-Port.
-func setForwarded(h http.Header, in *http.Request, port string) {
+func setForwarded(h http.Header, in *http.Request, proto, port string) {
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		prior := slices.Clip(in.Header.Values("X-Forwarded-For"))
 		h.Set("X-Forwarded-For", strings.Join(append(prior, ip), ", "))
 	}
-	h.Set("X-Forwarded-Proto", "http")
+	h.Set("X-Forwarded-Proto", proto)
 	if port != "" {
 		h.Set("X-Forwarded-Port", port)
 	}
@@ -178,6 +285,8 @@ func statusText(code int) string {
 		return "Service Temporarily Unavailable"
 	case http.StatusGatewayTimeout:
 		return "Gateway Time-out"
+	case statusIncompatibleProtocol:
+		return "Incompatible Protocol"
 	}
 	return http.StatusText(code)
 }

@@ -99,6 +99,8 @@ const (
 // probe is one health check to make: GET path at addr (host:port) within
 // timeout.
 type probe struct {
+	// scheme is https for a target group whose targets speak TLS.
+	scheme     string
 	addr, path string
 	timeout    time.Duration
 	// port is the target group's health check port; 0 when checks go to

@@ -2,21 +2,29 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // listener is one bound address with the HTTP server that takes its
 // connections. It outlives Apply calls that keep its address: only the
-// routing table changes under it.
+// routing table and its certificates change under it.
 type listener struct {
 	ln   net.Listener
 	port string // the bound port, also when 0 was asked for
 	srv  *http.Server
+	// certs are the certificates of an https listener, nil while it is
+	// http. Commit installs them; each accepted connection reads them to
+	// know whether to speak TLS, and each handshake to pick one, so that a
+	// kept listener changes certificates, or protocol, without a rebind.
+	certs atomic.Pointer[certSet]
+	tls   *tls.Config
 }
 
 // listenerKey identifies a listener across Apply calls: its address, or
@@ -34,23 +42,57 @@ func bindListener(ctx context.Context, addr string) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listener{ln: ln, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}, nil
+	l := &listener{ln: ln, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	l.tls = newTLSConfig(l.certs.Load)
+	return l, nil
 }
 
+// maxConcurrentStreams is how many requests one client HTTP/2 connection
+// may have in flight: 128, as ALB.
+const maxConcurrentStreams = 128
+
 // start serves the listener on a goroutine counted by wg. The idle timeout
-// closes client connections that stay idle between requests.
+// closes client connections that stay idle between requests (HTTP/2 ones
+// too: PING frames do not count as activity, as on ALB), and bounds the
+// wait for a request's headers and for a TLS handshake.
+//
+// HTTP/2 is offered by ALPN on TLS connections only: cleartext HTTP/2 is
+// not served, as ALB does not.
 func (l *listener) start(h http.Handler, idle time.Duration, log *slog.Logger, wg *sync.WaitGroup) {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
 	l.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: idle,
 		IdleTimeout:       idle,
+		TLSConfig:         l.tls,
+		Protocols:         &protocols,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	wg.Go(func() { l.srv.Serve(l.ln) }) // returns once the listener is closed
+	wg.Go(func() { l.srv.Serve(acceptor{l.ln, l}) }) // returns once the listener is closed
+}
+
+// acceptor hands the server each connection as the listener's protocol is
+// when it is accepted: in TLS while the listener has certificates.
+type acceptor struct {
+	net.Listener
+	l *listener
+}
+
+func (a acceptor) Accept() (net.Conn, error) {
+	c, err := a.Listener.Accept()
+	if err != nil || a.l.certs.Load() == nil {
+		return c, err
+	}
+	return tls.Server(c, a.l.tls), nil
 }
 
 // shutdown stops taking connections and waits for in-flight requests; once
-// ctx is done it closes the connections left.
+// ctx is done it closes the connections left. Upgraded connections
+// (WebSockets) are not waited for: they end when idle, or with their
+// target (see forwarding.upgrade).
 func (l *listener) shutdown(ctx context.Context) error {
 	err := l.srv.Shutdown(ctx)
 	if ctx.Err() != nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -11,12 +12,12 @@ import (
 
 // target is one address:port registered in a target group.
 //
-// Each target has its own Transport: its idle connections can be closed
-// exactly when it becomes unused without touching its neighbours', and the
-// per-host connection limits are per target by construction.
+// Each target has its own transports: their idle connections can be
+// closed exactly when it becomes unused without touching its neighbours',
+// and the per-host connection limits are per target by construction.
 type target struct {
 	addr      string
-	transport *http.Transport
+	transport *targetTransport
 	proxy     *httputil.ReverseProxy
 
 	// inflight counts the requests the target is serving. draining is set
@@ -38,6 +39,18 @@ type target struct {
 	stopCheck context.CancelFunc
 	// finished is set when the target was removed.
 	finished bool
+
+	// weight is the target's weight for weighted random; 0 counts as 1.
+	// Nothing sets it yet: ALB's weights come from anomaly mitigation,
+	// which shoal does not implement.
+	weight uint32
+	// rampFrom is when the target last entered slow start; zero when it
+	// has not, or left it by becoming unhealthy.
+	rampFrom time.Time
+	// rampOnHealthy is set when the target was registered while the group
+	// had a healthy target not in slow start: only then does its first
+	// passage to healthy start a slow start.
+	rampOnHealthy bool
 }
 
 // Limits of the connections from the load balancer to one target.
@@ -50,21 +63,85 @@ const (
 func newTarget(addr string, h health, dial DialFunc) *target {
 	return &target{
 		addr:      addr,
-		transport: newTargetTransport(dial),
+		transport: &targetTransport{dial: dial},
 		idle:      make(chan struct{}, 1),
 		unused:    make(chan struct{}),
 		health:    h,
 	}
 }
 
-func newTargetTransport(dial DialFunc) *http.Transport {
-	return &http.Transport{
+// targetTransport sends the requests of one target, each the way its
+// group's upstream says (HTTP/1.1 or HTTP/2, cleartext or TLS), on an
+// http.Transport per way, made on first use: a group keeps one way, but
+// one whose protocol changes on Apply moves its next requests at once.
+type targetTransport struct {
+	dial DialFunc
+	ways [4]atomic.Pointer[http.Transport] // by wayOf
+}
+
+var _ http.RoundTripper = (*targetTransport)(nil)
+
+// wayOf indexes targetTransport.ways.
+func wayOf(u upstream) int {
+	i := 0
+	if u.tls {
+		i |= 1
+	}
+	if u.http2() {
+		i |= 2
+	}
+	return i
+}
+
+// RoundTrip sends req the way its forwarding data says; HTTP/1.1 in
+// cleartext without any.
+func (tt *targetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var u upstream
+	if f, ok := req.Context().Value(forwardKey{}).(*forwarding); ok {
+		u = f.upstream
+	}
+	return tt.transport(u).RoundTrip(req)
+}
+
+// transport is the http.Transport of u, made on first use.
+func (tt *targetTransport) transport(u upstream) *http.Transport {
+	p := &tt.ways[wayOf(u)]
+	if t := p.Load(); t != nil {
+		return t
+	}
+	p.CompareAndSwap(nil, newTargetTransport(tt.dial, u)) // a loser has no connection yet
+	return p.Load()
+}
+
+// CloseIdleConnections closes the idle connections of every way.
+func (tt *targetTransport) CloseIdleConnections() {
+	for i := range tt.ways {
+		if t := tt.ways[i].Load(); t != nil {
+			t.CloseIdleConnections()
+		}
+	}
+}
+
+// newTargetTransport is the transport of requests to one target the way u
+// says.
+func newTargetTransport(dial DialFunc, u upstream) *http.Transport {
+	var protocols http.Protocols
+	switch {
+	case !u.http2():
+		protocols.SetHTTP1(true)
+	case u.tls:
+		protocols.SetHTTP2(true) // ALPN offers h2 only
+	default:
+		protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge
+	}
+	t := &http.Transport{
 		Proxy: nil, // never through HTTP_PROXY
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, targetDialTimeout)
 			defer cancel()
 			return dial(ctx, network, addr)
 		},
+		Protocols:             &protocols,
 		MaxIdleConns:          targetMaxIdleConns,
 		MaxIdleConnsPerHost:   targetMaxIdleConns,
 		IdleConnTimeout:       targetIdleConnTimeout,
@@ -73,6 +150,13 @@ func newTargetTransport(dial DialFunc) *http.Transport {
 		// answer comes back as the target sent it.
 		DisableCompression: true,
 	}
+	if u.tls {
+		// ALB does not verify the targets' certificates: self-signed
+		// and expired ones work. The handshake has the dial timeout.
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		t.TLSHandshakeTimeout = targetDialTimeout
+	}
+	return t
 }
 
 // acquire counts a new request on the target. It fails, counting nothing,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,10 @@ type deps struct {
 	buffers *bufferPool
 	// dial connects to targets.
 	dial DialFunc
+	// cookieKey seals the stickiness cookies (sealCookie): made once per
+	// balancer, so that a cookie from another balancer or an earlier run
+	// does not open.
+	cookieKey []byte
 }
 
 // groupSettings are a target group's settings, as the balancer keeps them.
@@ -45,10 +50,22 @@ type groupSettings struct {
 	thresholds          thresholds
 	matcher             Matcher
 	deregistrationDelay time.Duration
+	algorithm           algorithm
+	// slowStart is how long a newly healthy target ramps up; 0 when off,
+	// and always 0 unless the algorithm is round robin: ALB refuses slow
+	// start with least outstanding requests and weighted random.
+	slowStart time.Duration
+	sticky    stickiness
+	upstream  upstream
 }
 
 func settingsFrom(tg TargetGroupConfig) *groupSettings {
 	hc := tg.HealthCheck
+	alg := parseAlgorithm(tg.Algorithm)
+	slowStart := tg.SlowStart
+	if alg != algoRoundRobin {
+		slowStart = 0
+	}
 	return &groupSettings{
 		path:     hc.Path,
 		port:     hc.Port,
@@ -60,19 +77,25 @@ func settingsFrom(tg TargetGroupConfig) *groupSettings {
 		},
 		matcher:             slices.Clone(hc.Success),
 		deregistrationDelay: tg.DeregistrationDelay,
+		algorithm:           alg,
+		slowStart:           slowStart,
+		sticky:              stickinessFrom(tg.Stickiness),
+		upstream:            upstreamOf(tg),
 	}
 }
 
 // targetSet is the immutable routing view of a group's targets.
 type targetSet struct {
-	healthy []*target
+	healthy *pool
 	// open is every registered target that is not draining: the group
 	// fails open to these when none is healthy.
-	open []*target
+	open *pool
 }
 
-func (s *targetSet) candidates() []*target {
-	if len(s.healthy) > 0 {
+// candidates are the targets a request may go to: the healthy ones, or
+// when there are none every one that is not draining.
+func (s *targetSet) candidates() *pool {
+	if len(s.healthy.targets) > 0 {
 		return s.healthy
 	}
 	return s.open
@@ -104,23 +127,37 @@ func newTargetGroup(ctx context.Context, name string, s *groupSettings, d *deps)
 	g := &targetGroup{name: name, d: d, checks: newCheckClient(d.dial), targets: map[string]*target{}}
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	g.settings.Store(s)
-	g.set.Store(&targetSet{})
+	g.set.Store(&targetSet{healthy: &pool{}, open: &pool{}})
 	return g
 }
 
 // maxPickAttempts bounds the retries of pick when it races with drains.
 const maxPickAttempts = 4
 
-// pick chooses a target round robin and counts the request on it; nil when
-// the group has no target to send to.
-func (g *targetGroup) pick() *target {
+// pickFor chooses the target of r and counts the request on it; nil when
+// the group has no target to send to. A stickiness cookie of r that names
+// a candidate wins; otherwise the group's algorithm picks. With lb_cookie
+// stickiness it sets the AWSALB and AWSALBCORS cookies on w's header, for
+// the proxy to send with the target's answer; app_cookie stickiness sets
+// AWSALBAPP-0 once the target has answered (see stickAppCookie).
+func (g *targetGroup) pickFor(w http.ResponseWriter, r *http.Request) *target {
+	s := g.settings.Load()
+	if s.sticky.kind == stickyOff {
+		return g.pickBy(s)
+	}
+	return g.pickSticky(w, r, s)
+}
+
+// pickBy chooses a target by the group's algorithm (settings s), ignoring
+// stickiness, and counts the request on it; nil when the group has no
+// target to send to.
+func (g *targetGroup) pickBy(s *groupSettings) *target {
 	for range maxPickAttempts {
-		c := g.set.Load().candidates()
-		if len(c) == 0 {
+		p := g.set.Load().candidates()
+		if len(p.targets) == 0 {
 			return nil
 		}
-		t := c[(g.next.Add(1)-1)%uint64(len(c))]
-		if t.acquire() {
+		if t := p.targets[g.choose(p, s)]; t.acquire() {
 			return t
 		}
 	}
@@ -143,6 +180,8 @@ func (g *targetGroup) register(addr string) error {
 	now := g.d.clock.Now()
 	t := newTarget(addr, newHealth(now), g.d.dial)
 	t.proxy = newTargetProxy(t, g.d)
+	g.stickAppCookies(t)
+	t.rampOnHealthy = g.steadyLocked(nil, now)
 	g.targets[addr] = t
 	g.publishLocked()
 	g.notifyLocked(t, StateUnused, now)
@@ -260,6 +299,7 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 	prev := t.health
 	t.health = prev.observe(r, g.settings.Load().thresholds, now)
 	if t.health.state != prev.state {
+		g.rampLocked(t, prev.state, now)
 		g.publishLocked()
 		g.notifyLocked(t, prev.state, now)
 	}
@@ -267,18 +307,18 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 
 // publishLocked swaps in a new targetSet built from the targets' health.
 func (g *targetGroup) publishLocked() {
-	s := &targetSet{}
+	var healthy, open []*target
 	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
 		t := g.targets[addr]
 		switch t.health.state {
 		case StateHealthy:
-			s.healthy = append(s.healthy, t)
-			s.open = append(s.open, t)
+			healthy = append(healthy, t)
+			open = append(open, t)
 		case StateInitial, StateUnhealthy:
-			s.open = append(s.open, t)
+			open = append(open, t)
 		}
 	}
-	g.set.Store(s)
+	g.set.Store(&targetSet{healthy: newPool(healthy), open: newPool(open)})
 }
 
 func (g *targetGroup) notifyLocked(t *target, from State, now time.Time) {

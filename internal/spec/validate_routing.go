@@ -156,6 +156,7 @@ func (v *validator) action(path string, a *Action, l *Listener) {
 		v.errorf(path, "an action does one thing: keep one of forward, redirect and fixed_response")
 	case a.Forward != nil:
 		v.forward(path+".forward", a.Forward)
+		v.forwardProtocols(path+".forward", a.Forward, l)
 	case a.Redirect != nil:
 		v.redirect(path+".redirect", a.Redirect, l)
 	default:
@@ -189,6 +190,27 @@ func (v *validator) forward(path string, f *ForwardAction) {
 	}
 	if st := f.Stickiness; st != nil && st.Enabled {
 		v.durationRange(path+".stickiness.duration", "duration", st.Duration, time.Second, maxStickiness)
+	}
+}
+
+// forwardProtocols checks that an http listener forwards to no HTTP2 or
+// GRPC target group: ALB takes those only behind https listeners.
+func (v *validator) forwardProtocols(path string, f *ForwardAction, l *Listener) {
+	if l.Protocol == "https" {
+		return
+	}
+	names := []string{f.TargetGroup}
+	for _, g := range f.TargetGroups {
+		names = append(names, g.Name)
+	}
+	for _, name := range names {
+		tg := v.s.TargetGroups[name]
+		if tg == nil {
+			continue
+		}
+		if pv := strings.ToUpper(tg.ProtocolVersion); pv == "HTTP2" || pv == "GRPC" {
+			v.errorf(path, "target group %s speaks %s, which ALB forwards to only from https listeners: make this listener https, or use protocol_version HTTP1", name, pv)
+		}
 	}
 }
 

@@ -1,0 +1,3 @@
+module github.com/shoalhq/shoal/examples/routing
+
+go 1.26
