@@ -203,7 +203,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	if err := ag.Apply(ctx, out.Stack); err != nil {
 		return withHint(err, s.File)
 	}
-	printer.start(ag, lb.ListenerAddrs())
+	printer.start(ag, lb.ListenerURLs())
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -407,7 +407,7 @@ func (p *progress) announce(st agent.Status, listeners []string) {
 	}
 	fmt.Fprintf(p.out, "shoal: stack %s is up (%s)\n", st.Stack, strings.Join(services, ", "))
 	for _, l := range listeners {
-		fmt.Fprintf(p.out, "shoal: open http://%s/\n", l)
+		fmt.Fprintf(p.out, "shoal: open %s\n", l)
 	}
 	fmt.Fprintf(p.out, "shoal: see the tasks with `shoal ps`, their health with `shoal targets`; press Ctrl-C to stop\n")
 }

@@ -182,3 +182,14 @@ func (ft *forwardTo) explain(r *http.Request, d *deps) (*targetGroup, string) {
 	}
 	return ft.byWeight(), "picked at random by weight"
 }
+
+// ListenerURLs returns the URL of every listener, in Config order:
+// http:// or https:// and the bound address.
+func (b *Balancer) ListenerURLs() []string {
+	t := b.table.Load()
+	urls := make([]string, len(t.listeners))
+	for i, l := range t.listeners {
+		urls[i] = t.routes[l].scheme + "://" + l.ln.Addr().String() + "/"
+	}
+	return urls
+}
