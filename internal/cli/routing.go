@@ -219,7 +219,7 @@ func printPick(e *env, p proxy.PickExplanation) {
 	if target == "" {
 		target = "-"
 	}
-	fmt.Fprintf(e.stdout, "target: %s (%s: %s)\n", target, p.Algorithm, p.Reason)
+	fmt.Fprintf(e.stdout, "target: %s (%s)\n", target, p.Reason)
 	if p.FailOpen {
 		fmt.Fprintln(e.stdout, "  no target is healthy: the group fails open to every registered one")
 	}
