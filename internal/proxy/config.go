@@ -36,6 +36,8 @@ type ListenerConfig struct {
 	Certificates []Certificate
 	// Routes are the listener's rules and default action.
 	Routes routing.Listener
+	// Headers are the listener's header modifications.
+	Headers HeaderModification
 	// TargetGroup, when Routes has no default action, is the default
 	// action: forward to this group (a shorthand for tests and tools).
 	TargetGroup string
@@ -44,6 +46,25 @@ type ListenerConfig struct {
 	// kept. A listener kept across Apply takes a changed value for the 504
 	// at once, but keeps the client-side idle timeout it was started with.
 	IdleTimeout time.Duration
+}
+
+// HeaderModification is an ALB listener's header settings.
+type HeaderModification struct {
+	// Response headers added to every answer, replacing the target's, by
+	// canonical name: only the ones ALB lets a listener set
+	// (Strict-Transport-Security, Access-Control-Allow-Origin,
+	// Access-Control-Allow-Methods, Access-Control-Allow-Headers,
+	// Access-Control-Allow-Credentials, Access-Control-Expose-Headers,
+	// Access-Control-Max-Age, Content-Security-Policy,
+	// X-Content-Type-Options, X-Frame-Options).
+	Response map[string]string
+	// RemoveServer drops the Server header from answers (ALB's
+	// routing.http.response.server.enabled false).
+	RemoveServer bool
+	// RequestRenames renames the headers the load balancer adds to
+	// requests (X-Amzn-Tls-Version, X-Amzn-Tls-Cipher-Suite, and the mTLS
+	// ones), by canonical name.
+	RequestRenames map[string]string
 }
 
 // Certificate is a TLS certificate and its key, as PEM files.

@@ -206,6 +206,49 @@ type Action struct {
 	Forward  *ForwardAction
 	Redirect *RedirectAction
 	Fixed    *FixedResponseAction
+	// Auth, when set, runs first, as ALB's authenticate-oidc and
+	// jwt-validation actions run before a rule's last action: a request
+	// it lets through gets the action above.
+	Auth *AuthAction
+}
+
+// AuthAction checks who a request comes from: exactly one is set.
+type AuthAction struct {
+	JWT  *JWTAction
+	OIDC *OIDCAction
+}
+
+// JWTAction verifies a JSON Web Token in the Authorization header (Bearer):
+// its signature against the keys of JWKSURL, iss equal to Issuer, exp in the
+// future, nbf and iat when present, and Claims.
+type JWTAction struct {
+	JWKSURL string
+	Issuer  string
+	Claims  []ClaimCheck
+}
+
+// ClaimCheck is one more claim a token must carry, in one of ALB's formats.
+type ClaimCheck struct {
+	Name string
+	// Format: "single-string", "string-array" or "space-separated-values".
+	Format string
+	Values []string
+}
+
+// OIDCAction signs users in through an OpenID Connect provider, ALB's
+// authenticate-oidc.
+type OIDCAction struct {
+	Issuer, AuthorizationEndpoint, TokenEndpoint, UserInfoEndpoint string
+	ClientID, ClientSecret                                         string
+	// Scope requested; ALB's default is "openid".
+	Scope string
+	// SessionCookieName; ALB's default is AWSELBAuthSessionCookie.
+	SessionCookieName string
+	SessionTimeout    time.Duration
+	// OnUnauthenticatedRequest: "authenticate" (default), "allow" or
+	// "deny".
+	OnUnauthenticatedRequest string
+	ExtraParams              map[string]string
 }
 
 // ForwardAction sends requests to one or more target groups, by weight.
@@ -261,6 +304,26 @@ type Rule struct {
 	// but the default.
 	Conditions []Condition
 	Action     Action
+	// Transforms rewrite a request this rule matched before its action
+	// (at most one of each type); the routing decision is not changed.
+	Transforms []Transform
+}
+
+// TransformType names a rule transform, as ALB does.
+type TransformType string
+
+// The rule transforms.
+const (
+	HostHeaderRewrite TransformType = "host-header-rewrite"
+	URLRewrite        TransformType = "url-rewrite"
+)
+
+// Transform rewrites the Host header, or the URL's path and query, of a
+// matched request: Regex (ALB's dialect: no lookarounds, no
+// backreferences) and its Replace, with $1… for the groups.
+type Transform struct {
+	Type           TransformType
+	Regex, Replace string
 }
 
 // Listener is a listener's rules (in any order) and its default action.
