@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -141,6 +142,7 @@ func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) pr
 		Protocol:    l.Protocol,
 		IdleTimeout: lb.IdleTimeout.D(),
 		Routes:      routing.Listener{Scheme: l.Protocol, Default: action(l.DefaultAction)},
+		Headers:     headers(l.Headers),
 	}
 	for _, c := range l.Certificates {
 		lc.Certificates = append(lc.Certificates, proxy.Certificate{
@@ -150,6 +152,7 @@ func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) pr
 	for _, r := range l.Rules {
 		lc.Routes.Rules = append(lc.Routes.Rules, routing.Rule{
 			Priority: r.Priority, Conditions: conditions(r.Conditions), Action: action(r.Action),
+			Transforms: transforms(r.Transforms),
 		})
 	}
 	return lc
@@ -186,8 +189,65 @@ func conditions(c spec.Conditions) []routing.Condition {
 	return out
 }
 
+// headers are a listener's header modifications, by canonical name.
+func headers(h spec.ListenerHeaders) proxy.HeaderModification {
+	out := proxy.HeaderModification{RemoveServer: !h.Server}
+	canonical := func(m map[string]string) map[string]string {
+		if len(m) == 0 {
+			return nil
+		}
+		c := make(map[string]string, len(m))
+		for k, v := range m {
+			c[http.CanonicalHeaderKey(k)] = v
+		}
+		return c
+	}
+	out.Response, out.RequestRenames = canonical(h.Response), canonical(h.Rename)
+	return out
+}
+
+func transforms(ts []spec.Transform) []routing.Transform {
+	var out []routing.Transform
+	for _, t := range ts {
+		typ := routing.TransformType(strings.ReplaceAll(t.Type, "_", "-")) // host_header_rewrite → host-header-rewrite
+		out = append(out, routing.Transform{Type: typ, Regex: t.Regex, Replace: t.Replace})
+	}
+	return out
+}
+
+// auth is an action's authentication, if any.
+func auth(a spec.Action) *routing.AuthAction {
+	switch {
+	case a.AuthenticateOIDC != nil:
+		o := a.AuthenticateOIDC
+		return &routing.AuthAction{OIDC: &routing.OIDCAction{
+			Issuer: o.Issuer, AuthorizationEndpoint: o.AuthorizationEndpoint, TokenEndpoint: o.TokenEndpoint,
+			UserInfoEndpoint: o.UserInfoEndpoint, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			Scope: o.Scope, SessionCookieName: o.SessionCookieName, SessionTimeout: o.SessionTimeout.D(),
+			OnUnauthenticatedRequest: o.OnUnauthenticatedRequest, ExtraParams: maps.Clone(o.ExtraParams),
+		}}
+	case a.VerifyJWT != nil:
+		j := a.VerifyJWT
+		v := &routing.JWTAction{JWKSURL: j.JWKSEndpoint, Issuer: j.Issuer}
+		for _, c := range j.AdditionalClaims {
+			v.Claims = append(v.Claims, routing.ClaimCheck{
+				Name: c.Name, Format: strings.ReplaceAll(c.Format, "_", "-"), Values: slices.Clone(c.Values),
+			})
+		}
+		return &routing.AuthAction{JWT: v}
+	}
+	return nil
+}
+
 // action is a listener's or a rule's action for the router.
 func action(a spec.Action) routing.Action {
+	act := mainAction(a)
+	act.Auth = auth(a)
+	return act
+}
+
+// mainAction is the action's forward, redirect or fixed response.
+func mainAction(a spec.Action) routing.Action {
 	switch {
 	case a.Forward != nil:
 		f := &routing.ForwardAction{}

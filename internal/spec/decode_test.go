@@ -77,7 +77,7 @@ func TestDecode(t *testing.T) {
 			}()}})},
 		{"listener defaults", "load_balancers: {web: {listeners: [{port: 80, default_action: {forward: {target_group: a}}}]}}",
 			stack(Stack{LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), Listeners: []*Listener{{
-				Port: 80, Address: "127.0.0.1", Protocol: "http",
+				Port: 80, Address: "127.0.0.1", Protocol: "http", Headers: ListenerHeaders{Server: true},
 				DefaultAction: Action{Forward: &ForwardAction{TargetGroup: "a"}},
 			}}}}})},
 		{"task definition defaults", "task_definitions: {app: {command: [./app, -v]}}",
@@ -153,7 +153,7 @@ func TestParse_Catalog(t *testing.T) {
 	want := &Stack{
 		Name: "catalog",
 		LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), Listeners: []*Listener{{
-			Port: 8080, Address: "127.0.0.1", Protocol: "http",
+			Port: 8080, Address: "127.0.0.1", Protocol: "http", Headers: ListenerHeaders{Server: true},
 			DefaultAction: Action{Forward: &ForwardAction{TargetGroup: "api"}},
 		}}}},
 		TargetGroups: map[string]*TargetGroup{"api": {

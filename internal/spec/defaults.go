@@ -16,7 +16,19 @@ func (lb *LoadBalancer) setDefaults() { lb.IdleTimeout = Duration(DefaultIdleTim
 func (l *Listener) setDefaults() {
 	l.Address = DefaultListenerAddress
 	l.Protocol = DefaultProtocol
+	l.Headers.setDefaults()
 }
+
+func (h *ListenerHeaders) setDefaults() { h.Server = true }
+
+func (o *OIDCAuthentication) setDefaults() {
+	o.Scope = DefaultOIDCScope
+	o.SessionCookieName = DefaultSessionCookie
+	o.SessionTimeout = Duration(DefaultSessionTimeout)
+	o.OnUnauthenticatedRequest = DefaultUnauthenticated
+}
+
+func (c *ClaimRequirement) setDefaults() { c.Format = DefaultClaimFormat }
 
 func (tg *TargetGroup) setDefaults() {
 	tg.Protocol = DefaultProtocol

@@ -70,6 +70,25 @@ type Listener struct {
 	// DefaultAction is what the listener does with a request no rule
 	// matched. Required.
 	DefaultAction Action `yaml:"default_action" json:"default_action"`
+	// Headers changes the headers of the listener's answers and the names
+	// of the headers it adds to requests, as ALB's listener attributes.
+	Headers ListenerHeaders `yaml:"headers" json:"headers"`
+}
+
+// ListenerHeaders are a listener's header modifications.
+type ListenerHeaders struct {
+	// Response headers set on every answer, replacing the target's: only
+	// the ones ALB lets a listener set (Strict-Transport-Security,
+	// Access-Control-Allow-Origin, -Methods, -Headers, -Credentials,
+	// -Expose-Headers, -Max-Age, Content-Security-Policy,
+	// X-Content-Type-Options, X-Frame-Options). Default: none.
+	Response map[string]string `yaml:"response" json:"response,omitempty"`
+	// Server keeps the Server header of answers; false drops it (ALB's
+	// routing.http.response.server.enabled). Default: true.
+	Server bool `yaml:"server" json:"server"`
+	// Rename gives the headers the load balancer adds to requests other
+	// names, by their usual name. Default: none.
+	Rename map[string]string `yaml:"rename" json:"rename,omitempty"`
 }
 
 // Certificate is a TLS certificate and its private key.
@@ -91,6 +110,23 @@ type Rule struct {
 	Conditions Conditions `yaml:"conditions" json:"conditions"`
 	// Action is what the rule does. Required.
 	Action Action `yaml:"action" json:"action"`
+	// Transforms rewrite the request once the rule matched (the routing
+	// decision is made on the original): at most one of each type.
+	// Default: none.
+	Transforms []Transform `yaml:"transforms" json:"transforms,omitempty"`
+}
+
+// Transform rewrites the Host header or the URL of a request a rule
+// matched, as ALB's rule transforms.
+type Transform struct {
+	// Type: host_header_rewrite or url_rewrite. Required.
+	Type string `yaml:"type" json:"type"`
+	// Regex to match: ALB's dialect, without lookarounds or
+	// backreferences. Required.
+	Regex string `yaml:"regex" json:"regex"`
+	// Replace is what a match becomes; $1, $2 … are its groups.
+	// Default: none (the match is removed).
+	Replace string `yaml:"replace" json:"replace"`
 }
 
 // Conditions of a rule, by type, as ALB's rule conditions.
@@ -141,6 +177,62 @@ type Action struct {
 	Redirect *RedirectAction `yaml:"redirect" json:"redirect,omitempty"`
 	// FixedResponse answers with a status code and a body.
 	FixedResponse *FixedResponseAction `yaml:"fixed_response" json:"fixed_response,omitempty"`
+	// AuthenticateOIDC signs users in through an OpenID Connect provider
+	// before the action above (https listeners only).
+	AuthenticateOIDC *OIDCAuthentication `yaml:"authenticate_oidc" json:"authenticate_oidc,omitempty"`
+	// VerifyJWT lets through only requests with a valid JSON Web Token
+	// before the action above.
+	VerifyJWT *JWTVerification `yaml:"verify_jwt" json:"verify_jwt,omitempty"`
+}
+
+// OIDCAuthentication is ALB's authenticate-oidc action.
+type OIDCAuthentication struct {
+	// Issuer of the provider's tokens. Required.
+	Issuer string `yaml:"issuer" json:"issuer"`
+	// AuthorizationEndpoint users are sent to, to sign in. Required.
+	AuthorizationEndpoint string `yaml:"authorization_endpoint" json:"authorization_endpoint"`
+	// TokenEndpoint the load balancer exchanges the code at. Required.
+	TokenEndpoint string `yaml:"token_endpoint" json:"token_endpoint"`
+	// UserInfoEndpoint the load balancer reads the user's claims from.
+	// Required.
+	UserInfoEndpoint string `yaml:"user_info_endpoint" json:"user_info_endpoint"`
+	// ClientID and ClientSecret of the load balancer at the provider.
+	// Required.
+	ClientID     string `yaml:"client_id" json:"client_id"`
+	ClientSecret string `yaml:"client_secret" json:"client_secret"`
+	// Scope asked for. Default: openid.
+	Scope string `yaml:"scope" json:"scope"`
+	// SessionCookieName. Default: AWSELBAuthSessionCookie.
+	SessionCookieName string `yaml:"session_cookie_name" json:"session_cookie_name"`
+	// SessionTimeout of a signed-in session, 1 s-7 d. Default: 604800 s.
+	SessionTimeout Duration `yaml:"session_timeout" json:"session_timeout"`
+	// OnUnauthenticatedRequest: authenticate (send to the provider),
+	// allow (forward without the user's claims) or deny (401).
+	// Default: authenticate.
+	OnUnauthenticatedRequest string `yaml:"on_unauthenticated_request" json:"on_unauthenticated_request"`
+	// ExtraParams added to the authorization request. Default: none.
+	ExtraParams map[string]string `yaml:"authentication_request_extra_params" json:"authentication_request_extra_params,omitempty"`
+}
+
+// JWTVerification is ALB's jwt-validation action.
+type JWTVerification struct {
+	// JWKSEndpoint serves the keys tokens are signed with. Required.
+	JWKSEndpoint string `yaml:"jwks_endpoint" json:"jwks_endpoint"`
+	// Issuer a token's iss must equal. Required.
+	Issuer string `yaml:"issuer" json:"issuer"`
+	// AdditionalClaims a token must carry, up to 10. Default: none.
+	AdditionalClaims []ClaimRequirement `yaml:"additional_claims" json:"additional_claims,omitempty"`
+}
+
+// ClaimRequirement is a claim a token must carry.
+type ClaimRequirement struct {
+	// Name of the claim. Required.
+	Name string `yaml:"name" json:"name"`
+	// Format: single_string, string_array or space_separated_values.
+	// Default: single_string.
+	Format string `yaml:"format" json:"format"`
+	// Values, one of which the claim must hold. Required.
+	Values []string `yaml:"values" json:"values"`
 }
 
 // ForwardAction forwards requests to a target group, or to up to 5
@@ -515,6 +607,11 @@ const (
 	DefaultGroupStickiness     = 3600 * time.Second
 	DefaultContentType         = "text/plain"
 	DefaultWeight              = 1
+	DefaultOIDCScope           = "openid"
+	DefaultSessionCookie       = "AWSELBAuthSessionCookie"
+	DefaultSessionTimeout      = 604800 * time.Second
+	DefaultUnauthenticated     = "authenticate"
+	DefaultClaimFormat         = "single_string"
 	StrategyDaemon             = "daemon"
 	DefaultInstanceCPU         = 2048
 	DefaultInstanceMemory      = 4096

@@ -54,6 +54,7 @@ func (v *validator) listener(path string, l *Listener) (binding, bool) {
 	v.listenerProtocol(path, l)
 	v.action(path+".default_action", &l.DefaultAction, l)
 	v.rules(path, l)
+	v.headers(path+".headers", &l.Headers)
 	fixed := addrOK && l.Port > 0 && l.Port <= 65535
 	return binding{path, addr, l.Port}, fixed
 }

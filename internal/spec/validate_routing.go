@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +64,7 @@ func (v *validator) rules(path string, l *Listener) {
 		seen[r.Priority] = at
 		v.conditions(at+".conditions", &r.Conditions)
 		v.action(at+".action", &r.Action, l)
+		v.transforms(at, r.Transforms)
 	}
 }
 
@@ -157,10 +160,156 @@ func (v *validator) action(path string, a *Action, l *Listener) {
 	case a.Forward != nil:
 		v.forward(path+".forward", a.Forward)
 		v.forwardProtocols(path+".forward", a.Forward, l)
+		v.authentication(path, a, l)
 	case a.Redirect != nil:
 		v.redirect(path+".redirect", a.Redirect, l)
+		v.authentication(path, a, l)
 	default:
 		v.fixedResponse(path+".fixed_response", a.FixedResponse)
+		v.authentication(path, a, l)
+	}
+}
+
+// authentication checks an action's authenticate_oidc or verify_jwt.
+func (v *validator) authentication(path string, a *Action, l *Listener) {
+	if a.AuthenticateOIDC == nil && a.VerifyJWT == nil {
+		return
+	}
+	if a.AuthenticateOIDC != nil && a.VerifyJWT != nil {
+		v.errorf(path, "an action takes authenticate_oidc or verify_jwt, not both")
+		return
+	}
+	if l.Protocol != "https" {
+		field := "authenticate_oidc"
+		if a.VerifyJWT != nil {
+			field = "verify_jwt"
+		}
+		v.errorf(path+"."+field, "%s works on https listeners only, as on ALB: set this listener's protocol: https", field)
+	}
+	if o := a.AuthenticateOIDC; o != nil {
+		v.oidc(path+".authenticate_oidc", o)
+	}
+	if j := a.VerifyJWT; j != nil {
+		v.jwt(path+".verify_jwt", j)
+	}
+}
+
+func (v *validator) oidc(path string, o *OIDCAuthentication) {
+	if o.Issuer == "" {
+		v.errorf(path+".issuer", "issuer is required: the identity provider's issuer, as its tokens name it")
+	}
+	for field, u := range map[string]string{"authorization_endpoint": o.AuthorizationEndpoint, "token_endpoint": o.TokenEndpoint, "user_info_endpoint": o.UserInfoEndpoint} {
+		v.endpoint(path+"."+field, field, u)
+	}
+	if o.ClientID == "" {
+		v.errorf(path+".client_id", "client_id is required: the load balancer's client id at the provider")
+	}
+	if o.ClientSecret == "" {
+		v.errorf(path+".client_secret", "client_secret is required")
+	}
+	if !slices.Contains([]string{"authenticate", "allow", "deny"}, o.OnUnauthenticatedRequest) {
+		v.errorf(path+".on_unauthenticated_request", "on_unauthenticated_request %q: use authenticate, allow or deny", o.OnUnauthenticatedRequest)
+	}
+	v.durationRange(path+".session_timeout", "session_timeout", o.SessionTimeout, time.Second, maxStickiness)
+	if !validHeaderName(o.SessionCookieName) {
+		v.errorf(path+".session_cookie_name", "%q is not a cookie name: use letters, digits and -", o.SessionCookieName)
+	}
+}
+
+func (v *validator) jwt(path string, j *JWTVerification) {
+	v.endpoint(path+".jwks_endpoint", "jwks_endpoint", j.JWKSEndpoint)
+	if j.Issuer == "" {
+		v.errorf(path+".issuer", "issuer is required: a token's iss must equal it")
+	}
+	if len(j.AdditionalClaims) > 10 {
+		v.errorf(path+".additional_claims", "%d claims: ALB checks at most 10", len(j.AdditionalClaims))
+	}
+	for i, c := range j.AdditionalClaims {
+		at := indexPath(path+".additional_claims", i)
+		if c.Name == "" {
+			v.errorf(at+".name", "name is required")
+		}
+		if !slices.Contains([]string{"single_string", "string_array", "space_separated_values"}, c.Format) {
+			v.errorf(at+".format", "format %q: use single_string, string_array or space_separated_values", c.Format)
+		}
+		if len(c.Values) == 0 {
+			v.errorf(at+".values", "values are required: the claim must hold one of them")
+		}
+	}
+}
+
+// endpoint checks an identity provider's URL: https, as ALB requires, or
+// http on a loopback address, for a provider on this machine.
+func (v *validator) endpoint(path, field, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		v.errorf(path, "%s is required", field)
+	case err != nil || u.Host == "":
+		v.errorf(path, "%s %q is not a URL like https://idp.example.com/path", field, raw)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		v.errorf(path, "%s must be https (ALB requires it), or http on this machine (127.0.0.1, localhost) for a local provider", field)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// transforms checks a rule's transforms: known types, at most one of each.
+func (v *validator) transforms(path string, ts []Transform) {
+	seen := map[string]bool{}
+	for i, t := range ts {
+		at := indexPath(path+".transforms", i)
+		switch {
+		case t.Type != "host_header_rewrite" && t.Type != "url_rewrite":
+			v.errorf(at+".type", "transform type %q: use host_header_rewrite or url_rewrite", t.Type)
+		case seen[t.Type]:
+			v.errorf(at+".type", "a rule takes one %s", t.Type)
+		}
+		seen[t.Type] = true
+		if t.Regex == "" {
+			v.errorf(at+".regex", "regex is required: what to rewrite")
+		}
+	}
+}
+
+// responseHeaders are the headers an ALB listener may set on answers.
+var responseHeaders = []string{
+	"Strict-Transport-Security", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+	"Access-Control-Allow-Headers", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers",
+	"Access-Control-Max-Age", "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+}
+
+// renamableHeaders are the headers the load balancer adds that ALB lets a
+// listener rename.
+var renamableHeaders = []string{
+	"X-Amzn-Tls-Version", "X-Amzn-Tls-Cipher-Suite", "X-Amzn-Mtls-Clientcert-Serial-Number",
+	"X-Amzn-Mtls-Clientcert-Issuer", "X-Amzn-Mtls-Clientcert-Subject", "X-Amzn-Mtls-Clientcert-Validity",
+	"X-Amzn-Mtls-Clientcert-Leaf", "X-Amzn-Mtls-Clientcert",
+}
+
+// headers checks a listener's header modifications.
+func (v *validator) headers(path string, h *ListenerHeaders) {
+	for _, name := range sortedKeys(h.Response) {
+		if !slices.Contains(responseHeaders, http.CanonicalHeaderKey(name)) {
+			v.errorf(joinPath(path+".response", name), "ALB does not let a listener set %s: use one of %s", name, strings.Join(responseHeaders, ", "))
+		}
+	}
+	for _, name := range sortedKeys(h.Rename) {
+		at := joinPath(path+".rename", name)
+		switch {
+		case !slices.Contains(renamableHeaders, http.CanonicalHeaderKey(name)):
+			v.errorf(at, "%s is not a header ALB lets a listener rename: use one of %s", name, strings.Join(renamableHeaders, ", "))
+		case !validHeaderName(h.Rename[name]):
+			v.errorf(at, "%q is not a header name", h.Rename[name])
+		}
 	}
 }
 
