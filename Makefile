@@ -2,7 +2,7 @@
 GO ?= go
 
 # Every Go module in the repository: shoal itself and each example app.
-MODULES := . examples/catalog examples/routing
+MODULES := . examples/catalog examples/routing examples/auth
 
 # Pinned versions of the static checkers `make check` runs.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2

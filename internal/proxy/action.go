@@ -95,8 +95,19 @@ func routingRequest(r *http.Request, scheme, port string) routing.Request {
 
 // act carries out the action a request matched.
 func (rt *route) act(w http.ResponseWriter, r *http.Request, req *routing.Request, a *routing.Action, priority int, d *deps) {
+	if a.Auth != nil && a.Auth.JWT != nil && !rt.verifyJWT(w, r, a.Auth.JWT, d) {
+		return
+	}
+	if a.Auth != nil && a.Auth.OIDC != nil && !rt.authenticateOIDC(w, r, a.Auth.OIDC, d) {
+		return
+	}
 	switch a.Type {
 	case routing.Forward:
+		// As ALB: authenticate, then rewrite, then forward.
+		r, ok := rt.transform(w, r, req, priority, d)
+		if !ok {
+			return
+		}
 		ft := rt.forwards[priority]
 		ft.pick(w, r, d).serve(w, r, rt)
 	case routing.Redirect:

@@ -82,6 +82,8 @@ type route struct {
 	idleTimeout time.Duration
 	port        string
 	scheme      string
+	// headers changes every answer of the listener; nil when it does not.
+	headers *responseHeaders
 }
 
 // New returns a balancer with no listeners; Apply gives it some.
@@ -273,6 +275,7 @@ func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *r
 	rt := &route{
 		name: lc.Name, table: table, forwards: map[int]*forwardTo{},
 		idleTimeout: lc.IdleTimeout, port: l.port, scheme: cmp.Or(lc.Protocol, "http"),
+		headers: newResponseHeaders(lc.Headers),
 	}
 	if a := routes.Default; a.Type == routing.Forward {
 		rt.forwards[0] = newForwardTo(a.Forward, groups)
@@ -315,6 +318,12 @@ func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := rr.b.table.Load().routes[rr.l]
 	if rt == nil { // the listener is being retired
 		writeError(w, http.StatusServiceUnavailable)
+		return
+	}
+	if rt.headers != nil {
+		w = rt.headers.wrap(w)
+	}
+	if rt.serveOAuth2(w, r, &rr.b.d) { // the OIDC callback and public keys, never routed
 		return
 	}
 	req := routingRequest(r, rt.scheme, rt.port)

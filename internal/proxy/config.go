@@ -172,6 +172,16 @@ func (c Config) validate() error {
 		if _, err := routing.Compile(l.routes()); err != nil {
 			return fmt.Errorf("listener %s: %v", l.Name, err)
 		}
+		for _, a := range l.allActions() {
+			if a.Auth != nil && a.Auth.JWT != nil {
+				if err := validateJWTAction(a.Auth.JWT); err != nil {
+					return fmt.Errorf("listener %s: jwt validation: %v", l.Name, err)
+				}
+			}
+		}
+		if err := l.Headers.validate(); err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
 		if !slices.Contains([]string{"", "http", "https"}, l.Protocol) {
 			return fmt.Errorf("listener %s: protocol %q: want http or https", l.Name, l.Protocol)
 		}
@@ -211,11 +221,16 @@ func (l ListenerConfig) routes() routing.Listener {
 	return r
 }
 
+// allActions are the listener's default action and its rules' actions.
+func (l ListenerConfig) allActions() []routing.Action {
+	r := l.routes()
+	return append([]routing.Action{r.Default}, actions(r.Rules)...)
+}
+
 // groupNames are the target groups the listener's actions forward to.
 func (l ListenerConfig) groupNames() []string {
-	r := l.routes()
 	var names []string
-	for _, a := range append([]routing.Action{r.Default}, actions(r.Rules)...) {
+	for _, a := range l.allActions() {
 		if a.Type == routing.Forward && a.Forward != nil {
 			for _, g := range a.Forward.Groups {
 				names = append(names, g.Name)

@@ -285,6 +285,8 @@ func statusText(code int) string {
 		return "Service Temporarily Unavailable"
 	case http.StatusGatewayTimeout:
 		return "Gateway Time-out"
+	case statusIdPError:
+		return "Unauthorized"
 	case statusIncompatibleProtocol:
 		return "Incompatible Protocol"
 	}

@@ -10,6 +10,8 @@ import (
 type Table struct {
 	rules []rule
 	def   Action
+	// transforms is whether any rule has transforms.
+	transforms bool
 }
 
 // rule is a compiled Rule; src is the Rule it was compiled from.
@@ -17,7 +19,9 @@ type rule struct {
 	priority int
 	conds    []cond
 	action   Action
-	src      Rule
+	// transforms are the rule's, compiled; nil when it has none.
+	transforms []CompiledTransform
+	src        Rule
 }
 
 // Compile checks l as ALB would and compiles it. The error lists
@@ -30,7 +34,9 @@ func Compile(l Listener) (*Table, error) {
 	seen := map[int]int{} // priority → index of the first rule with it
 	for i, r := range l.Rules {
 		c.priority(i, r.Priority, seen)
-		cr := rule{priority: r.Priority, conds: c.conditions(i, r), action: c.action(i, r.Priority, r.Action)}
+		cr := rule{priority: r.Priority, conds: c.conditions(i, r), action: c.action(i, r.Priority, r.Action),
+			transforms: c.transforms(i, r)}
+		t.transforms = t.transforms || len(cr.transforms) > 0
 		cr.src = cloneRule(r)
 		cr.src.Action = cr.action
 		t.rules = append(t.rules, cr)
@@ -58,6 +64,21 @@ func (t *Table) Match(r *Request) (*Action, int) {
 		}
 	}
 	return &t.def, 0
+}
+
+// Transforms returns the compiled transforms of the rule of that priority
+// (as Match returns it), for Rewrite; nil for the default action (0), a rule
+// without transforms, or a table with none. It does not allocate. The
+// transforms belong to the Table: do not change them.
+func (t *Table) Transforms(priority int) []CompiledTransform {
+	if !t.transforms || priority == 0 {
+		return nil
+	}
+	i, found := slices.BinarySearchFunc(t.rules, priority, func(r rule, p int) int { return r.priority - p })
+	if !found {
+		return nil
+	}
+	return t.rules[i].transforms
 }
 
 func (r *rule) matches(v *view) bool {
@@ -144,6 +165,7 @@ func cloneRule(r Rule) Rule {
 		r.Conditions[i].CIDRs = slices.Clone(c.CIDRs)
 	}
 	r.Action = cloneAction(r.Action)
+	r.Transforms = slices.Clone(r.Transforms)
 	return r
 }
 

@@ -211,6 +211,14 @@ func (v *validator) oidc(path string, o *OIDCAuthentication) {
 		v.errorf(path+".on_unauthenticated_request", "on_unauthenticated_request %q: use authenticate, allow or deny", o.OnUnauthenticatedRequest)
 	}
 	v.durationRange(path+".session_timeout", "session_timeout", o.SessionTimeout, time.Second, maxStickiness)
+	if len(o.ExtraParams) > 10 {
+		v.errorf(path+".authentication_request_extra_params", "%d parameters: ALB takes up to 10", len(o.ExtraParams))
+	}
+	for _, k := range sortedKeys(o.ExtraParams) {
+		if slices.Contains([]string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce"}, k) {
+			v.errorf(joinPath(path+".authentication_request_extra_params", k), "%s is set by the load balancer itself: remove it", k)
+		}
+	}
 	if !validHeaderName(o.SessionCookieName) {
 		v.errorf(path+".session_cookie_name", "%q is not a cookie name: use letters, digits and -", o.SessionCookieName)
 	}
@@ -224,10 +232,24 @@ func (v *validator) jwt(path string, j *JWTVerification) {
 	if len(j.AdditionalClaims) > 10 {
 		v.errorf(path+".additional_claims", "%d claims: ALB checks at most 10", len(j.AdditionalClaims))
 	}
+	if len(j.Issuer) > 256 || len(j.JWKSEndpoint) > 256 {
+		v.errorf(path, "issuer and jwks_endpoint take up to 256 characters each, as ALB")
+	}
 	for i, c := range j.AdditionalClaims {
 		at := indexPath(path+".additional_claims", i)
-		if c.Name == "" {
+		switch c.Name {
+		case "":
 			v.errorf(at+".name", "name is required")
+		case "exp", "iss", "nbf", "iat":
+			v.errorf(at+".name", "%s is checked already: ALB takes no additional claim named exp, iss, nbf or iat", c.Name)
+		}
+		if len(c.Values) > 10 {
+			v.errorf(at+".values", "%d values: ALB takes up to 10", len(c.Values))
+		}
+		for k, val := range c.Values {
+			if len(val) > 256 || c.Format == "space_separated_values" && (val == "" || strings.ContainsRune(val, ' ')) {
+				v.errorf(indexPath(at+".values", k), "%q: values are up to 256 characters, and a space_separated_values value is one word", val)
+			}
 		}
 		if !slices.Contains([]string{"single_string", "string_array", "space_separated_values"}, c.Format) {
 			v.errorf(at+".format", "format %q: use single_string, string_array or space_separated_values", c.Format)

@@ -1,0 +1,3 @@
+module github.com/shoalhq/shoal/examples/auth
+
+go 1.26
