@@ -83,8 +83,9 @@ type ListenerHeaders struct {
 	// -Expose-Headers, -Max-Age, Content-Security-Policy,
 	// X-Content-Type-Options, X-Frame-Options). Default: none.
 	Response map[string]string `yaml:"response" json:"response,omitempty"`
-	// Server keeps the Server header of answers; false drops it (ALB's
-	// routing.http.response.server.enabled). Default: true.
+	// Server keeps the Server header of the load balancer's own answers;
+	// false drops it (ALB's routing.http.response.server.enabled; a
+	// target's Server header passes through). Default: true.
 	Server bool `yaml:"server" json:"server"`
 	// Rename gives the headers the load balancer adds to requests other
 	// names, by their usual name. Default: none.
