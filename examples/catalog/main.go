@@ -45,6 +45,7 @@ type config struct {
 	cacheTTL time.Duration
 	redis    *redis.Options // REDIS_URL, parsed; set when cache is redis
 	redisURL string         // REDIS_URL without its password
+	alb      albConfig      // ALB_PUBLIC_KEY_URL, ALB_PUBLIC_KEY_CA, ALB_ARN: for GET /whoami
 }
 
 // defaultCacheTTL is CACHE_TTL's default.
@@ -67,6 +68,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		taskID:   envOr(getenv, "SHOAL_TASK_ID", defaultTaskID()),
 	}
 	if err := loadCacheConfig(getenv, &cfg); err != nil {
+		return config{}, err
+	}
+	if cfg.alb, err = loadALBConfig(getenv); err != nil {
 		return config{}, err
 	}
 	return cfg, nil
@@ -142,6 +146,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
+	claims, err := newClaimsVerifier(cfg.alb, time.Now)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 	setRedisLogger(logger)
 	store, err := OpenStore(ctx, cfg.database)
@@ -164,7 +172,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(store, cache, cfg.taskID, logger),
+		Handler:           newHandler(store, cache, claims, cfg.taskID, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Longer than a load balancer's idle timeout (60 s on ALB), so
 		// the balancer, not the target, closes idle keep-alive
@@ -178,6 +186,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		attrs = append(attrs, "redis", cache.String(), "cache_ttl", cfg.cacheTTL)
 	case "memory":
 		attrs = append(attrs, "cache_ttl", cfg.cacheTTL)
+	}
+	if cfg.alb.keyURL != "" {
+		attrs = append(attrs, "alb_public_key_url", cfg.alb.keyURL)
 	}
 	logger.Info("catalog listening", attrs...)
 	return serve(ctx, srv, ln, logger)

@@ -31,19 +31,23 @@ type server struct {
 	cache  Cache
 	cached bool // cache is not noCache: responses say X-Cache
 	taskID string
+	claims *claimsVerifier // of GET /whoami
 	logger *slog.Logger
 }
 
 // newHandler returns the catalog's HTTP handler. GET / and GET /items/{id}
-// are read through cache, which every write invalidates. Every response
-// carries X-Served-By: taskID and every request is logged to logger.
-func newHandler(store *Store, cache Cache, taskID string, logger *slog.Logger) http.Handler {
+// are read through cache, which every write invalidates; GET /whoami
+// answers the user the load balancer signed in, checked by claims. Every
+// response carries X-Served-By: taskID and every request is logged to
+// logger.
+func newHandler(store *Store, cache Cache, claims *claimsVerifier, taskID string, logger *slog.Logger) http.Handler {
 	_, none := cache.(noCache)
-	s := &server{store: store, cache: cache, cached: !none, taskID: taskID, logger: logger}
+	s := &server{store: store, cache: cache, cached: !none, taskID: taskID, claims: claims, logger: logger}
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", s.handle(s.list))
 	mux.Handle("GET /items/{id}", s.handle(s.get))
 	mux.Handle("POST /items", s.handle(s.create))
+	mux.Handle("GET /whoami", s.handle(s.whoami))
 	return s.wrap(mux)
 }
 

@@ -28,7 +28,7 @@ func newCachedServer(t *testing.T, store *Store, cache Cache, taskID string) (*h
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), nil))
-	srv := httptest.NewServer(newHandler(store, cache, taskID, logger))
+	srv := httptest.NewServer(newHandler(store, cache, testVerifier(t), taskID, logger))
 	t.Cleanup(srv.Close)
 	return srv, logs
 }
@@ -278,7 +278,7 @@ func (b *syncBuffer) String() string {
 func TestServer_LogsOneLinePerRequest(t *testing.T) {
 	var logs syncBuffer
 	store := openStore(t, sqliteURL(t))
-	srv := httptest.NewServer(newHandler(store, noCache{}, "task-1", slog.New(slog.NewTextHandler(&logs, nil))))
+	srv := httptest.NewServer(newHandler(store, noCache{}, testVerifier(t), "task-1", slog.New(slog.NewTextHandler(&logs, nil))))
 	do(t, "GET", srv.URL+"/items/2", "", "")
 	do(t, "GET", srv.URL+"/items/x", "", "")
 	srv.Close() // waits for the handlers, and so for their log lines

@@ -54,6 +54,8 @@ type Balancer interface {
 	Deregister(ctx context.Context, group, target string) error
 	Targets() []proxy.TargetHealth
 	ListenerAddrs() []string
+	// ListenerURLs are the same, as scheme://address/.
+	ListenerURLs() []string
 }
 
 // DesiredStore records the stack a user asked for.

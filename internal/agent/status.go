@@ -41,10 +41,12 @@ type TaskStatus struct {
 
 // Status is the whole picture: the stack, its listeners, its services.
 type Status struct {
-	Stack     string          `json:"stack"`
-	File      string          `json:"file"`
-	Listeners []string        `json:"listeners"`
-	Services  []ServiceStatus `json:"services"`
+	Stack     string   `json:"stack"`
+	File      string   `json:"file"`
+	Listeners []string `json:"listeners"`
+	// URLs are the listeners as http:// or https:// URLs.
+	URLs     []string        `json:"urls"`
+	Services []ServiceStatus `json:"services"`
 }
 
 // ServiceStatus counts a service's tasks as ECS does, and lists its
@@ -196,7 +198,8 @@ func (a *Agent) Events(seq int64) []Event { return a.events.since(seq) }
 
 // Status summarises the stack and its services.
 func (a *Agent) Status() Status {
-	st := Status{Listeners: a.cfg.Balancer.ListenerAddrs()} // not under a.mu: the balancer calls into the agent
+	// Not under a.mu: the balancer calls into the agent.
+	st := Status{Listeners: a.cfg.Balancer.ListenerAddrs(), URLs: a.cfg.Balancer.ListenerURLs()}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stack == nil {

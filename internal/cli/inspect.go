@@ -81,8 +81,8 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return printJSON(e, st)
 	}
 	fmt.Fprintf(e.stdout, "stack %s (%s)\n", st.Stack, st.File)
-	for _, l := range st.Listeners {
-		fmt.Fprintf(e.stdout, "listener http://%s/\n", l)
+	for _, u := range st.URLs {
+		fmt.Fprintf(e.stdout, "listener %s\n", u)
 	}
 	tw := table(e, "SERVICE", "DESIRED", "RUNNING", "PENDING", "HEALTHY", "TARGET GROUP", "STEADY")
 	for _, s := range st.Services {
