@@ -408,13 +408,28 @@ func RouteProblems(s *spec.Stack) spec.ErrorList {
 				}
 				at := path + ".default_action"
 				if re.Rule >= 0 {
-					at = fmt.Sprintf("%s.rules[%d]", path, re.Rule)
+					at = fmt.Sprintf("%s.rules[%d]", path, re.Rule) + transformPath(l.Rules[re.Rule], re.Field)
 				}
 				out = append(out, s.ErrorAt(at, re.Field+": "+re.Problem))
 			}
 		}
 	}
 	return out
+}
+
+// transformPath points a routing error about a rule's transform ("transform
+// url-rewrite") at that transform's regex.
+func transformPath(r *spec.Rule, field string) string {
+	typ, ok := strings.CutPrefix(field, "transform ")
+	if !ok {
+		return ""
+	}
+	for i, t := range r.Transforms {
+		if strings.ReplaceAll(t.Type, "_", "-") == typ {
+			return fmt.Sprintf(".transforms[%d].regex", i)
+		}
+	}
+	return ""
 }
 
 // unjoin splits an errors.Join error into its parts.

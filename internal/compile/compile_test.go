@@ -235,3 +235,35 @@ func lastName(path string) string {
 	path, _, _ = strings.Cut(path[strings.LastIndex(path, ".")+1:], "[")
 	return path
 }
+
+// TestRouteProblems_AtTheirLines: what routing refuses beyond spec is
+// reported at the field that holds it.
+func TestRouteProblems_AtTheirLines(t *testing.T) {
+	src := []byte(`load_balancers:
+  web:
+    listeners:
+      - port: 0
+        rules:
+          - priority: 1
+            conditions: {host_header: [localhost]}
+            transforms:
+              - {type: url_rewrite, regex: "^/a(?=b)(.*)$", replace: "/$1"}
+            action: {fixed_response: {status_code: 200}}
+        default_action: {fixed_response: {status_code: 404}}
+`)
+	s, err := spec.Parse("shoal.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range RouteProblems(s) {
+		got = append(got, fmt.Sprintf("%d:%d %s", e.Line, e.Column, e.Path))
+	}
+	want := []string{
+		"6:13 load_balancers.web.listeners[0].rules[0]",                      // the host pattern localhost: no dot
+		"9:37 load_balancers.web.listeners[0].rules[0].transforms[0].regex", // the lookahead
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
