@@ -260,7 +260,7 @@ func TestRouteProblems_AtTheirLines(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%d %s", e.Line, e.Column, e.Path))
 	}
 	want := []string{
-		"6:13 load_balancers.web.listeners[0].rules[0]",                      // the host pattern localhost: no dot
+		"6:13 load_balancers.web.listeners[0].rules[0]",                     // the host pattern localhost: no dot
 		"9:37 load_balancers.web.listeners[0].rules[0].transforms[0].regex", // the lookahead
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
