@@ -53,7 +53,7 @@ func runRules(ctx context.Context, e *env, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "PRIORITY\tCONDITIONS\tACTION")
 		for _, r := range lr.Rules {
-			fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Priority, describeConditions(r.Conditions), describeAction(r.Action))
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Priority, describeConditions(r.Conditions), describeRuleAction(r))
 		}
 		fmt.Fprintf(tw, "default\t-\t%s\n", describeAction(lr.Default))
 		tw.Flush()
@@ -88,8 +88,41 @@ func describeConditions(cs []routing.Condition) string {
 	return strings.Join(parts, " AND ")
 }
 
-// describeAction writes an action as one line.
-func describeAction(a routing.Action) string {
+// describeAction writes an action as one line, its authentication first.
+func describeAction(a routing.Action) string { return authFirst(a) + describeMain(a) }
+
+// describeRuleAction writes a rule's action in the order it is carried
+// out: authentication, the rule's transforms, the action.
+func describeRuleAction(r routing.Rule) string {
+	s := authFirst(r.Action)
+	if len(r.Transforms) > 0 && r.Action.Type == routing.Forward { // transforms apply to forwards
+		s += "rewrite " + describeTransforms(r.Transforms) + ", then "
+	}
+	return s + describeMain(r.Action)
+}
+
+// authFirst is what an action's authentication does first, or "".
+func authFirst(a routing.Action) string {
+	switch {
+	case a.Auth != nil && a.Auth.JWT != nil:
+		return "verify JWT (issuer " + a.Auth.JWT.Issuer + "), then "
+	case a.Auth != nil && a.Auth.OIDC != nil:
+		return "authenticate with OIDC (" + a.Auth.OIDC.Issuer + ", " + cmpOr(a.Auth.OIDC.OnUnauthenticatedRequest, "authenticate") + "), then "
+	}
+	return ""
+}
+
+// describeTransforms writes a rule's transforms as one line.
+func describeTransforms(ts []routing.Transform) string {
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, fmt.Sprintf("%s %s → %s", t.Type, t.Regex, t.Replace))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeMain writes a forward, redirect or fixed response as one line.
+func describeMain(a routing.Action) string {
 	switch a.Type {
 	case routing.Forward:
 		f := a.Forward
