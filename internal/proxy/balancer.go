@@ -102,6 +102,7 @@ func New(opts Options) *Balancer {
 	if b.d.dial == nil {
 		b.d.dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
+	b.d.claims = newClaimsSigner(b.d.cookieKey)
 	b.d.events = newNotifier(opts.OnHealthChange, b.d.log)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.table.Store(&routingTable{})

@@ -784,7 +784,7 @@ func (rt *route) refreshSession(w http.ResponseWriter, r *http.Request, o *routi
 
 // setClaimHeaders sets the headers a target gets for s.
 func (rt *route) setClaimHeaders(h http.Header, s *session, d *deps, now time.Time) error {
-	data, err := signClaims(newClaimsSigner(d.cookieKey), rt.signerARN(), s, now.Add(claimsLifetime))
+	data, err := signClaims(d.claims, rt.signerARN(), s, now.Add(claimsLifetime))
 	if err != nil {
 		return err
 	}
@@ -881,7 +881,7 @@ func (rt *route) signerARN() string {
 // servePublicKey answers GET /oauth2/public-key/KID: the key of
 // x-amzn-oidc-data as PEM, or 404 for a key the balancer does not have.
 func servePublicKey(w http.ResponseWriter, kid string, d *deps) {
-	cs := newClaimsSigner(d.cookieKey)
+	cs := d.claims
 	if kid != cs.kid {
 		writeError(w, http.StatusNotFound)
 		return

@@ -39,6 +39,9 @@ type deps struct {
 	// balancer, so that a cookie from another balancer or an earlier run
 	// does not open.
 	cookieKey []byte
+	// claims signs x-amzn-oidc-data with a key derived from cookieKey,
+	// made once with it.
+	claims *claimsSigner
 }
 
 // groupSettings are a target group's settings, as the balancer keeps them.
