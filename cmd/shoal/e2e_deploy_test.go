@@ -386,7 +386,8 @@ func strays(dir string) []int {
 	return pids
 }
 
-// startShoalIn is startShoal with the working directory dir.
+// startShoalIn starts shoal with the working directory dir ("": this
+// test's); the test's cleanup kills it if it still runs.
 func startShoalIn(t *testing.T, dir, bin string, args ...string) *shoalProc {
 	t.Helper()
 	p := &shoalProc{cmd: exec.Command(bin, args...), out: &testkit.Buffer{}, done: make(chan error, 1)}

@@ -251,17 +251,7 @@ type shoalProc struct {
 
 func startShoal(t *testing.T, bin string, args ...string) *shoalProc {
 	t.Helper()
-	p := &shoalProc{cmd: exec.Command(bin, args...), out: &testkit.Buffer{}, done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
+	return startShoalIn(t, "", bin, args...)
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -61,9 +61,6 @@ type scaledTask struct {
 // agent's lock) and lets autoscale.Decide move its desired count.
 func (a *Agent) autoscale() {
 	tasks := a.scaledTasks()
-	if len(tasks) == 0 && !a.anyAutoscaled() {
-		return
-	}
 	requests := map[string]uint64{}
 	for _, th := range a.cfg.Balancer.Targets() {
 		requests[targetKey(th.Group, th.Target)] = th.Requests
@@ -157,10 +154,6 @@ func (a *Agent) scaledTasks() []scaledTask {
 			started: t.startedAt, handle: t.handle, cpu: t.def.CPU})
 	}
 	return out
-}
-
-func (a *Agent) anyAutoscaled() bool {
-	return a.sampleEvery() > 0
 }
 
 // scalingConfig is a service's autoscaling as package autoscale takes it.

@@ -76,9 +76,12 @@ type routingTable struct {
 // the target groups of their forward actions, by rule priority (0: the
 // default action).
 type route struct {
-	name        string
-	table       *routing.Table
-	forwards    map[int]*forwardTo
+	name     string
+	table    *routing.Table
+	forwards map[int]*forwardTo
+	// oidc are the listener's authenticate-oidc actions, whose callback
+	// and public keys it answers.
+	oidc        []*routing.OIDCAction
 	idleTimeout time.Duration
 	port        string
 	scheme      string
@@ -103,6 +106,7 @@ func New(opts Options) *Balancer {
 		b.d.dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
 	}
 	b.d.claims = newClaimsSigner(b.d.cookieKey)
+	b.d.jwks = &keySets{}
 	b.d.events = newNotifier(opts.OnHealthChange, b.d.log)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.table.Store(&routingTable{})
@@ -274,7 +278,7 @@ func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *r
 		panic("proxy: a validated listener's rules do not compile: " + err.Error())
 	}
 	rt := &route{
-		name: lc.Name, table: table, forwards: map[int]*forwardTo{},
+		name: lc.Name, table: table, forwards: map[int]*forwardTo{}, oidc: oidcActions(routes),
 		idleTimeout: lc.IdleTimeout, port: l.port, scheme: cmp.Or(lc.Protocol, "http"),
 		headers: newResponseHeaders(lc.Headers),
 	}

@@ -91,14 +91,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/shoalhq/shoal/internal/clock"
 	"github.com/shoalhq/shoal/internal/routing"
@@ -461,29 +459,25 @@ type keySet struct {
 	inFlight chan struct{}
 }
 
-// keySetKey names a balancer's key set of a JWKS URL. The balancer is held
-// weakly: its key sets go when it does.
-type keySetKey struct {
-	d   weak.Pointer[deps]
-	url string
+// keySets are a balancer's JWKS key sets, by URL.
+type keySets struct {
+	mu   sync.Mutex
+	sets map[string]*keySet
 }
-
-// keySets are the key sets of every balancer of the process, by
-// keySetKey. They would be a field of deps; until then each entry is
-// dropped when its balancer is garbage collected.
-var keySets sync.Map
 
 // keySet returns the balancer's key set of url, made on first use.
 func (d *deps) keySet(url string) *keySet {
-	k := keySetKey{weak.Make(d), url}
-	if ks, ok := keySets.Load(k); ok {
-		return ks.(*keySet)
+	d.jwks.mu.Lock()
+	defer d.jwks.mu.Unlock()
+	ks := d.jwks.sets[url]
+	if ks == nil {
+		if d.jwks.sets == nil {
+			d.jwks.sets = map[string]*keySet{}
+		}
+		ks = &keySet{url: url, log: d.log}
+		d.jwks.sets[url] = ks
 	}
-	ks, loaded := keySets.LoadOrStore(k, &keySet{url: url, log: d.log})
-	if !loaded {
-		runtime.AddCleanup(d, func(k keySetKey) { keySets.Delete(k) }, k)
-	}
-	return ks.(*keySet)
+	return ks
 }
 
 // key returns the key of kid. It fetches the set when it has none yet,

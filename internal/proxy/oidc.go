@@ -255,7 +255,7 @@ func (rt *route) serveOAuth2(w http.ResponseWriter, r *http.Request, d *deps) bo
 	if !strings.HasPrefix(path, oauth2Prefix) {
 		return false
 	}
-	actions := rt.oidcActions()
+	actions := rt.oidc
 	if len(actions) == 0 {
 		return false
 	}
@@ -270,18 +270,15 @@ func (rt *route) serveOAuth2(w http.ResponseWriter, r *http.Request, d *deps) bo
 	return true
 }
 
-// oidcActions returns the listener's authenticate-oidc actions.
-func (rt *route) oidcActions() []*routing.OIDCAction {
+// oidcActions returns the authenticate-oidc actions of a listener's rules,
+// its default action's last.
+func oidcActions(l routing.Listener) []*routing.OIDCAction {
 	var out []*routing.OIDCAction
-	add := func(a routing.Action) {
+	for _, a := range append(actions(l.Rules), l.Default) {
 		if a.Auth != nil && a.Auth.OIDC != nil {
 			out = append(out, a.Auth.OIDC)
 		}
 	}
-	for _, r := range rt.table.Rules() {
-		add(r.Action)
-	}
-	add(rt.table.Default())
 	return out
 }
 

@@ -42,6 +42,8 @@ type deps struct {
 	// claims signs x-amzn-oidc-data with a key derived from cookieKey,
 	// made once with it.
 	claims *claimsSigner
+	// jwks are the JWKS key sets of the JWT validation actions.
+	jwks *keySets
 }
 
 // groupSettings are a target group's settings, as the balancer keeps them.
