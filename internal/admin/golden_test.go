@@ -84,13 +84,15 @@ func (b *goldenBackend) Events(since int64) []agent.Event {
 func fullBackend() *goldenBackend {
 	return &goldenBackend{
 		status: agent.Status{
-			Stack:     "catalog",
-			File:      "/srv/catalog/shoal.yaml",
-			Listeners: []string{"127.0.0.1:8080", "127.0.0.1:8443"},
-			URLs:      []string{"http://127.0.0.1:8080/", "https://127.0.0.1:8443/"},
+			Stack:       "catalog",
+			File:        "/srv/catalog/shoal.yaml",
+			Listeners:   []string{"127.0.0.1:8080", "127.0.0.1:8443"},
+			URLs:        []string{"http://127.0.0.1:8080/", "https://127.0.0.1:8443/"},
+			AWSEndpoint: "http://127.0.0.1:4566", AWSRegion: "eu-west-3",
 			Services: []agent.ServiceStatus{
 				{Name: "api", SchedulingStrategy: "replica", TaskDefinition: "api:2", Desired: 3, Running: 2, Pending: 1, Healthy: 2, TargetGroup: "api", SteadyState: false,
-					Autoscaling: &agent.ScalingRange{Min: 2, Max: 6},
+					Autoscaling:      &agent.ScalingRange{Min: 2, Max: 6},
+					DeploymentConfig: agent.DeploymentConfig{MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: true, Rollback: true},
 					Deployments: []agent.DeploymentStatus{
 						{Deployment: agent.Deployment{ID: "ecs-svc/1234567890123456789", Status: "PRIMARY", TaskDefinition: "api:2", TargetGroup: "api",
 							Rollout: "IN_PROGRESS", Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1234567890123456789.",
@@ -106,6 +108,7 @@ func fullBackend() *goldenBackend {
 				ID: "api-1f0c9a2e", Service: "api", TaskDefinition: "api", Instance: "instance-1",
 				Address: "127.0.0.2:40123", Pid: 4242, LastStatus: "RUNNING", DesiredStatus: "RUNNING",
 				Health: "healthy", TargetGroup: "api", CreatedAt: created, StartedAt: &started,
+				ContainerPort: 3000, ContainerHealth: "HEALTHY",
 			},
 			{
 				ID: "api-77b0e1c4", Service: "api", TaskDefinition: "api", Instance: "instance-2",
@@ -234,7 +237,7 @@ func TestAPI_Golden(t *testing.T) {
 // and each optional (omitempty) one is also left unset by some value.
 func TestGoldenBackend_SetsEveryField(t *testing.T) {
 	b := fullBackend()
-	coversFields(t, []agent.Status{b.status})
+	coversFields(t, []agent.Status{b.status, emptyBackend().status}) // status_empty.json shows the optional ones omitted
 	coversFields(t, b.status.Services)
 	coversFields(t, b.tasks)
 	coversFields(t, b.targets)

@@ -132,6 +132,9 @@ type Agent struct {
 	// the loop leaves the state alone.
 	state    *state
 	applying bool
+	// served is the load balancer's configuration as it serves now: the
+	// stack's, with the changes made through the API over it.
+	served   proxy.Config
 	unplaced map[string]string // services announced unplaceable, and why
 	scaler   *scaler           // the loop's autoscaling memory
 }
@@ -216,7 +219,10 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	if err != nil {
 		return nil, err
 	}
-	change, err := a.cfg.Balancer.Prepare(ctx, s.LoadBalancer)
+	a.mu.Lock()
+	served, overrides := a.state.LoadBalancer.over(s.LoadBalancer)
+	a.mu.Unlock()
+	change, err := a.cfg.Balancer.Prepare(ctx, served)
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
@@ -237,7 +243,7 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 		abort()
 		return nil, err
 	}
-	next, started, err := a.persistNext(s)
+	next, started, err := a.persistNext(s, overrides)
 	if err != nil {
 		abort()
 		return nil, err
@@ -250,6 +256,7 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	}
 	a.mu.Lock()
 	a.stack, a.instances, a.state, a.applying = s, instances, next, false
+	a.served = served
 	dropped := a.commitEndpointsLocked(s, endpoints)
 	a.announceStartedLocked(started)
 	a.mu.Unlock()
@@ -260,9 +267,9 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 
 // persistNext records s with the state it leads to. From then until the
 // swap (or its failure) the loop leaves the state alone.
-func (a *Agent) persistNext(s *Stack) (*state, []Started, error) {
+func (a *Agent) persistNext(s *Stack, lb *lbOverrides) (*state, []Started, error) {
 	a.mu.Lock()
-	next, started := a.nextStateLocked(s, a.clock.Now())
+	next, started := a.nextStateLocked(s, lb, a.clock.Now())
 	a.applying = true
 	a.mu.Unlock()
 	if err := a.persist(s, next); err != nil {
@@ -343,6 +350,14 @@ func (a *Agent) persist(s *Stack, st *state) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("record desired state: %w", err)
+	}
+	return a.persistRaw(s, raw)
+}
+
+// persistRaw records s with an encoded state.
+func (a *Agent) persistRaw(s *Stack, raw json.RawMessage) error {
+	if a.cfg.Store == nil {
+		return nil
 	}
 	d := store.Desired{File: s.File, Source: s.Source, AppliedAt: a.clock.Now(), State: raw}
 	if err := a.cfg.Store.SaveDesired(d); err != nil {
@@ -544,7 +559,7 @@ func (a *Agent) desiredLocked() sched.Desired {
 		ss := a.state.Services[name]
 		dep := ss.primary()
 		def, _ := a.state.definition(dep.TaskDefinition)
-		cfg := svc.Deployment
+		cfg := a.deploymentConfigLocked(name)
 		d.Services = append(d.Services, sched.Service{
 			Name: name, Desired: ss.Desired, Daemon: svc.Daemon,
 			Deployment: dep.ID, Rollout: dep.Rollout, FailedTasks: dep.FailedTasks,

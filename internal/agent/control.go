@@ -35,7 +35,7 @@ func (a *Agent) SetDesired(service string, n int) error {
 	case n < 0 || n > 1000:
 		return fmt.Errorf("%w: desired count %d is out of range: use 0-1000", ErrInvalid, n)
 	}
-	if err := deploymentRoom(n, svc.Deployment); err != nil {
+	if err := deploymentRoom(n, a.deploymentConfigLocked(service)); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	ss := a.state.Services[service]

@@ -52,6 +52,11 @@ type Revision struct {
 	Number     int            `json:"number"`
 	Hash       string         `json:"hash"`
 	Definition TaskDefinition `json:"definition"`
+	// Status is RevisionActive ("" in records made before it existed) or
+	// RevisionInactive once deregistered.
+	Status         string    `json:"status,omitempty"`
+	RegisteredAt   time.Time `json:"registered_at,omitzero"`
+	DeregisteredAt time.Time `json:"deregistered_at,omitzero"`
 }
 
 // serviceState is what the agent keeps of a service beyond its stack
@@ -68,6 +73,15 @@ type serviceState struct {
 	History      []*Deployment `json:"history,omitempty"`
 	LastScaleOut time.Time     `json:"last_scale_out,omitzero"`
 	LastScaleIn  time.Time     `json:"last_scale_in,omitzero"`
+	// FileRevision is the revision the stack file's task definition came
+	// to when it was last applied: a service moved to another revision by
+	// UpdateService stays on it until the file's task definition changes.
+	FileRevision string `json:"file_revision,omitempty"`
+	// DeploymentConfig is set by UpdateService over the file's settings,
+	// which FileDeploymentConfig records; it holds until the file's
+	// settings change.
+	DeploymentConfig     *DeploymentConfig `json:"deployment_config,omitempty"`
+	FileDeploymentConfig *DeploymentConfig `json:"file_deployment_config,omitempty"`
 }
 
 func (ss *serviceState) primary() *Deployment {
@@ -96,6 +110,9 @@ type state struct {
 	Revisions map[string][]*Revision          `json:"revisions"`
 	Services  map[string]*serviceState        `json:"services"`
 	Instances map[string]sched.InstanceStatus `json:"instances,omitempty"`
+	// LoadBalancer is what was changed through the API over the stack
+	// file's load balancer (nil: nothing).
+	LoadBalancer *lbOverrides `json:"load_balancer,omitempty"`
 }
 
 func newState() *state {
@@ -105,7 +122,7 @@ func newState() *state {
 // revision returns the latest revision of family when it has td's
 // content, or registers the next one, as ECS does: going back to earlier
 // content is a new revision too.
-func (st *state) revision(family string, td TaskDefinition) *Revision {
+func (st *state) revision(family string, td TaskDefinition, now time.Time) *Revision {
 	h := definitionHash(td)
 	revs := st.Revisions[family]
 	n := 1
@@ -116,19 +133,41 @@ func (st *state) revision(family string, td TaskDefinition) *Revision {
 		}
 		n = latest.Number + 1
 	}
-	r := &Revision{Number: n, Hash: h, Definition: td}
+	r := &Revision{Number: n, Hash: h, Definition: td, Status: RevisionActive, RegisteredAt: now}
 	st.Revisions[family] = append(slices.Clone(revs), r)
 	return r
+}
+
+// fileRevision is the revision a service's task definition from the stack
+// file comes to: the one it came to last time while its content is the
+// same (whatever UpdateService registered since), else the latest one
+// with this content or a new one.
+func (st *state) fileRevision(ss *serviceState, family string, td TaskDefinition, now time.Time) string {
+	if r := st.find(ss.FileRevision); r != nil && r.Hash == definitionHash(td) {
+		return ss.FileRevision
+	}
+	return revisionName(family, st.revision(family, td, now).Number)
+}
+
+// find returns the revision named "family:number", or nil.
+func (st *state) find(name string) *Revision {
+	family, num, ok := strings.Cut(name, ":")
+	if !ok {
+		return nil
+	}
+	for _, r := range st.Revisions[family] {
+		if fmt.Sprint(r.Number) == num {
+			return r
+		}
+	}
+	return nil
 }
 
 // definition returns the task definition of a revision named
 // "family:number".
 func (st *state) definition(name string) (TaskDefinition, bool) {
-	family, num, _ := strings.Cut(name, ":")
-	for _, r := range st.Revisions[family] {
-		if fmt.Sprint(r.Number) == num {
-			return r.Definition, true
-		}
+	if r := st.find(name); r != nil {
+		return r.Definition, true
 	}
 	return TaskDefinition{}, false
 }
@@ -166,11 +205,12 @@ type Started struct {
 // content changed get a new revision, and each service whose revision or
 // target group changed, or whose deployment FAILED, gets a new PRIMARY
 // deployment, its former one turning ACTIVE. The current state is not changed.
-func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
+func (a *Agent) nextStateLocked(s *Stack, lb *lbOverrides, now time.Time) (*state, []Started) {
 	next := &state{
-		Revisions: make(map[string][]*Revision, len(a.state.Revisions)),
-		Services:  map[string]*serviceState{},
-		Instances: a.state.Instances,
+		Revisions:    make(map[string][]*Revision, len(a.state.Revisions)),
+		Services:     map[string]*serviceState{},
+		Instances:    a.state.Instances,
+		LoadBalancer: lb,
 	}
 	for k, v := range a.state.Revisions {
 		next.Revisions[k] = v
@@ -178,10 +218,9 @@ func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
 	var started []Started
 	for _, name := range sortedKeys(s.Services) {
 		svc := s.Services[name]
-		rev := next.revision(svc.TaskDefinition, s.TaskDefinitions[svc.TaskDefinition])
-		revName := fmt.Sprintf("%s:%d", svc.TaskDefinition, rev.Number)
 		cur := a.state.Services[name]
 		ss := cur.clone()
+		revName := next.fileRevision(ss, svc.TaskDefinition, s.TaskDefinitions[svc.TaskDefinition], now)
 		if cur == nil || svc.Desired != cur.FileDesired {
 			ss.Desired = svc.Desired
 		}
@@ -189,37 +228,57 @@ func (a *Agent) nextStateLocked(s *Stack, now time.Time) (*state, []Started) {
 		if as := svc.Autoscaling; as != nil {
 			ss.Desired = min(max(ss.Desired, as.Min), as.Max)
 		}
-		// A FAILED deployment launches nothing more: deploying the same
-		// stack again is a new attempt, as ECS's --force-new-deployment.
-		if p := ss.primary(); p == nil || p.TaskDefinition != revName || p.TargetGroup != svc.TargetGroup || p.Rollout == sched.RolloutFailed {
-			d := &Deployment{
-				ID: newDeploymentID(), Status: DeploymentPrimary, TaskDefinition: revName, TargetGroup: svc.TargetGroup,
-				Rollout: sched.RolloutInProgress, CreatedAt: now, UpdatedAt: now,
-			}
-			d.Reason = "ECS deployment " + d.ID + " in progress."
-			st := Started{Service: name, Deployment: d.ID, TaskDefinition: revName}
-			if p != nil {
-				old := *p
-				old.Status, old.UpdatedAt = DeploymentActive, now
-				ss.Deployments[0] = &old
-				st.Replaces = p.TaskDefinition
-			}
-			ss.Deployments = append([]*Deployment{d}, ss.Deployments...)
-			started = append(started, st)
+		if ss.FileDeploymentConfig == nil || *ss.FileDeploymentConfig != svc.Deployment {
+			ss.DeploymentConfig = nil // the file's settings changed: they win
+		}
+		ss.FileDeploymentConfig = &svc.Deployment
+		// The file's task definition changed (or its target group): deploy
+		// it. A revision UpdateService moved the service to holds until
+		// then. A FAILED deployment launches nothing more, and a rollback
+		// left the file's revision: deploying the same stack again is a
+		// new attempt, as ECS's --force-new-deployment.
+		p := ss.primary()
+		fileChanged := revName != ss.FileRevision
+		if ss.FileRevision == "" && p != nil { // a record from before FileRevision
+			fileChanged = p.TaskDefinition != revName
+		}
+		ss.FileRevision = revName
+		rolledBack := p != nil && p.RollbackOf != "" && p.TaskDefinition != revName
+		if p == nil || fileChanged || rolledBack || p.TargetGroup != svc.TargetGroup || p.Rollout == sched.RolloutFailed {
+			started = append(started, startDeployment(name, ss, revName, svc.TargetGroup, now))
 		}
 		next.Services[name] = ss
 	}
 	return next, started
 }
 
+// startDeployment makes a new PRIMARY deployment of revision rev for a
+// service; its former PRIMARY turns ACTIVE.
+func startDeployment(service string, ss *serviceState, rev, targetGroup string, now time.Time) Started {
+	d := &Deployment{
+		ID: newDeploymentID(), Status: DeploymentPrimary, TaskDefinition: rev, TargetGroup: targetGroup,
+		Rollout: sched.RolloutInProgress, CreatedAt: now, UpdatedAt: now,
+	}
+	d.Reason = "ECS deployment " + d.ID + " in progress."
+	st := Started{Service: service, Deployment: d.ID, TaskDefinition: rev}
+	if p := ss.primary(); p != nil {
+		old := *p
+		old.Status, old.UpdatedAt = DeploymentActive, now
+		ss.Deployments[0] = &old
+		st.Replaces = p.TaskDefinition
+	}
+	ss.Deployments = append([]*Deployment{d}, ss.Deployments...)
+	return st
+}
+
 // announceStartedLocked records the deployments an Apply started.
 func (a *Agent) announceStartedLocked(started []Started) {
 	for _, st := range started {
-		svc := a.stack.Services[st.Service]
+		cfg := a.deploymentConfigLocked(st.Service)
 		msg := fmt.Sprintf("service %s (deployment %s) deployment started: %s", st.Service, st.Deployment, st.TaskDefinition)
 		if st.Replaces != "" {
 			msg += fmt.Sprintf(" replaces %s (minimum healthy %d%%, maximum %d%%)", st.Replaces,
-				svc.Deployment.MinHealthyPercent, svc.Deployment.MaxPercent)
+				cfg.MinHealthyPercent, cfg.MaxPercent)
 		}
 		a.events.add(Event{Time: a.clock.Now(), Service: st.Service, Message: msg + "."})
 	}
@@ -244,11 +303,20 @@ func (a *Agent) rolloutsLocked(rollouts []sched.Rollout) bool {
 		}
 		a.events.add(Event{Time: now, Service: r.Service, Message: fmt.Sprintf(
 			"service %s (deployment %s) deployment failed: tasks failed to start (%d tasks failed, the circuit breaker's threshold).", r.Service, d.ID, d.FailedTasks)})
-		if svc := a.stack.Services[r.Service]; svc.Deployment.Rollback && d.RollbackOf == "" {
+		if a.deploymentConfigLocked(r.Service).Rollback && d.RollbackOf == "" {
 			a.rollBackLocked(r.Service, ss, d, now)
 		}
 	}
 	return len(rollouts) > 0
+}
+
+// deploymentConfigLocked is a service's deployment settings: UpdateService's
+// when it set them, else the stack file's.
+func (a *Agent) deploymentConfigLocked(service string) DeploymentConfig {
+	if ss := a.state.Services[service]; ss != nil && ss.DeploymentConfig != nil {
+		return *ss.DeploymentConfig
+	}
+	return a.stack.Services[service].Deployment
 }
 
 // rollBackLocked makes the last COMPLETED deployment of a service PRIMARY

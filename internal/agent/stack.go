@@ -86,8 +86,10 @@ type Service struct {
 
 // DeploymentConfig is a service's deployment configuration, as ECS's.
 type DeploymentConfig struct {
-	MinHealthyPercent, MaxPercent int
-	CircuitBreaker, Rollback      bool
+	MinHealthyPercent int  `json:"minimum_healthy_percent"`
+	MaxPercent        int  `json:"maximum_percent"`
+	CircuitBreaker    bool `json:"circuit_breaker"`
+	Rollback          bool `json:"rollback"`
 }
 
 // Autoscaling is a service's target tracking auto scaling.

@@ -14,23 +14,29 @@ import (
 
 // TaskStatus is one task as `shoal ps` shows it, with the ECS field names.
 type TaskStatus struct {
-	ID             string     `json:"id"`
-	Service        string     `json:"service"`
-	TaskDefinition string     `json:"task_definition"`
-	Instance       string     `json:"instance"`
-	Address        string     `json:"address,omitempty"`
-	Pid            int        `json:"pid,omitempty"`
-	LastStatus     string     `json:"last_status"`
-	DesiredStatus  string     `json:"desired_status"`
-	Health         string     `json:"health,omitempty"`
-	HealthReason   string     `json:"health_reason,omitempty"`
-	TargetGroup    string     `json:"target_group,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	StartedAt      *time.Time `json:"started_at,omitempty"`
-	StoppedAt      *time.Time `json:"stopped_at,omitempty"`
-	StopCode       string     `json:"stop_code,omitempty"`
-	StoppedReason  string     `json:"stopped_reason,omitempty"`
-	Exit           string     `json:"exit,omitempty"`
+	ID             string `json:"id"`
+	Service        string `json:"service"`
+	TaskDefinition string `json:"task_definition"`
+	Instance       string `json:"instance"`
+	Address        string `json:"address,omitempty"`
+	Pid            int    `json:"pid,omitempty"`
+	LastStatus     string `json:"last_status"`
+	DesiredStatus  string `json:"desired_status"`
+	Health         string `json:"health,omitempty"`
+	HealthReason   string `json:"health_reason,omitempty"`
+	TargetGroup    string `json:"target_group,omitempty"`
+	// ContainerPort is the port the task definition names (0: none): with
+	// the task's host port in Address, ECS's network binding.
+	ContainerPort int `json:"container_port,omitempty"`
+	// ContainerHealth is the task's container health check status,
+	// HEALTHY, UNHEALTHY or UNKNOWN ("": the task definition has none).
+	ContainerHealth string     `json:"container_health,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	StoppedAt       *time.Time `json:"stopped_at,omitempty"`
+	StopCode        string     `json:"stop_code,omitempty"`
+	StoppedReason   string     `json:"stopped_reason,omitempty"`
+	Exit            string     `json:"exit,omitempty"`
 	// ExitCode is the code a stopped task's process exited with (0 is
 	// shown); ExitSignal the signal that killed it. At most one is set, and
 	// neither when the task never started or could not be waited for (Exit
@@ -47,6 +53,11 @@ type Status struct {
 	// URLs are the listeners as http:// or https:// URLs.
 	URLs     []string        `json:"urls"`
 	Services []ServiceStatus `json:"services"`
+	// AWSEndpoint is the URL of the AWS API endpoint ("" when off), and
+	// AWSRegion the region requests must be signed for: shoal up fills
+	// them in (the agent does not serve it).
+	AWSEndpoint string `json:"aws_endpoint,omitempty"`
+	AWSRegion   string `json:"aws_region,omitempty"`
 }
 
 // ServiceStatus counts a service's tasks as ECS does, and lists its
@@ -61,6 +72,9 @@ type ServiceStatus struct {
 	Healthy            int    `json:"healthy"`
 	TargetGroup        string `json:"target_group,omitempty"`
 	SteadyState        bool   `json:"steady_state"`
+	// DeploymentConfig is the service's deployment settings as they are
+	// now (the stack file's, or UpdateService's).
+	DeploymentConfig DeploymentConfig `json:"deployment_configuration"`
 	// Deployments: PRIMARY first, then ACTIVE ones.
 	Deployments []DeploymentStatus `json:"deployments"`
 	// Autoscaling is the service's range, when it scales itself.
@@ -112,6 +126,7 @@ func (t *task) statusLocked() TaskStatus {
 		Health: string(t.health), HealthReason: t.healthReason, TargetGroup: t.targetGroup,
 		CreatedAt: t.createdAt, StopCode: t.stopCode, StoppedReason: t.stopReason, Exit: t.exit,
 		StartedAt: timePtr(t.startedAt), StoppedAt: timePtr(t.stoppedAt),
+		ContainerPort: t.def.Task.ContainerPort, ContainerHealth: string(t.containerHealth),
 	}
 	if t.stopRequested {
 		s.DesiredStatus = "STOPPED"
@@ -219,6 +234,7 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 	ss := ServiceStatus{
 		Name: name, SchedulingStrategy: "replica", TaskDefinition: primary.TaskDefinition,
 		Desired: state.Desired, TargetGroup: primary.TargetGroup, SteadyState: a.steady[name],
+		DeploymentConfig: a.deploymentConfigLocked(name),
 	}
 	if svc.Daemon {
 		ss.SchedulingStrategy, ss.Desired = "daemon", a.activeInstancesLocked()
