@@ -39,6 +39,17 @@ type Output struct {
 	// HostPorts is the range dynamic host ports come from; zero when the
 	// stack leaves it to the kernel's ephemeral range.
 	HostPorts PortRange
+	// AWSAPI is where shoal up serves the AWS API.
+	AWSAPI AWSAPI
+}
+
+// AWSAPI is the AWS API endpoint's settings.
+type AWSAPI struct {
+	// Enabled serves it; Address is host:port to listen on.
+	Enabled bool
+	Address string
+	// Region is the region ARNs name and signatures must carry.
+	Region string
 }
 
 // PortRange is the ports Lo to Hi, both included.
@@ -58,6 +69,7 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		TaskDefinitions: map[string]agent.TaskDefinition{},
 		Services:        map[string]agent.Service{},
 	}}
+	out.AWSAPI = AWSAPI{Enabled: s.AWSAPI.Enabled, Address: s.AWSAPI.Address, Region: s.AWSAPI.Region}
 	if r := s.Cluster.HostPortRange; r != "" {
 		lo, hi, err := spec.ParsePortRange(r)
 		if err != nil {
@@ -316,7 +328,7 @@ func taskDefinition(stackDir string, td *spec.TaskDefinition) agent.TaskDefiniti
 		Kind:     agent.KindProcess,
 		Build:    td.Build,
 		BuildDir: dir,
-		EnvRefs:  envRefs(td.Environment),
+		EnvRefs:  EnvRefs(td.Environment),
 		CPU:      td.CPU,
 		Memory:   td.Memory,
 		Task: driver.TaskSpec{
@@ -359,9 +371,9 @@ func workingDir(stackDir, dir string) string {
 	return filepath.Join(stackDir, dir)
 }
 
-// envRefs splits the environment values that name services into text and
+// EnvRefs splits the environment values that name services into text and
 // references, for the agent to put together as each task starts.
-func envRefs(env map[string]string) map[string]agent.EnvValue {
+func EnvRefs(env map[string]string) map[string]agent.EnvValue {
 	var out map[string]agent.EnvValue
 	for key, value := range env {
 		phs := spec.FindPlaceholders(value)

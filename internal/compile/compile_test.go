@@ -45,7 +45,8 @@ func render(t *testing.T, out Output) string {
 	b, err := json.MarshalIndent(struct {
 		Stack     any
 		HostPorts PortRange
-	}{st, out.HostPorts}, "", "  ")
+		AWSAPI    AWSAPI
+	}{st, out.HostPorts, out.AWSAPI}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,9 @@ func stack(s Stack) *Stack {
 	if s.Cluster.InstanceCPU == 0 {
 		s.Cluster.InstanceCPU, s.Cluster.InstanceMemory = 2048, 4096
 	}
+	if s.AWSAPI == (AWSAPI{}) {
+		s.AWSAPI = AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"}
+	}
 	return &s
 }
 
@@ -163,6 +166,7 @@ func TestParse_Catalog(t *testing.T) {
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: MustMatcher("200")},
 		}},
 		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096},
+		AWSAPI:  AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"},
 		TaskDefinitions: map[string]*TaskDefinition{"catalog": {
 			Build: "go build -o bin/catalog .", Command: Command{"bin/catalog"}, Port: 3000,
 			Environment: map[string]string{"DATABASE_URL": "sqlite:catalog.db"}, StopTimeout: secs(10),

@@ -9,7 +9,16 @@ package spec
 // defaulter is a stack type with defaults.
 type defaulter interface{ setDefaults() }
 
-func (s *Stack) setDefaults() { s.Cluster.setDefaults() }
+func (s *Stack) setDefaults() {
+	s.Cluster.setDefaults()
+	s.AWSAPI.setDefaults()
+}
+
+func (a *AWSAPI) setDefaults() {
+	a.Enabled = true
+	a.Address = DefaultAWSAPIAddress
+	a.Region = DefaultAWSRegion
+}
 
 func (lb *LoadBalancer) setDefaults() { lb.IdleTimeout = Duration(DefaultIdleTimeout) }
 

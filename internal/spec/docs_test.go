@@ -22,6 +22,7 @@ var docSections = map[string]reflect.Type{
 	"`target_groups.NAME`":                 reflect.TypeFor[TargetGroup](),
 	"`health_check`":                       reflect.TypeFor[HealthCheck](),
 	"`cluster`":                            reflect.TypeFor[Cluster](),
+	"`aws_api`":                            reflect.TypeFor[AWSAPI](),
 	"`task_definitions.NAME`":              reflect.TypeFor[TaskDefinition](),
 	"`services.NAME`":                      reflect.TypeFor[Service](),
 	"`task_definitions.NAME.health_check`": reflect.TypeFor[ContainerHealthCheck](),

@@ -25,6 +25,9 @@ type Stack struct {
 	TaskDefinitions map[string]*TaskDefinition `yaml:"task_definitions" json:"task_definitions,omitempty"`
 	// Services by name: each keeps a number of tasks of a task definition running.
 	Services map[string]*Service `yaml:"services" json:"services,omitempty"`
+	// AWSAPI is the endpoint that serves the ECS and ELBv2 APIs, so that
+	// the AWS CLI and SDKs drive the running stack.
+	AWSAPI AWSAPI `yaml:"aws_api" json:"aws_api"`
 
 	// File is the path the stack was read from ("" when parsed from memory).
 	File string `yaml:"-" json:"-"`
@@ -390,6 +393,21 @@ type Cluster struct {
 	HostPortRange string `yaml:"host_port_range" json:"host_port_range,omitempty"`
 }
 
+// AWSAPI is shoal's AWS API endpoint: the ECS and Elastic Load Balancing
+// v2 operations that map onto the running stack, for the AWS CLI and
+// SDKs (docs/aws-api.md).
+type AWSAPI struct {
+	// Enabled serves the endpoint while shoal up runs. Default: true.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Address is the host:port the endpoint listens on, a loopback
+	// address: requests are signed, but travel in the clear. Port 0 picks
+	// a free port. Default: 127.0.0.1:0.
+	Address string `yaml:"address" json:"address"`
+	// Region is the AWS region ARNs name and requests must be signed for.
+	// Default: us-east-1.
+	Region string `yaml:"region" json:"region"`
+}
+
 // TaskDefinition says how to start one copy of an application.
 type TaskDefinition struct {
 	// Command starts the task: a list (run as is) or a string (run by
@@ -587,6 +605,8 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Defaults, the AWS ones unless noted.
 const (
 	DefaultListenerAddress     = "127.0.0.1"
+	DefaultAWSAPIAddress       = "127.0.0.1:0"
+	DefaultAWSRegion           = "us-east-1"
 	DefaultProtocol            = "http"
 	DefaultAlgorithm           = "round_robin"
 	DefaultHealthCheckPath     = "/"

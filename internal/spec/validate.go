@@ -3,7 +3,10 @@ package spec
 import (
 	"fmt"
 	"maps"
+	"net"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +25,7 @@ func (s *Stack) validate() ErrorList {
 	v.cluster()
 	v.taskDefinitions()
 	v.services()
+	v.awsAPI()
 	return v.errs
 }
 
@@ -154,4 +158,27 @@ func isAlnum(r rune) bool {
 
 func sortedKeys[T any](m map[string]T) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// regionPattern is the shape of an AWS region's name (us-east-1,
+// ap-southeast-2, us-gov-west-1).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// awsAPI checks the AWS API endpoint's settings.
+func (v *validator) awsAPI() {
+	a := v.s.AWSAPI
+	host, port, err := net.SplitHostPort(a.Address)
+	switch {
+	case err != nil:
+		v.errorf("aws_api.address", "address %q: write host:port, like 127.0.0.1:4566 (port 0 picks a free one)", a.Address)
+	case !isLoopback(host):
+		v.errorf("aws_api.address", "address %q is not a loopback address: the AWS API travels unencrypted, so shoal serves it only on this machine (127.0.0.1, ::1, localhost)", a.Address)
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			v.errorf("aws_api.address", "port %q: use 0-65535 (0 picks a free one)", port)
+		}
+	}
+	if !regionPattern.MatchString(a.Region) {
+		v.errorf("aws_api.region", "region %q is not an AWS region's name, like us-east-1 or eu-west-3", a.Region)
+	}
 }
