@@ -89,6 +89,11 @@ var rules = []rule{
 		from: []string{"internal/routing"},
 		only: []string{},
 	},
+	{
+		what: "internal/awsapi imports only internal/agent, internal/proxy, internal/routing, internal/compile, internal/spec and internal/driver: it acts through the agent and holds no state",
+		from: []string{"internal/awsapi"},
+		only: []string{"internal/agent", "internal/proxy", "internal/routing", "internal/compile", "internal/spec", "internal/driver"},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a
@@ -114,6 +119,7 @@ func TestLayering_CatchesViolations(t *testing.T) {
 	want := []string{
 		`cmd/shoal imports internal/agent (cmd/shoal/main.go:4)` + "\n\trule: " + rules[6].what,
 		`internal/agent imports internal/testkit (internal/agent/agent.go:3)` + "\n\trule: " + rules[4].what,
+		`internal/awsapi imports internal/store (internal/awsapi/awsapi.go:5)` + "\n\trule: " + rules[9].what,
 		`internal/driver imports internal/store (internal/driver/driver_darwin.go:3) on darwin/amd64, darwin/arm64` + "\n\trule: " + rules[2].what,
 		`internal/proxy imports internal/agent through internal/metrics (internal/proxy/proxy.go:6)` + "\n\trule: " + rules[2].what,
 		`internal/proxy imports internal/spec (internal/proxy/proxy.go:7)` + "\n\trule: " + rules[3].what,

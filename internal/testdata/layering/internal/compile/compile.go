@@ -1,0 +1,4 @@
+package compile
+
+// Stack is a compiled stack.
+type Stack struct{}
