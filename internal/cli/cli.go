@@ -48,6 +48,7 @@ func commands() []command {
 		{"services", "list services with their deployments", runServices},
 		{"instances", "list the cluster's instances", runInstances},
 		{"instance", "drain, activate or stop (simulate the failure of) an instance", runInstance},
+		{"aws-env", "print the environment the AWS CLI and SDKs need to drive the running stack", runAWSEnv},
 		{"check", "check a running service: consistency asks each task the same and compares", runCheck},
 		{"version", "print shoal's version", runVersion},
 	}

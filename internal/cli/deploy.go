@@ -25,6 +25,10 @@ type backend struct {
 	// hostPorts is the host port range shoal up started with: the
 	// process driver's ports come from it for as long as shoal runs.
 	hostPorts compile.PortRange
+	// aws is the AWS API endpoint (nil: off), and awsCfg the settings it
+	// started with, which a running shoal keeps.
+	aws    *awsEndpoint
+	awsCfg compile.AWSAPI
 }
 
 // Rules lists every listener's rules.
@@ -56,6 +60,9 @@ func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([
 	}
 	if out.HostPorts != b.hostPorts {
 		return nil, fmt.Errorf("%w: %s: cluster.host_port_range changed; a running shoal keeps the range it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if out.AWSAPI != b.awsCfg {
+		return nil, fmt.Errorf("%w: %s: aws_api changed; a running shoal keeps the AWS API endpoint it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	return b.Deploy(ctx, out.Stack)
 }

@@ -193,7 +193,14 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	api, err := admin.Listen(st.SocketPath(), backend{Agent: ag, lb: lb, hostPorts: out.HostPorts}, log)
+	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI}
+	if out.AWSAPI.Enabled {
+		if b.aws, err = listenAWS(out.AWSAPI, st.Dir(), b, log); err != nil {
+			return err
+		}
+		defer b.aws.Close(context.Background())
+	}
+	api, err := admin.Listen(st.SocketPath(), b, log)
 	if err != nil {
 		return err
 	}
@@ -202,6 +209,10 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	fmt.Fprintf(e.stdout, "shoal: starting stack %s from %s (state in %s)\n", s.Name, s.File, st.Dir())
 	if err := ag.Apply(ctx, out.Stack); err != nil {
 		return withHint(err, s.File)
+	}
+	if b.aws != nil {
+		fmt.Fprintf(e.stdout, "shoal: AWS API (ECS, ELBv2) at %s, region %s: eval \"$(shoal aws-env)\", then aws --endpoint-url %s ecs describe-services --cluster %s --services …\n",
+			b.aws.URL, b.aws.Region, b.aws.URL, s.Name)
 	}
 	printer.start(ag, lb.ListenerURLs())
 	loopDone := make(chan struct{})
