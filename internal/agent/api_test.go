@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -242,9 +244,15 @@ func TestAgent_ModifyLoadBalancerHoldsUntilTheFileChangesTheSameThing(t *testing
 		t.Errorf("forward to an unknown group: %v; routes now %+v", err, h.agent.LoadBalancer().Listeners[0].Routes)
 	}
 
-	// A restart on the same file keeps both changes.
+	// A restart on the same file keeps both changes. The store writes the
+	// record indented: what is read back is not byte for byte what was
+	// marshalled.
+	var record bytes.Buffer
+	if err := json.Indent(&record, h.lastSaved(t), "", "  "); err != nil {
+		t.Fatal(err)
+	}
 	h2 := newHarness(t)
-	if err := h2.agent.Restore(h.lastSaved(t)); err != nil {
+	if err := h2.agent.Restore(record.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	h2.run(t, rolling(1, "v1", false))

@@ -1,8 +1,9 @@
 package agent
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -23,17 +24,17 @@ type lbOverrides struct {
 	Listeners    map[string]routesOverride `json:"listeners,omitempty"`
 }
 
-// tgOverride is a target group as the API set it, over File: the file's
-// configuration of it, encoded.
+// tgOverride is a target group as the API set it, over the file's
+// configuration of it, which File identifies (fingerprint).
 type tgOverride struct {
-	File json.RawMessage         `json:"file"`
+	File string                  `json:"file"`
 	Set  proxy.TargetGroupConfig `json:"set"`
 }
 
 // routesOverride is a listener's rules and default action as the API set
-// them, over File: the file's, encoded.
+// them, over the file's, which File identifies (fingerprint).
 type routesOverride struct {
-	File json.RawMessage  `json:"file"`
+	File string           `json:"file"`
 	Set  routing.Listener `json:"set"`
 }
 
@@ -49,7 +50,7 @@ func (o *lbOverrides) over(file proxy.Config) (proxy.Config, *lbOverrides) {
 	kept := &lbOverrides{}
 	for name, ov := range o.TargetGroups {
 		tg, ok := file.TargetGroups[name]
-		if !ok || !bytes.Equal(encode(tg), ov.File) {
+		if !ok || fingerprint(tg) != ov.File {
 			continue
 		}
 		served.TargetGroups[name] = ov.Set
@@ -57,7 +58,7 @@ func (o *lbOverrides) over(file proxy.Config) (proxy.Config, *lbOverrides) {
 	}
 	for i, l := range file.Listeners {
 		ov, ok := o.Listeners[l.Name]
-		if !ok || !bytes.Equal(encode(l.Routes), ov.File) {
+		if !ok || fingerprint(l.Routes) != ov.File {
 			continue
 		}
 		served.Listeners[i].Routes = ov.Set
@@ -96,7 +97,7 @@ func overridesFor(file, next proxy.Config) (*lbOverrides, error) {
 	}
 	o := &lbOverrides{}
 	for name, tg := range next.TargetGroups {
-		if f := encode(file.TargetGroups[name]); !bytes.Equal(f, encode(tg)) {
+		if f := fingerprint(file.TargetGroups[name]); f != fingerprint(tg) {
 			o.setGroup(name, tgOverride{File: f, Set: tg})
 		}
 	}
@@ -104,10 +105,10 @@ func overridesFor(file, next proxy.Config) (*lbOverrides, error) {
 		fl := file.Listeners[i]
 		rest, frest := l, fl
 		rest.Routes, frest.Routes = routing.Listener{}, routing.Listener{}
-		if !bytes.Equal(encode(rest), encode(frest)) {
+		if fingerprint(rest) != fingerprint(frest) {
 			return nil, fmt.Errorf("%w: listener %s: only its rules and default action can change through the API; its address, protocol, certificates and attributes are the stack file's", ErrInvalid, l.Name)
 		}
-		if f := encode(fl.Routes); !bytes.Equal(f, encode(l.Routes)) {
+		if f := fingerprint(fl.Routes); f != fingerprint(l.Routes) {
 			o.setListener(l.Name, routesOverride{File: f, Set: l.Routes})
 		}
 	}
@@ -117,8 +118,14 @@ func overridesFor(file, next proxy.Config) (*lbOverrides, error) {
 	return o, nil
 }
 
-// encode is v's JSON: configurations are compared by it, since a recorded
-// one comes back from JSON (nil and empty slices alike).
+// fingerprint identifies a configuration by its JSON, so that one
+// recorded (and read back) compares equal to the same one compiled again.
+func fingerprint(v any) string {
+	sum := sha256.Sum256(encode(v))
+	return hex.EncodeToString(sum[:])
+}
+
+// encode is v's JSON.
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
