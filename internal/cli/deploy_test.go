@@ -58,6 +58,11 @@ func TestDeploy_RollsOutScalesAndDrains(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "cluster.host_port_range changed") {
 		t.Errorf("changed host port range: exit %d, stderr:\n%s", code, errOut)
 	}
+	region := writeStack(t, v1+"\naws_api:\n  region: eu-west-3\n")
+	code, _, errOut = run(t, ctx, "deploy", "-f", region, "--state-dir", state)
+	if code != 1 || !strings.Contains(errOut, "aws_api changed") {
+		t.Errorf("changed AWS API region: exit %d, stderr:\n%s", code, errOut)
+	}
 	code, out, _ = run(t, ctx, "deploy", "-f", v2, "--state-dir", state)
 	if code != 0 || !strings.Contains(out, "nothing to roll out") {
 		t.Errorf("unchanged stack: exit %d, stdout:\n%s", code, out)
