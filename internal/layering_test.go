@@ -94,6 +94,11 @@ var rules = []rule{
 		from: []string{"internal/awsapi"},
 		only: []string{"internal/agent", "internal/proxy", "internal/routing", "internal/compile", "internal/spec", "internal/driver"},
 	},
+	{
+		what:  "internal/strategy imports nothing of shoal's: it is a pure function of its arguments",
+		from:  []string{"internal/strategy"},
+		never: []string{anyOfShoal},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a
@@ -125,6 +130,7 @@ func TestLayering_CatchesViolations(t *testing.T) {
 		`internal/proxy imports internal/spec (internal/proxy/proxy.go:7)` + "\n\trule: " + rules[3].what,
 		`internal/sched imports internal/clock (internal/sched/sched.go:4)` + "\n\trule: " + rules[0].what,
 		`internal/spec imports github.com/pkg/errors (internal/spec/spec.go:5)` + "\n\trule: " + rules[1].what,
+		`internal/strategy imports internal/clock (internal/strategy/strategy.go:3)` + "\n\trule: " + rules[10].what,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("violations in testdata/layering (-want +got):\n%s", diff)

@@ -20,6 +20,12 @@ func deployed(desired, minHealthy, maxPercent int) Service {
 	return s
 }
 
+// blueGreen is svc in a blue/green deployment: blue's tasks are kept.
+func blueGreen(svc Service) Service {
+	svc.KeepOutgoing = true
+	return svc
+}
+
 func task(id, deployment, instance string, h Health) Task {
 	t := running(id, instance, h)
 	t.Deployment, t.TargetGroup = deployment, "api-tg"
@@ -124,6 +130,31 @@ func TestReconcile_Rollout(t *testing.T) {
 			},
 			tasks: []Task{task("a", "", "instance-1", HealthHealthy), task("b", "", "instance-2", HealthHealthy), task("c", "", "instance-1", HealthHealthy)},
 			want:  Plan{Stop: []StopOrder{{TaskID: "b", Reason: "Container instance instance-2 is no longer ACTIVE"}}},
+		},
+		{
+			name: "blue/green: green starts at full size beside blue, beyond the maximum",
+			svc:  blueGreen(deployed(2, 100, 100)),
+			tasks: []Task{
+				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthHealthy),
+			},
+			want: Plan{Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}}},
+		},
+		{
+			name: "blue/green: blue is kept while green serves, and nothing is COMPLETED",
+			svc:  blueGreen(deployed(2, 100, 200)),
+			tasks: []Task{
+				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthHealthy),
+				task("n1", "new", "instance-1", HealthHealthy), task("n2", "new", "instance-2", HealthHealthy),
+			},
+			want: Plan{},
+		},
+		{
+			name: "blue/green: nothing starts while a PRE_SCALE_UP hook holds it",
+			svc:  func() Service { s := blueGreen(deployed(2, 100, 200)); s.HoldStart = true; return s }(),
+			tasks: []Task{
+				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthHealthy),
+			},
+			want: Plan{},
 		},
 	}
 	for _, tt := range tests {

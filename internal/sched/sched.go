@@ -94,6 +94,15 @@ type Service struct {
 	Need       Reserved
 	Strategies []PlacementStrategy
 	Distinct   bool
+	// KeepOutgoing holds the tasks of other deployments (the blue revision
+	// of a blue/green, canary or linear deployment) until the agent lets
+	// them go at clean-up: none is retired, and the PRIMARY deployment
+	// starts its full desired count at once, beyond MaxPercent. The rollout
+	// is not declared COMPLETED while they run.
+	KeepOutgoing bool
+	// HoldStart starts no task of the PRIMARY deployment (a PRE_SCALE_UP
+	// lifecycle hook has not passed yet).
+	HoldStart bool
 }
 
 // ContainerHealth is a task's container health status, as ECS names it.
@@ -399,9 +408,11 @@ func reconcileService(svc Service, c *cluster, tasks []Task, waitingFor []string
 		p.Stop = append(p.Stop, in...)
 		current = without(current, in)
 	}
-	retire := retireOutgoing(svc, b, current, outgoing)
-	p.Stop = append(p.Stop, retire...)
-	outgoing = without(outgoing, retire)
+	if !svc.KeepOutgoing {
+		retire := retireOutgoing(svc, b, current, outgoing)
+		p.Stop = append(p.Stop, retire...)
+		outgoing = without(outgoing, retire)
+	}
 
 	tripped := svc.CircuitBreaker && svc.Rollout == RolloutInProgress && svc.FailedTasks >= FailureThreshold(b.desired)
 	if tripped {
@@ -412,6 +423,7 @@ func reconcileService(svc Service, c *cluster, tasks []Task, waitingFor []string
 	case len(current) >= b.desired:
 	case tripped || svc.Rollout == RolloutFailed:
 		// A failed deployment starts nothing more; its service keeps what runs.
+	case svc.HoldStart:
 	case len(waitingFor) > 0:
 		p.Waiting = []Waiting{{Service: svc.Name, For: waitingFor}}
 	default:
@@ -443,7 +455,11 @@ func startTasks(svc Service, c *cluster, b bounds, tasks, current, outgoing []Ta
 		// a draining one is no part of it and holds no place.
 		live = notStopped(slices.DeleteFunc(slices.Clone(tasks), func(t Task) bool { return c.status[t.Instance] != InstanceActive }))
 	}
-	n := min(b.desired-len(current), max(b.most, b.desired)-live, LaunchBatch-starting(slices.Concat(current, outgoing)))
+	most := max(b.most, b.desired) - live
+	if svc.KeepOutgoing {
+		most = b.desired - len(current) // green starts at full size beside blue
+	}
+	n := min(b.desired-len(current), most, LaunchBatch-starting(slices.Concat(current, outgoing)))
 	if n <= 0 {
 		return p
 	}

@@ -1,0 +1,3 @@
+package strategy
+
+import _ "example.com/fake/internal/clock"
