@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/hook"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 // Stack is what the agent runs: plain values with every default filled in.
@@ -82,6 +84,54 @@ type Service struct {
 	Distinct   bool
 	// Autoscaling, if set, changes the desired count with the load.
 	Autoscaling *Autoscaling
+	// Strategy, if set, deploys new revisions blue/green, canary or
+	// linear; nil deploys them rolling.
+	Strategy *Strategy
+}
+
+// Strategy is a blue_green, canary or linear deployment strategy, as
+// ECS's deploymentConfiguration and loadBalancers' advancedConfiguration.
+type Strategy struct {
+	Kind strategy.Kind
+	// AlternateTargetGroup is the service's second target group: each
+	// deployment's green revision registers in the one the PRIMARY
+	// deployment does not use.
+	AlternateTargetGroup string
+	// ProductionRule is re-weighted between blue and green; TestRule, if
+	// set, forwards to green from TEST_TRAFFIC_SHIFT on.
+	ProductionRule RuleRef
+	TestRule       *RuleRef
+	BakeTime       time.Duration
+	CanaryPercent  float64
+	CanaryBakeTime time.Duration
+	StepPercent    float64
+	StepBakeTime   time.Duration
+	Hooks          []LifecycleHook
+	Alarms         []Alarm
+}
+
+// RuleRef names a listener's rule by priority; 0 is its default action.
+type RuleRef struct {
+	Listener string // proxy.ListenerConfig.Name ("web/0")
+	Priority int
+}
+
+// LifecycleHook is a hook and the stages it runs at.
+type LifecycleHook struct {
+	Stages []strategy.Stage
+	Hook   hook.Hook
+}
+
+// Alarm watches a metric of the green revision's target group.
+type Alarm struct {
+	Name string
+	// Metric: HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count,
+	// Target_5XX_Percent or TargetResponseTime; Quantile is
+	// TargetResponseTime's statistic (0.99 for p99).
+	Metric    string
+	Quantile  float64
+	Threshold float64
+	Period    time.Duration
 }
 
 // DeploymentConfig is a service's deployment configuration, as ECS's.

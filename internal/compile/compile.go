@@ -26,8 +26,10 @@ import (
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/hook"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/routing"
+	"github.com/shoalhq/shoal/internal/strategy"
 	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/spec"
 )
@@ -82,6 +84,11 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 	}
 	for name, svc := range s.Services {
 		out.Stack.Services[name] = service(svc)
+		if svc.Deployment.Strategy != spec.StrategyRolling {
+			sv := out.Stack.Services[name]
+			sv.Strategy = deploymentStrategy(s.Dir, svc.Deployment)
+			out.Stack.Services[name] = sv
+		}
 	}
 	return out, nil
 }
@@ -122,6 +129,53 @@ func service(svc *spec.Service) agent.Service {
 	return out
 }
 
+// deploymentStrategy compiles a blue_green, canary or linear deployment.
+func deploymentStrategy(stackDir string, d spec.Deployment) *agent.Strategy {
+	st := &agent.Strategy{
+		Kind:                 strategy.Kind(d.Strategy),
+		AlternateTargetGroup: d.AlternateTargetGroup,
+		BakeTime:             d.BakeTime.D(),
+		CanaryPercent:        d.Canary.Percent,
+		CanaryBakeTime:       d.Canary.BakeTime.D(),
+		StepPercent:          d.Linear.StepPercent,
+		StepBakeTime:         d.Linear.StepBakeTime.D(),
+	}
+	if r := d.ProductionListenerRule; r != nil { // spec requires it; a stack built in code may not have it
+		st.ProductionRule = ruleRef(*r)
+	}
+	if r := d.TestListenerRule; r != nil {
+		test := ruleRef(*r)
+		st.TestRule = &test
+	}
+	for _, h := range d.LifecycleHooks {
+		lh := agent.LifecycleHook{Hook: hook.Hook{
+			Command: slices.Clone([]string(h.Command)), URL: h.URL, Dir: stackDir, Timeout: h.Timeout.D(),
+		}}
+		for _, stage := range h.Stages {
+			lh.Stages = append(lh.Stages, strategy.Stage(stage))
+		}
+		st.Hooks = append(st.Hooks, lh)
+	}
+	for _, a := range d.Alarms {
+		alarm := agent.Alarm{Name: a.Name, Metric: a.Metric, Threshold: a.Threshold, Period: a.Period.D()}
+		if a.Metric == "TargetResponseTime" {
+			q, _ := strconv.ParseFloat(strings.TrimPrefix(a.Statistic, "p"), 64)
+			alarm.Quantile = q / 100
+		}
+		st.Alarms = append(st.Alarms, alarm)
+	}
+	return st
+}
+
+// listenerName is a listener's name in the balancer: its load balancer's
+// name and its index ("web/0").
+func listenerName(lb string, i int) string { return fmt.Sprintf("%s/%d", lb, i) }
+
+// ruleRef names a rule by its listener's compiled name.
+func ruleRef(r spec.ListenerRuleRef) agent.RuleRef {
+	return agent.RuleRef{Listener: listenerName(r.LoadBalancer, r.Listener), Priority: r.Priority}
+}
+
 // absFile is the stack file's absolute path, so that the record still
 // points at it from any folder.
 func absFile(s *spec.Stack) string {
@@ -138,7 +192,7 @@ func loadBalancer(s *spec.Stack) proxy.Config {
 	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
 		lb := s.LoadBalancers[name]
 		for i, l := range lb.Listeners {
-			cfg.Listeners = append(cfg.Listeners, listener(s.Dir, fmt.Sprintf("%s/%d", name, i), l, lb))
+			cfg.Listeners = append(cfg.Listeners, listener(s.Dir, listenerName(name, i), l, lb))
 		}
 	}
 	for name, tg := range s.TargetGroups {

@@ -38,7 +38,9 @@ func defaultService(td string) *Service {
 }
 
 func defaultDeployment() Deployment {
-	return Deployment{MinimumHealthyPercent: 100, MaximumPercent: 200}
+	return Deployment{MinimumHealthyPercent: 100, MaximumPercent: 200, Strategy: "rolling",
+		Canary: CanaryStep{Percent: 5, BakeTime: Duration(10 * time.Minute)},
+		Linear: LinearSteps{StepPercent: 10, StepBakeTime: Duration(6 * time.Minute)}}
 }
 
 func stack(s Stack) *Stack {

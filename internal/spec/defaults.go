@@ -73,6 +73,26 @@ func (hc *ContainerHealthCheck) setDefaults() {
 func (d *Deployment) setDefaults() {
 	d.MinimumHealthyPercent = DefaultMinimumHealthy
 	d.MaximumPercent = DefaultMaximumPercent
+	d.Strategy = StrategyRolling
+	d.Canary.setDefaults()
+	d.Linear.setDefaults()
+}
+
+func (c *CanaryStep) setDefaults() {
+	c.Percent = DefaultCanaryPercent
+	c.BakeTime = Duration(DefaultCanaryBakeTime)
+}
+
+func (l *LinearSteps) setDefaults() {
+	l.StepPercent = DefaultStepPercent
+	l.StepBakeTime = Duration(DefaultStepBakeTime)
+}
+
+func (h *LifecycleHook) setDefaults() { h.Timeout = Duration(DefaultHookTimeout) }
+
+func (a *Alarm) setDefaults() {
+	a.Period = Duration(DefaultAlarmPeriod)
+	a.Statistic = DefaultAlarmStatistic
 }
 
 func (a *Autoscaling) setDefaults() { a.Period = Duration(DefaultScalingPeriod) }

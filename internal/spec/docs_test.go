@@ -28,10 +28,15 @@ var docSections = map[string]reflect.Type{
 	"`task_definitions.NAME.health_check`": reflect.TypeFor[ContainerHealthCheck](),
 	"`deployment`":                         reflect.TypeFor[Deployment](),
 	"`circuit_breaker`":                    reflect.TypeFor[CircuitBreaker](),
-	"`placement_strategy[]`":               reflect.TypeFor[PlacementStrategy](),
-	"`placement_constraints[]`":            reflect.TypeFor[PlacementConstraint](),
-	"`autoscaling`":                        reflect.TypeFor[Autoscaling](),
-	"`target_tracking[]`":                  reflect.TypeFor[TargetTracking](),
+	"`production_listener_rule`, `test_listener_rule`": reflect.TypeFor[ListenerRuleRef](),
+	"`canary`":                  reflect.TypeFor[CanaryStep](),
+	"`linear`":                  reflect.TypeFor[LinearSteps](),
+	"`lifecycle_hooks[]`":       reflect.TypeFor[LifecycleHook](),
+	"`alarms[]`":                reflect.TypeFor[Alarm](),
+	"`placement_strategy[]`":    reflect.TypeFor[PlacementStrategy](),
+	"`placement_constraints[]`": reflect.TypeFor[PlacementConstraint](),
+	"`autoscaling`":             reflect.TypeFor[Autoscaling](),
+	"`target_tracking[]`":       reflect.TypeFor[TargetTracking](),
 }
 
 // docRow is one field row of a table in docs/stack.md.

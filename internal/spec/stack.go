@@ -525,6 +525,107 @@ type Deployment struct {
 	MaximumPercent int `yaml:"maximum_percent" json:"maximum_percent"`
 	// CircuitBreaker fails a deployment whose new tasks keep failing.
 	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker" json:"circuit_breaker"`
+	// Strategy is how a new revision takes over, as ECS's: rolling
+	// (within minimum_healthy_percent and maximum_percent), or blue_green,
+	// canary or linear: the new (green) revision starts at full size in
+	// alternate_target_group beside the old (blue) one, and production
+	// traffic moves to it by the weights of production_listener_rule.
+	// Default: rolling.
+	Strategy string `yaml:"strategy" json:"strategy"`
+	// AlternateTargetGroup is the second target group of a blue_green,
+	// canary or linear service: each deployment's green revision registers
+	// in the one the service does not use now, as ECS alternates them.
+	// Required with those strategies.
+	AlternateTargetGroup string `yaml:"alternate_target_group" json:"alternate_target_group,omitempty"`
+	// ProductionListenerRule is the rule (or default action) whose forward
+	// is re-weighted between blue and green. Required with blue_green,
+	// canary and linear.
+	ProductionListenerRule *ListenerRuleRef `yaml:"production_listener_rule" json:"production_listener_rule,omitempty"`
+	// TestListenerRule, if set, forwards to green from TEST_TRAFFIC_SHIFT
+	// on, before any production traffic does. Default: none.
+	TestListenerRule *ListenerRuleRef `yaml:"test_listener_rule" json:"test_listener_rule,omitempty"`
+	// BakeTime is how long blue keeps running once green takes all
+	// production traffic, for an instant rollback, 0-1440 min. Default: 0s.
+	BakeTime Duration `yaml:"bake_time" json:"bake_time"`
+	// Canary is a canary deployment's first step.
+	Canary CanaryStep `yaml:"canary" json:"canary"`
+	// Linear is a linear deployment's steps.
+	Linear LinearSteps `yaml:"linear" json:"linear"`
+	// LifecycleHooks run at the deployment's lifecycle stages; one that
+	// fails rolls the deployment back. Default: none.
+	LifecycleHooks []*LifecycleHook `yaml:"lifecycle_hooks" json:"lifecycle_hooks,omitempty"`
+	// Alarms over the load balancer's metrics of the green revision roll
+	// the deployment back when they go off. Default: none.
+	Alarms []*Alarm `yaml:"alarms" json:"alarms,omitempty"`
+}
+
+// ListenerRuleRef names a listener rule of the stack.
+type ListenerRuleRef struct {
+	// LoadBalancer is the load balancer's name. Required.
+	LoadBalancer string `yaml:"load_balancer" json:"load_balancer"`
+	// Listener is the listener's index in the load balancer's list, from
+	// 0. Default: 0.
+	Listener int `yaml:"listener" json:"listener"`
+	// Priority is the rule's priority; 0 names the listener's default
+	// action. Default: 0.
+	Priority int `yaml:"priority" json:"priority"`
+}
+
+// CanaryStep is a canary deployment's first production step.
+type CanaryStep struct {
+	// Percent of production traffic green gets first, 0.1-100 in steps of
+	// 0.1. Default: 5.
+	Percent float64 `yaml:"percent" json:"percent"`
+	// BakeTime is how long the canary runs before all production traffic
+	// moves, 0-1440 min. Default: 600 s.
+	BakeTime Duration `yaml:"bake_time" json:"bake_time"`
+}
+
+// LinearSteps are a linear deployment's production steps.
+type LinearSteps struct {
+	// StepPercent more of production traffic moves to green at each
+	// step, 3-100 in steps of 0.1. Default: 10.
+	StepPercent float64 `yaml:"step_percent" json:"step_percent"`
+	// StepBakeTime is how long each step runs before the next, 0-1440
+	// min. Default: 360 s.
+	StepBakeTime Duration `yaml:"step_bake_time" json:"step_bake_time"`
+}
+
+// LifecycleHook is a command or an HTTP URL called at lifecycle stages.
+type LifecycleHook struct {
+	// Stages it runs at: PRE_SCALE_UP, POST_SCALE_UP, TEST_TRAFFIC_SHIFT,
+	// POST_TEST_TRAFFIC_SHIFT, PRE_PRODUCTION_TRAFFIC_SHIFT,
+	// PRODUCTION_TRAFFIC_SHIFT (at every step), POST_PRODUCTION_TRAFFIC_SHIFT.
+	// At least one.
+	Stages []string `yaml:"stages" json:"stages"`
+	// Command runs the hook in the stack file's folder: exit 0 passes,
+	// anything else fails, unless its last output line is ECS's JSON
+	// answer ({"hookStatus": "IN_PROGRESS"}). Give command or url.
+	Command Command `yaml:"command,omitempty" json:"command,omitempty"`
+	// URL is POSTed ECS's hook payload; a 2xx answer passes (or says
+	// hookStatus). Give command or url.
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+	// Timeout of one call, 1s-15m. Default: 60 s.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+}
+
+// Alarm watches one load balancer metric of the green revision's target
+// group during a deployment, as a CloudWatch alarm on ECS.
+type Alarm struct {
+	// Name of the alarm, shown when it goes off. Required.
+	Name string `yaml:"name" json:"name"`
+	// Metric: HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count,
+	// Target_5XX_Percent (5XX answers per 100 requests; needs 20 requests
+	// in the period) or TargetResponseTime. Required.
+	Metric string `yaml:"metric" json:"metric"`
+	// Statistic of TargetResponseTime: p50, p90, p95, p99 or p99.9.
+	// Default: p99.
+	Statistic string `yaml:"statistic" json:"statistic,omitempty"`
+	// Threshold: the alarm goes off when the metric is above it (a count,
+	// a percent, or seconds for TargetResponseTime). Required.
+	Threshold float64 `yaml:"threshold" json:"threshold"`
+	// Period the metric is taken over, the last 10s-1h. Default: 60 s.
+	Period Duration `yaml:"period" json:"period"`
 }
 
 // CircuitBreaker is ECS's deployment circuit breaker: a deployment fails
@@ -637,6 +738,14 @@ const (
 	DefaultInstanceCPU         = 2048
 	DefaultInstanceMemory      = 4096
 	DefaultMinimumHealthy      = 100
+	StrategyRolling            = "rolling"
+	DefaultCanaryPercent       = 5.0
+	DefaultCanaryBakeTime      = 10 * time.Minute
+	DefaultStepPercent         = 10.0
+	DefaultStepBakeTime        = 6 * time.Minute
+	DefaultHookTimeout         = time.Minute
+	DefaultAlarmPeriod         = time.Minute
+	DefaultAlarmStatistic      = "p99"
 	DefaultMaximumPercent      = 200
 	DaemonMinimumHealthy       = 0
 	DaemonMaximumPercent       = 100

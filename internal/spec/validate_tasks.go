@@ -117,6 +117,7 @@ func (v *validator) services() {
 		v.dependsOn(path, name, sv)
 		v.placeholders(name, sv)
 		v.deployment(path+".deployment", sv)
+		v.deploymentStrategy(path+".deployment", name, sv)
 		v.placement(path, sv)
 		if sv.Autoscaling != nil {
 			v.autoscaling(path+".autoscaling", sv)
