@@ -49,7 +49,7 @@ func (f *fakeBackend) Targets() []proxy.TargetHealth {
 }
 
 func (f *fakeBackend) Events(since int64) []agent.Event { return nil }
-func (f *fakeBackend) DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
+func (f *fakeBackend) DeployStack(ctx context.Context, req StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
 func (f *fakeBackend) Services() []agent.ServiceStatus        { return nil }

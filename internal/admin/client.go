@@ -93,9 +93,9 @@ func (c *Client) Logs(ctx context.Context, id string, from int64) ([]byte, int64
 }
 
 // Deploy sends a stack file's content to the running shoal.
-func (c *Client) Deploy(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
+func (c *Client) Deploy(ctx context.Context, req StackRequest) ([]agent.Started, error) {
 	var out []agent.Started
-	return out, c.do(ctx, http.MethodPost, "/v1/stack", StackRequest{File: file, Source: source}, &out)
+	return out, c.do(ctx, http.MethodPost, "/v1/stack", req, &out)
 }
 
 // Services lists the services with their deployments.

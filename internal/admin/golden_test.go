@@ -21,6 +21,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata from what the API serves now")
@@ -93,6 +94,12 @@ func fullBackend() *goldenBackend {
 				{Name: "api", SchedulingStrategy: "replica", TaskDefinition: "api:2", Desired: 3, Running: 2, Pending: 1, Healthy: 2, TargetGroup: "api", SteadyState: false,
 					Autoscaling:      &agent.ScalingRange{Min: 2, Max: 6},
 					DeploymentConfig: agent.DeploymentConfig{MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: true, Rollback: true},
+					Strategy:         "canary",
+					Recent: []agent.Deployment{{ID: "ecs-svc/3234567890123456789", Status: "INACTIVE", TaskDefinition: "api:1", TargetGroup: "api-green",
+						Rollout: "COMPLETED", Reason: "ECS deployment ecs-svc/3234567890123456789 completed.", CreatedAt: created, UpdatedAt: started, TimeScale: 60,
+						Strategy: &strategy.State{Stage: "CLEAN_UP", Since: started, Step: 1, TestWeight: 100, Done: true, Timeline: []strategy.Event{
+							{Stage: "PRODUCTION_TRAFFIC_SHIFT", Start: created, End: started, Detail: "production 10%", Outcome: "SUCCEEDED", Wait: 10 * time.Minute},
+						}}}},
 					Deployments: []agent.DeploymentStatus{
 						{Deployment: agent.Deployment{ID: "ecs-svc/1234567890123456789", Status: "PRIMARY", TaskDefinition: "api:2", TargetGroup: "api",
 							Rollout: "IN_PROGRESS", Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1234567890123456789.",
@@ -100,7 +107,7 @@ func fullBackend() *goldenBackend {
 						{Deployment: agent.Deployment{ID: "ecs-svc/2234567890123456789", Status: "ACTIVE", TaskDefinition: "api:3", TargetGroup: "api",
 							Rollout: "FAILED", Reason: "ECS deployment circuit breaker: tasks failed to start.", FailedTasks: 3, CreatedAt: created, UpdatedAt: started}, Running: 1},
 					}},
-				{Name: "worker", SchedulingStrategy: "daemon", TaskDefinition: "worker:1", Desired: 1, Running: 1, Pending: 0, Healthy: 0, SteadyState: true},
+				{Name: "worker", SchedulingStrategy: "daemon", TaskDefinition: "worker:1", Desired: 1, Running: 1, Pending: 0, Healthy: 0, SteadyState: true, Strategy: "rolling"},
 			},
 		},
 		tasks: []agent.TaskStatus{
@@ -391,7 +398,7 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // The control endpoints are not under test here.
-func (b *goldenBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+func (b *goldenBackend) DeployStack(context.Context, StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
 func (b *goldenBackend) Services() []agent.ServiceStatus     { return nil }

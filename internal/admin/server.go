@@ -46,7 +46,7 @@ type Backend interface {
 	// DeployStack parses, checks and applies a stack file's content, as
 	// `shoal deploy`; a stack with problems is an error matching
 	// ErrBadRequest, listing them.
-	DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error)
+	DeployStack(ctx context.Context, req StackRequest) ([]agent.Started, error)
 	Services() []agent.ServiceStatus
 	SetDesired(service string, n int) error
 	Instances() []agent.InstanceStatus
@@ -59,6 +59,9 @@ type Backend interface {
 type StackRequest struct {
 	File   string `json:"file"`
 	Source []byte `json:"source"`
+	// TimeScale divides the bake and wait times of the blue/green, canary
+	// and linear deployments it starts (0: as shoal up was told).
+	TimeScale float64 `json:"time_scale,omitempty"`
 }
 
 // DesiredRequest is the body of PUT /v1/services/{name}/desired.
@@ -164,7 +167,7 @@ func Handler(b Backend) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		started, err := b.DeployStack(r.Context(), req.File, req.Source)
+		started, err := b.DeployStack(r.Context(), req)
 		if err != nil {
 			writeError(w, err)
 			return

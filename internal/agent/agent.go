@@ -26,6 +26,7 @@ import (
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/store"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 // ErrNotFound is returned for a task id the agent does not know.
@@ -53,6 +54,8 @@ type Balancer interface {
 	Register(group, target string) error
 	Deregister(ctx context.Context, group, target string) error
 	Targets() []proxy.TargetHealth
+	// GroupMetrics are a target group's counters, for deployment alarms.
+	GroupMetrics(group string) (proxy.GroupMetrics, bool)
 	ListenerAddrs() []string
 	// ListenerURLs are the same, as scheme://address/.
 	ListenerURLs() []string
@@ -86,6 +89,11 @@ type Config struct {
 	OnEvent func(Event)
 	// BuildOutput receives the output of build commands. nil: discarded.
 	BuildOutput io.Writer
+	// TimeScale divides the bake and wait times of blue/green, canary and
+	// linear deployments that UpdateService starts, and of those a stack
+	// starts when it does not say (`shoal up --time-scale`). 0 or 1: as
+	// configured.
+	TimeScale float64
 	// TaskOutput, if set, receives every task's output as it comes, each
 	// line prefixed with the task's id; when it is nil, a failed task's
 	// last lines go into its stop event instead.
@@ -132,11 +140,17 @@ type Agent struct {
 	// the loop leaves the state alone.
 	state    *state
 	applying bool
-	// served is the load balancer's configuration as it serves now: the
-	// stack's, with the changes made through the API over it.
-	served   proxy.Config
-	unplaced map[string]string // services announced unplaceable, and why
-	scaler   *scaler           // the loop's autoscaling memory
+	// base is the load balancer's configuration: the stack's, with the
+	// changes made through the API over it; served is base with the
+	// weights of the blue/green, canary and linear deployments, as the
+	// balancer serves it. routesDirty is set when those weights changed
+	// and the balancer has yet to take them.
+	base, served proxy.Config
+	routesDirty  bool
+	hooks        map[string]*hookRun    // by service: its current lifecycle hooks run
+	alarmWatch   map[string]*alarmWatch // by service: its green target group's metrics
+	unplaced     map[string]string      // services announced unplaceable, and why
+	scaler       *scaler                // the loop's autoscaling memory
 }
 
 // New returns an agent. Call Apply to give it a stack and Run to start it.
@@ -166,6 +180,7 @@ func New(cfg Config) *Agent {
 		steady: make(map[string]bool), backoff: make(map[string]announcedBackoff),
 		waiting: make(map[string]string), endpoints: make(map[string]*endpoint.Endpoint),
 		state: newState(), unplaced: make(map[string]string), scaler: newScaler(),
+		hooks: make(map[string]*hookRun), alarmWatch: make(map[string]*alarmWatch),
 	}
 }
 
@@ -220,8 +235,16 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 		return nil, err
 	}
 	a.mu.Lock()
-	served, overrides := a.state.LoadBalancer.over(s.LoadBalancer)
+	base, overrides := a.state.LoadBalancer.over(s.LoadBalancer)
+	next, started, err := a.nextStateLocked(s, overrides, a.clock.Now())
+	var served proxy.Config
+	if err == nil {
+		served = deploymentRoutes(s.Services, next, base)
+	}
 	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	change, err := a.cfg.Balancer.Prepare(ctx, served)
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: %w", err)
@@ -243,8 +266,7 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 		abort()
 		return nil, err
 	}
-	next, started, err := a.persistNext(s, overrides)
-	if err != nil {
+	if err := a.persistNext(s, next); err != nil {
 		abort()
 		return nil, err
 	}
@@ -256,7 +278,7 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	}
 	a.mu.Lock()
 	a.stack, a.instances, a.state, a.applying = s, instances, next, false
-	a.served = served
+	a.base, a.served = base, served
 	dropped := a.commitEndpointsLocked(s, endpoints)
 	a.announceStartedLocked(started)
 	a.mu.Unlock()
@@ -267,16 +289,15 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 
 // persistNext records s with the state it leads to. From then until the
 // swap (or its failure) the loop leaves the state alone.
-func (a *Agent) persistNext(s *Stack, lb *lbOverrides) (*state, []Started, error) {
+func (a *Agent) persistNext(s *Stack, next *state) error {
 	a.mu.Lock()
-	next, started := a.nextStateLocked(s, lb, a.clock.Now())
 	a.applying = true
 	a.mu.Unlock()
 	if err := a.persist(s, next); err != nil {
 		a.setApplying(false)
-		return nil, nil, err
+		return err
 	}
-	return next, started, nil
+	return nil
 }
 
 func (a *Agent) setApplying(on bool) {
@@ -419,7 +440,9 @@ func (a *Agent) Run(ctx context.Context) {
 		save.Stop()
 	}
 	for {
-		if wake := a.reconcile(); !wake.IsZero() {
+		wake := a.reconcile()
+		a.applyRoutes(ctx)
+		if !wake.IsZero() {
 			timer.Reset(max(wake.Sub(a.clock.Now()), 0))
 		} else {
 			timer.Stop()
@@ -466,6 +489,12 @@ func (a *Agent) reconcile() time.Time {
 	}
 	a.startLocked(plan.Start)
 	changed := a.rolloutsLocked(plan.Rollouts)
+	wake, advanced := a.advanceStrategiesLocked(now)
+	if advanced {
+		changed = true
+		a.poke() // a new stage may change the plan: keep blue, start green
+	}
+	plan.Wake = earliest(plan.Wake, wake)
 	a.announceSteadyLocked(plan.Steady)
 	a.announceBackoffLocked(plan.BackingOff)
 	a.announceWaitingLocked(plan.Waiting)
@@ -560,7 +589,12 @@ func (a *Agent) desiredLocked() sched.Desired {
 		dep := ss.primary()
 		def, _ := a.state.definition(dep.TaskDefinition)
 		cfg := a.deploymentConfigLocked(name)
+		keep, hold := false, false
+		if dep.active() {
+			keep, hold = dep.Strategy.Stage != strategy.CleanUp, dep.Strategy.Stage == strategy.PreScaleUp
+		}
 		d.Services = append(d.Services, sched.Service{
+			KeepOutgoing: keep, HoldStart: hold,
 			Name: name, Desired: ss.Desired, Daemon: svc.Daemon,
 			Deployment: dep.ID, Rollout: dep.Rollout, FailedTasks: dep.FailedTasks,
 			CircuitBreaker:    cfg.CircuitBreaker && dep.RollbackOf == "",

@@ -96,7 +96,15 @@ func (a *Agent) UpdateService(name string, u ServiceUpdate) error {
 	now := a.clock.Now()
 	var started []Started
 	if rev != p.TaskDefinition || u.ForceNewDeployment {
-		started = append(started, startDeployment(name, ss, rev, p.TargetGroup, now))
+		if p.active() {
+			return fmt.Errorf("%w: service %s: a %s deployment (%s) is at %s: a new one can start once it completed or rolled back",
+				ErrInvalid, name, svc.Strategy.Kind, p.ID, p.Strategy.Stage)
+		}
+		if svc.Strategy != nil {
+			started = append(started, startStrategyDeployment(name, svc, ss, rev, a.cfg.TimeScale, now))
+		} else {
+			started = append(started, startDeployment(name, ss, rev, p.TargetGroup, now))
+		}
 	}
 	if u.Desired != nil && *u.Desired != a.state.Services[name].Desired {
 		a.events.add(Event{Time: now, Service: name, Message: fmt.Sprintf("service %s desired count set to %d (was %d).", name, *u.Desired, a.state.Services[name].Desired)})

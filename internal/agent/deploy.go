@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 // Deployment statuses, as ECS names them.
@@ -44,6 +46,12 @@ type Deployment struct {
 	RollbackOf string    `json:"rollback_of,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Strategy is a blue_green, canary or linear deployment's progress
+	// through the lifecycle stages, with its timeline (nil: rolling).
+	Strategy *strategy.State `json:"strategy,omitempty"`
+	// TimeScale divides the deployment's bake and wait times (0 or 1: as
+	// configured).
+	TimeScale float64 `json:"time_scale,omitempty"`
 }
 
 // Revision is one revision of a task definition: a task definition whose
@@ -205,7 +213,7 @@ type Started struct {
 // content changed get a new revision, and each service whose revision or
 // target group changed, or whose deployment FAILED, gets a new PRIMARY
 // deployment, its former one turning ACTIVE. The current state is not changed.
-func (a *Agent) nextStateLocked(s *Stack, lb *lbOverrides, now time.Time) (*state, []Started) {
+func (a *Agent) nextStateLocked(s *Stack, lb *lbOverrides, now time.Time) (*state, []Started, error) {
 	next := &state{
 		Revisions:    make(map[string][]*Revision, len(a.state.Revisions)),
 		Services:     map[string]*serviceState{},
@@ -244,21 +252,50 @@ func (a *Agent) nextStateLocked(s *Stack, lb *lbOverrides, now time.Time) (*stat
 		}
 		ss.FileRevision = revName
 		rolledBack := p != nil && p.RollbackOf != "" && p.TaskDefinition != revName
-		if p == nil || fileChanged || rolledBack || p.TargetGroup != svc.TargetGroup || p.Rollout == sched.RolloutFailed {
-			started = append(started, startDeployment(name, ss, revName, svc.TargetGroup, now))
+		groupChanged := p != nil && p.TargetGroup != svc.TargetGroup &&
+			(svc.Strategy == nil || p.TargetGroup != svc.Strategy.AlternateTargetGroup)
+		if p == nil || fileChanged || rolledBack || groupChanged || p.Rollout == sched.RolloutFailed {
+			if p.active() {
+				return nil, nil, fmt.Errorf("%w: service %s: a %s deployment (%s) is at %s: a new revision can be deployed once it completed or rolled back",
+					ErrInvalid, name, svc.Strategy.Kind, p.ID, p.Strategy.Stage)
+			}
+			if groupChanged {
+				started = append(started, startDeployment(name, ss, revName, svc.TargetGroup, now))
+			} else {
+				started = append(started, startStrategyDeployment(name, svc, ss, revName, cmp.Or(s.TimeScale, a.cfg.TimeScale), now))
+			}
 		}
 		next.Services[name] = ss
 	}
-	return next, started
+	return next, started, nil
 }
 
 // startDeployment makes a new PRIMARY deployment of revision rev for a
 // service; its former PRIMARY turns ACTIVE.
 func startDeployment(service string, ss *serviceState, rev, targetGroup string, now time.Time) Started {
-	d := &Deployment{
-		ID: newDeploymentID(), Status: DeploymentPrimary, TaskDefinition: rev, TargetGroup: targetGroup,
-		Rollout: sched.RolloutInProgress, CreatedAt: now, UpdatedAt: now,
+	return startDeploymentOf(service, ss, &Deployment{TaskDefinition: rev, TargetGroup: targetGroup}, now)
+}
+
+// startStrategyDeployment starts a deployment of rev for a service: a
+// blue_green, canary or linear one when the service has a strategy and a
+// revision to replace (green goes to the target group blue does not use,
+// as ECS alternates them), else a rolling one.
+func startStrategyDeployment(service string, svc Service, ss *serviceState, rev string, timeScale float64, now time.Time) Started {
+	p := ss.primary()
+	if svc.Strategy == nil || p == nil {
+		return startDeployment(service, ss, rev, svc.TargetGroup, now)
 	}
+	st := strategy.Start(now)
+	return startDeploymentOf(service, ss, &Deployment{
+		TaskDefinition: rev, TargetGroup: otherGroup(svc, p.TargetGroup), Strategy: &st, TimeScale: timeScale,
+	}, now)
+}
+
+// startDeploymentOf makes d the PRIMARY deployment of a service, its
+// former PRIMARY turning ACTIVE.
+func startDeploymentOf(service string, ss *serviceState, d *Deployment, now time.Time) Started {
+	d.ID, d.Status, d.Rollout, d.CreatedAt, d.UpdatedAt = newDeploymentID(), DeploymentPrimary, sched.RolloutInProgress, now, now
+	rev := d.TaskDefinition
 	d.Reason = "ECS deployment " + d.ID + " in progress."
 	st := Started{Service: service, Deployment: d.ID, TaskDefinition: rev}
 	if p := ss.primary(); p != nil {
@@ -276,7 +313,11 @@ func (a *Agent) announceStartedLocked(started []Started) {
 	for _, st := range started {
 		cfg := a.deploymentConfigLocked(st.Service)
 		msg := fmt.Sprintf("service %s (deployment %s) deployment started: %s", st.Service, st.Deployment, st.TaskDefinition)
-		if st.Replaces != "" {
+		d := a.state.Services[st.Service].primary()
+		switch {
+		case st.Replaces != "" && d != nil && d.ID == st.Deployment && d.Strategy != nil:
+			msg += fmt.Sprintf(" replaces %s (%s: green in target group %s)", st.Replaces, a.stack.Services[st.Service].Strategy.Kind, d.TargetGroup)
+		case st.Replaces != "":
 			msg += fmt.Sprintf(" replaces %s (minimum healthy %d%%, maximum %d%%)", st.Replaces,
 				cfg.MinHealthyPercent, cfg.MaxPercent)
 		}
@@ -303,6 +344,12 @@ func (a *Agent) rolloutsLocked(rollouts []sched.Rollout) bool {
 		}
 		a.events.add(Event{Time: now, Service: r.Service, Message: fmt.Sprintf(
 			"service %s (deployment %s) deployment failed: tasks failed to start (%d tasks failed, the circuit breaker's threshold).", r.Service, d.ID, d.FailedTasks)})
+		if d.active() { // blue still serves: a blue/green deployment always goes back to it
+			next, _ := strategy.Advance(strategy.Config{}, *d.Strategy, strategy.Observed{Breaker: d.Reason}, now)
+			d.Strategy = &next
+			a.rollBackStrategyLocked(r.Service, ss, d, "tasks failed to start (the circuit breaker's threshold)", now)
+			continue
+		}
 		if a.deploymentConfigLocked(r.Service).Rollback && d.RollbackOf == "" {
 			a.rollBackLocked(r.Service, ss, d, now)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/driver"
+	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
 )
 
@@ -40,7 +41,7 @@ func (h *harness) service(t *testing.T, name string) ServiceStatus {
 func (h *harness) healthyAll() {
 	for _, ts := range h.agent.Tasks(false) {
 		if ts.LastStatus == "RUNNING" && ts.Health != "healthy" {
-			h.healthy(ts.Address)
+			h.agent.HealthChanged(proxy.HealthChange{Group: ts.TargetGroup, Target: ts.Address, From: proxy.StateInitial, To: proxy.StateHealthy, At: h.clock.Now()})
 		}
 	}
 }

@@ -163,7 +163,8 @@ func (a *Agent) LoadBalancer() proxy.Config {
 
 // ModifyLoadBalancer changes the served load balancer configuration, as
 // ELBv2's Modify* and RegisterTargets calls do: change edits a copy of it
-// (with the listeners' addresses as the stack gives them); the result is checked and applied by the balancer without dropping
+// (the stack file's with the API's changes, the listeners' addresses as
+// the stack gives them, without the weights deployments set); the result is checked and applied by the balancer without dropping
 // a request (a target group's targets keep their health; removed static
 // targets drain), and recorded, so that it survives a restart. It holds
 // until the stack file changes the same target group or listener. An
@@ -178,7 +179,7 @@ func (a *Agent) ModifyLoadBalancer(ctx context.Context, change func(*proxy.Confi
 		return fmt.Errorf("%w: no stack is running", ErrInvalid)
 	}
 	s := a.stack
-	next := cloneConfig(a.served)
+	next := cloneConfig(a.base)
 	a.mu.Unlock()
 	if err := change(&next); err != nil {
 		return err
@@ -187,7 +188,10 @@ func (a *Agent) ModifyLoadBalancer(ctx context.Context, change func(*proxy.Confi
 	if err != nil {
 		return err
 	}
-	prepared, err := a.cfg.Balancer.Prepare(ctx, next)
+	a.mu.Lock()
+	served := deploymentRoutes(s.Services, a.state, next)
+	a.mu.Unlock()
+	prepared, err := a.cfg.Balancer.Prepare(ctx, served)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -212,8 +216,39 @@ func (a *Agent) ModifyLoadBalancer(ctx context.Context, change func(*proxy.Confi
 		return fmt.Errorf("load balancer: %w", err)
 	}
 	a.mu.Lock()
-	a.state.LoadBalancer, a.served, a.applying = overrides, next, false
+	a.state.LoadBalancer, a.base, a.served, a.applying = overrides, next, served, false
 	a.mu.Unlock()
 	a.poke()
 	return nil
+}
+
+// applyRoutes gives the balancer the weights the deployments set now,
+// when they changed: the production and test rules of blue/green, canary
+// and linear deployments. It runs in the loop, outside a.mu (the balancer
+// calls into the agent), one change at a time with Apply.
+func (a *Agent) applyRoutes(ctx context.Context) {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	a.mu.Lock()
+	if !a.routesDirty || a.stack == nil || a.applying {
+		a.mu.Unlock()
+		return
+	}
+	a.routesDirty = false
+	served := deploymentRoutes(a.stack.Services, a.state, a.base)
+	a.mu.Unlock()
+	prepared, err := a.cfg.Balancer.Prepare(ctx, served)
+	if err == nil {
+		err = prepared.Commit()
+	}
+	if err != nil {
+		a.log.Warn("set the deployments' traffic weights", "err", err)
+		a.mu.Lock()
+		a.routesDirty = true // try again on the next pass
+		a.mu.Unlock()
+		return
+	}
+	a.mu.Lock()
+	a.served = served
+	a.mu.Unlock()
 }

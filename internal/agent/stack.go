@@ -28,6 +28,10 @@ type Stack struct {
 	// TaskDefinitions and Services by name.
 	TaskDefinitions map[string]TaskDefinition
 	Services        map[string]Service
+	// TimeScale divides the bake and wait times of the blue/green, canary
+	// and linear deployments this stack starts (0 or 1: as configured),
+	// as `shoal deploy --time-scale` asks; it is not part of the file.
+	TimeScale float64
 }
 
 // TaskDefinition says how to start one copy of an application.

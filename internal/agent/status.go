@@ -10,6 +10,7 @@ import (
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 // TaskStatus is one task as `shoal ps` shows it, with the ECS field names.
@@ -77,6 +78,11 @@ type ServiceStatus struct {
 	DeploymentConfig DeploymentConfig `json:"deployment_configuration"`
 	// Deployments: PRIMARY first, then ACTIVE ones.
 	Deployments []DeploymentStatus `json:"deployments"`
+	// Recent are the last INACTIVE deployments, newest first.
+	Recent []Deployment `json:"recent,omitempty"`
+	// Strategy is how the service deploys: rolling, blue_green, canary or
+	// linear.
+	Strategy string `json:"strategy"`
 	// Autoscaling is the service's range, when it scales itself.
 	Autoscaling *ScalingRange `json:"autoscaling,omitempty"`
 }
@@ -241,6 +247,13 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 	}
 	if as := svc.Autoscaling; as != nil {
 		ss.Autoscaling = &ScalingRange{Min: as.Min, Max: as.Max}
+	}
+	ss.Strategy = string(strategy.Rolling)
+	if svc.Strategy != nil {
+		ss.Strategy = string(svc.Strategy.Kind)
+	}
+	for _, d := range state.History {
+		ss.Recent = append(ss.Recent, *d)
 	}
 	byDeployment := map[string]*DeploymentStatus{}
 	for i, d := range state.Deployments {

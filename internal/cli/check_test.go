@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/consistency"
 	"github.com/shoalhq/shoal/internal/proxy"
@@ -485,7 +486,7 @@ func TestCheck_Usage(t *testing.T) {
 }
 
 // The control endpoints are not under test here.
-func (b *consistencyBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+func (b *consistencyBackend) DeployStack(context.Context, admin.StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
 func (b *consistencyBackend) Services() []agent.ServiceStatus   { return nil }

@@ -46,6 +46,7 @@ func commands() []command {
 		{"deploy", "send a changed stack to the running shoal and watch its rollout", runDeploy},
 		{"scale", "set a service's desired count", runScale},
 		{"services", "list services with their deployments", runServices},
+		{"deployments", "show a service's deployments, with the stages and timeline of blue/green, canary and linear ones", runDeployments},
 		{"instances", "list the cluster's instances", runInstances},
 		{"instance", "drain, activate or stop (simulate the failure of) an instance", runInstance},
 		{"aws-env", "print the environment the AWS CLI and SDKs need to drive the running stack", runAWSEnv},

@@ -40,7 +40,8 @@ func (b backend) Explain(req proxy.ExplainRequest) (proxy.Explanation, error) {
 }
 
 // DeployStack parses and compiles a stack file's content and applies it.
-func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([]agent.Started, error) {
+func (b backend) DeployStack(ctx context.Context, req admin.StackRequest) ([]agent.Started, error) {
+	file, source := req.File, req.Source
 	s, err := spec.Parse(file, source)
 	var list spec.ErrorList
 	if errors.As(err, &list) {
@@ -64,6 +65,7 @@ func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([
 	if out.AWSAPI != b.awsCfg {
 		return nil, fmt.Errorf("%w: %s: aws_api changed; a running shoal keeps the AWS API endpoint it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
+	out.Stack.TimeScale = req.TimeScale
 	return b.Deploy(ctx, out.Stack)
 }
 
@@ -71,11 +73,15 @@ func (b backend) DeployStack(ctx context.Context, file string, source []byte) ([
 const deployPoll = 250 * time.Millisecond
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	fs, client := clientFlags(e, "deploy", "[-f FILE] [--state-dir DIR] [--no-wait]")
+	fs, client := clientFlags(e, "deploy", "[-f FILE] [--state-dir DIR] [--no-wait] [--time-scale N]")
 	file := fs.String("f", defaultStackFile, "stack `file`")
 	noWait := fs.Bool("no-wait", false, "return once the deployments started, without watching them")
+	timeScale := fs.Float64("time-scale", 0, "divide the bake and wait times of blue/green, canary and linear deployments by `N` (default: as shoal up was told)")
 	if _, err := parse(fs.FlagSet, args); err != nil {
 		return err
+	}
+	if *timeScale != 0 && (*timeScale < 1 || *timeScale > 100000) {
+		return fmt.Errorf("%w: --time-scale %g: use 1-100000 (60 makes a minute a second)", errUsage, *timeScale)
 	}
 	_, source, err := loadStack(e, *file, "; nothing was deployed")
 	if err != nil {
@@ -93,7 +99,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	started, err := c.Deploy(ctx, abs, source)
+	started, err := c.Deploy(ctx, admin.StackRequest{File: abs, Source: source, TimeScale: *timeScale})
 	if err != nil {
 		return err
 	}
@@ -211,6 +217,12 @@ func summarise(e *env, started []agent.Started, svcs []agent.ServiceStatus, fail
 			continue
 		}
 		fmt.Fprintf(e.stdout, "shoal: deployment %s of service %s COMPLETED: %s.\n", st.Deployment, st.Service, st.TaskDefinition)
+	}
+	for _, st := range started {
+		if d, ok := findDeployment(svcs, st.Service, st.Deployment); ok && d.Strategy != nil {
+			fmt.Fprintf(e.stdout, "\nservice %s, deployment %s:\n", st.Service, d.ID)
+			printTimeline(e, d)
+		}
 	}
 	if len(failed) > 0 {
 		return exitError(1)

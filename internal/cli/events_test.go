@@ -306,7 +306,7 @@ func exitsQuietly(t *testing.T, what, cause string, done <-chan int, errOut *tes
 }
 
 // The control endpoints are not under test here.
-func (b *fixedBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+func (b *fixedBackend) DeployStack(context.Context, admin.StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
 func (b *fixedBackend) Services() []agent.ServiceStatus     { return nil }

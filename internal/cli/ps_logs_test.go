@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/testkit"
@@ -479,7 +480,7 @@ func psRow(table, id string) string {
 }
 
 // The control endpoints are not under test here.
-func (b *taskBackend) DeployStack(context.Context, string, []byte) ([]agent.Started, error) {
+func (b *taskBackend) DeployStack(context.Context, admin.StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
 func (b *taskBackend) Services() []agent.ServiceStatus     { return nil }

@@ -35,8 +35,12 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	var quiet bool
 	flags.BoolVar(&quiet, "q", false, "don't print the tasks' output (`shoal logs` still has it)")
 	flags.BoolVar(&quiet, "quiet", false, "the same as -q")
+	timeScale := flags.Float64("time-scale", 0, "divide the bake and wait times of blue/green, canary and linear deployments by `N`, to rehearse them fast")
 	if _, err := parse(flags, args); err != nil {
 		return err
+	}
+	if *timeScale != 0 && (*timeScale < 1 || *timeScale > 100000) {
+		return fmt.Errorf("%w: --time-scale %g: use 1-100000 (60 makes a minute a second)", errUsage, *timeScale)
 	}
 	if *file == "" && !exists(defaultStackFile) {
 		d, ok, err := store.LoadDesired(*stateDir)
@@ -48,7 +52,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		// has changed since.
 		fmt.Fprintf(e.stdout, "shoal: no %s here: resuming the stack recorded in %s (%s, deployed %s)\n",
 			defaultStackFile, *stateDir, d.File, d.AppliedAt.Local().Format(time.DateTime))
-		return upRecorded(ctx, e, d, *stateDir, !quiet)
+		return upRecorded(ctx, e, d, *stateDir, upOptions{taskOutput: !quiet, timeScale: *timeScale})
 	}
 	s, source, err := loadStack(e, *file, "; nothing was started")
 	if err != nil {
@@ -59,7 +63,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	return serve(ctx, e, s, source, st, !quiet)
+	return serve(ctx, e, s, source, st, upOptions{taskOutput: !quiet, timeScale: *timeScale})
 }
 
 // parses reports whether a recorded stack can be run again.
@@ -69,7 +73,7 @@ func parses(d store.Desired) bool {
 }
 
 // upRecorded runs the stack recorded in the state directory.
-func upRecorded(ctx context.Context, e *env, d store.Desired, stateDir string, taskOutput bool) error {
+func upRecorded(ctx context.Context, e *env, d store.Desired, stateDir string, opts upOptions) error {
 	s, err := spec.Parse(d.File, d.Source)
 	if err != nil {
 		return fmt.Errorf("the stack recorded in %s no longer parses (%v): run shoal up -f FILE", stateDir, err)
@@ -79,7 +83,7 @@ func upRecorded(ctx context.Context, e *env, d store.Desired, stateDir string, t
 		return err
 	}
 	defer st.Close()
-	return serve(ctx, e, s, d.Source, st, taskOutput)
+	return serve(ctx, e, s, d.Source, st, opts)
 }
 
 // loadStack reads and validates the stack file, then checks what spec cannot
@@ -166,10 +170,19 @@ func noStackFile(e *env, stateDir string) {
 	fmt.Fprintf(e.stderr, "To try the bundled example, from a clone of shoal:\n  shoal up -f examples/catalog/shoal.yaml\n")
 }
 
+// upOptions are shoal up's settings beyond the stack.
+type upOptions struct {
+	// taskOutput prints every task's output as it comes, each line
+	// prefixed with the task's id.
+	taskOutput bool
+	// timeScale divides the bake and wait times of blue/green, canary and
+	// linear deployments (0: as configured).
+	timeScale float64
+}
+
 // serve runs the stack until ctx is done, then stops it the proper way.
-// With taskOutput, every task's output is printed as it comes, each line
-// prefixed with the task's id.
-func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store, taskOutput bool) error {
+func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.Store, opts upOptions) error {
+	taskOutput := opts.taskOutput
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	out, err := compile.Stack(s, source)
 	if err != nil {
@@ -187,7 +200,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
 		Instances: instances, Dial: instances.DialContext,
 		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
-		TaskOutput: taskOutputTo(printer, taskOutput),
+		TaskOutput: taskOutputTo(printer, taskOutput), TimeScale: opts.timeScale,
 	})
 	if err := restore(ag, st); err != nil {
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())

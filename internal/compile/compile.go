@@ -29,9 +29,9 @@ import (
 	"github.com/shoalhq/shoal/internal/hook"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/routing"
-	"github.com/shoalhq/shoal/internal/strategy"
 	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/spec"
+	"github.com/shoalhq/shoal/internal/strategy"
 )
 
 // Output is a stack compiled for the parts that run it.

@@ -37,8 +37,29 @@ func BenchmarkForward(b *testing.B) {
 		{"stdlib-reverseproxy", bare.URL},
 		{"shoal", "http://" + shoal.ListenerAddrs()[0]},
 	} {
-		b.Run(c.name, func(b *testing.B) { benchGet(b, c.url+"/") })
+		b.Run(c.name, func(b *testing.B) {
+			before, _ := shoal.GroupMetrics("api")
+			benchGet(b, c.url+"/")
+			if c.name == "shoal" {
+				checkBenchMetrics(b, shoal, before)
+			}
+		})
 	}
+}
+
+// checkBenchMetrics checks that the group's metrics counted every request
+// of the run (b.N of them, each a 200), and reports the target's median
+// response time as the balancer measured it: what of shoal's time per
+// request the target took.
+func checkBenchMetrics(b *testing.B, lb *Balancer, before GroupMetrics) {
+	after, _ := lb.GroupMetrics("api")
+	m := after.Sub(before)
+	n := uint64(b.N)
+	if m.RequestCount != n || m.Target2XX != n || m.TargetResponseTime.Count() != n {
+		b.Errorf("metrics of %d requests: RequestCount %d, Target2XX %d, response times %d",
+			n, m.RequestCount, m.Target2XX, m.TargetResponseTime.Count())
+	}
+	b.ReportMetric(float64(m.TargetResponseTime.Quantile(0.5).Nanoseconds()), "target-p50-ns")
 }
 
 // benchBalancer is a real balancer with one listener and one healthy target.

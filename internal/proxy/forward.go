@@ -47,12 +47,16 @@ type forwarding struct {
 	idleTimeout time.Duration
 	cancel      context.CancelCauseFunc
 	upgraded    atomic.Pointer[upgraded]
+	// sent is when the request went to the target, for TargetResponseTime:
+	// a monoTime, which keeps forwarding in its allocation size class.
+	sent time.Duration
 }
 
 // serve forwards r to one of the group's targets (its stickiness cookie's,
 // else the algorithm's pick); it answers 464 when the group's protocol
 // version cannot carry r, and 503 when the group has no target.
 func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
+	g.metrics.request() // RequestCount: routed to g, answered or not
 	u := g.upstream()
 	if !u.accepts(r) {
 		writeError(w, statusIncompatibleProtocol)
@@ -60,6 +64,7 @@ func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	}
 	t := g.pickFor(w, r)
 	if t == nil {
+		g.metrics.balancerAnswered(http.StatusServiceUnavailable) // ELB5XX
 		writeError(w, http.StatusServiceUnavailable)
 		return
 	}
@@ -172,8 +177,9 @@ func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // newTargetProxy makes the reverse proxy of one target, on the target's own
-// transport.
-func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
+// transport; the target's answers and the balancer's errors count in m,
+// its group's metrics.
+func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy {
 	plain := &url.URL{Scheme: protoHTTP, Host: t.addr}
 	secure := &url.URL{Scheme: protoHTTPS, Host: t.addr}
 	log := d.log.With("target", t.addr)
@@ -185,11 +191,17 @@ func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
 				u = secure
 			}
 			rewrite(pr, u, f, d.clock.Now())
+			if f != nil {
+				f.sent = monoTime() // TargetResponseTime starts
+			}
 		},
 		Transport:  t.transport,
 		BufferPool: d.buffers,
 		ModifyResponse: func(resp *http.Response) error {
 			f, ok := resp.Request.Context().Value(forwardKey{}).(*forwarding)
+			if ok { // TargetResponseTime ends; HTTPCode_Target_nXX_Count
+				m.targetAnswered(resp.StatusCode, monoTime()-f.sent)
+			}
 			switch {
 			case !ok:
 			case resp.StatusCode == http.StatusSwitchingProtocols:
@@ -200,7 +212,7 @@ func newTargetProxy(t *target, d *deps) *httputil.ReverseProxy {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			proxyError(w, r, err, log)
+			m.balancerAnswered(proxyError(w, r, err, log)) // ELB5XX
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -247,8 +259,9 @@ func newTraceID(now time.Time) string {
 }
 
 // proxyError answers a request the target did not serve: 504 when it did
-// not answer in time, 502 when it refused, reset or answered garbage.
-func proxyError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
+// not answer in time, 502 when it refused, reset or answered garbage. It
+// returns the status answered, 0 when the client went away.
+func proxyError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) int {
 	status := http.StatusBadGateway
 	switch {
 	case errors.Is(context.Cause(r.Context()), errIdleTimeout), isTimeout(err):
@@ -256,13 +269,14 @@ func proxyError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	case r.Context().Err() != nil:
 		// The client went away (ALB logs 460); nobody to answer.
 		log.Debug("client closed the connection", "err", err)
-		return
+		return 0
 	}
 	if f, ok := r.Context().Value(forwardKey{}).(*forwarding); ok {
 		log = log.With("listener", f.listener)
 	}
 	log.Warn("target did not serve the request", "status", status, "err", err)
 	writeError(w, status)
+	return status
 }
 
 // writeError answers with a small HTML error page, as ALB does.

@@ -118,6 +118,7 @@ type targetGroup struct {
 	settings atomic.Pointer[groupSettings]
 	set      atomic.Pointer[targetSet]
 	next     atomic.Uint64
+	metrics  groupCounters // the group's ALB metrics (metrics.go)
 
 	mu      sync.Mutex
 	targets map[string]*target
@@ -133,6 +134,7 @@ func newTargetGroup(ctx context.Context, name string, s *groupSettings, d *deps)
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	g.settings.Store(s)
 	g.set.Store(&targetSet{healthy: &pool{}, open: &pool{}})
+	g.metrics.init()
 	return g
 }
 
@@ -184,7 +186,7 @@ func (g *targetGroup) register(addr string) error {
 	}
 	now := g.d.clock.Now()
 	t := newTarget(addr, newHealth(now), g.d.dial)
-	t.proxy = newTargetProxy(t, g.d)
+	t.proxy = newTargetProxy(t, g.d, &g.metrics)
 	g.stickAppCookies(t)
 	t.rampOnHealthy = g.steadyLocked(nil, now)
 	g.targets[addr] = t

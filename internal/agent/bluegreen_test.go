@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/hook"
+	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/routing"
+	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/strategy"
+)
+
+// canaryStack is rolling(desired, command) deployed as a canary: green in
+// target group app-green, the listener's default action re-weighted.
+func canaryStack(desired int, command string, hooks ...LifecycleHook) *Stack {
+	s := rolling(desired, command, false)
+	s.LoadBalancer.TargetGroups["app-green"] = testGroup()
+	s.LoadBalancer.Listeners[0].TargetGroup = ""
+	s.LoadBalancer.Listeners[0].Routes = routing.Listener{Default: routing.Action{Type: routing.Forward,
+		Forward: &routing.ForwardAction{Groups: []routing.WeightedGroup{{Name: "app", Weight: 1}}}}}
+	svc := s.Services["web"]
+	svc.Strategy = &Strategy{Kind: strategy.Canary, AlternateTargetGroup: "app-green",
+		ProductionRule: RuleRef{Listener: "web/0"}, CanaryPercent: 10, CanaryBakeTime: time.Minute,
+		BakeTime: time.Minute, Hooks: hooks}
+	s.Services["web"] = svc
+	return s
+}
+
+// weights are the forward weights of the listener's default action, as
+// served.
+func (h *harness) weights() map[string]int {
+	out := map[string]int{}
+	for _, g := range h.agent.LoadBalancer().Listeners[0].Routes.Default.Forward.Groups {
+		out[g.Name] = g.Weight
+	}
+	return out
+}
+
+func (h *harness) stage() strategy.Stage {
+	d := h.agent.Services()[0].Deployments[0]
+	if d.Strategy == nil {
+		return ""
+	}
+	return d.Strategy.Stage
+}
+
+func TestAgent_CanaryShiftsTrafficByStepsThenStopsBlue(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, canaryStack(2, "v1"))
+	waitFor(t, "2 running tasks", h.running(2))
+	h.healthyAll()
+	waitFor(t, "the first deployment COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
+	if w := h.weights(); w["app"] != 999 || w["app-green"] != 0 {
+		t.Fatalf("weights before the canary: %v, want everything to app", w)
+	}
+
+	if _, err := h.agent.Deploy(context.Background(), canaryStack(2, "v2")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "green's 2 tasks running beside blue's 2", h.running(4))
+	for _, ts := range h.agent.Tasks(false) {
+		if ts.TaskDefinition == "app:2" && ts.TargetGroup != "app-green" {
+			t.Errorf("green task %s registered in %s, want app-green", ts.ID, ts.TargetGroup)
+		}
+	}
+	h.healthyAll()
+	waitFor(t, "the canary step", func() bool { return h.stage() == strategy.ProductionTrafficShift })
+	if w := h.weights(); w["app-green"] != 100 || w["app"] != 899 {
+		t.Errorf("canary weights %v, want app-green 100 of 999 (10%%)", w)
+	}
+	if _, err := h.agent.Deploy(context.Background(), canaryStack(2, "v3")); err == nil || !strings.Contains(err.Error(), "PRODUCTION_TRAFFIC_SHIFT") {
+		t.Errorf("a deploy during the canary: %v, want it refused, naming the stage", err)
+	}
+	h.clock.Advance(time.Minute) // the canary's bake time
+	waitFor(t, "the bake time", func() bool { return h.stage() == strategy.BakeTime })
+	if w := h.weights(); w["app-green"] != 999 || w["app"] != 0 {
+		t.Errorf("weights after the canary: %v, want everything to app-green", w)
+	}
+	if n := len(h.agent.Tasks(false)); n != 4 {
+		t.Errorf("%d tasks during the bake time, want blue kept beside green", n)
+	}
+	h.clock.Advance(time.Minute)
+	waitFor(t, "blue stopped and the deployment COMPLETED", func() bool {
+		return h.running(2)() && h.rollout("web")() == sched.RolloutCompleted
+	})
+	d := h.agent.Services()[0].Deployments[0]
+	var stages []string
+	for _, ev := range d.Strategy.Timeline {
+		stages = append(stages, string(ev.Stage)+" "+ev.Detail)
+	}
+	want := "PRE_SCALE_UP |SCALE_UP |POST_SCALE_UP |TEST_TRAFFIC_SHIFT |POST_TEST_TRAFFIC_SHIFT |PRE_PRODUCTION_TRAFFIC_SHIFT |" +
+		"PRODUCTION_TRAFFIC_SHIFT production 10%|PRODUCTION_TRAFFIC_SHIFT production 100%|POST_PRODUCTION_TRAFFIC_SHIFT |BAKE_TIME |CLEAN_UP "
+	if got := strings.Join(stages, "|"); got != want {
+		t.Errorf("timeline:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestAgent_FailedHookRollsBackToBlue(t *testing.T) {
+	h := newHarness(t)
+	fail := LifecycleHook{Stages: []strategy.Stage{strategy.PostScaleUp}, Hook: hook.Hook{Command: []string{"sh", "-c", "echo smoke test failed; exit 3"}, Timeout: 10 * time.Second}}
+	h.run(t, canaryStack(2, "v1", fail))
+	waitFor(t, "2 running tasks", h.running(2))
+	h.healthyAll()
+	waitFor(t, "the first deployment COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
+	blue := h.agent.Services()[0].Deployments[0].ID
+	if _, err := h.agent.Deploy(context.Background(), canaryStack(2, "v2", fail)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "green running", h.running(4))
+	h.healthyAll()
+	waitFor(t, "blue PRIMARY again and green gone", func() bool {
+		s := h.agent.Services()[0]
+		return s.Deployments[0].ID == blue && h.running(2)() && len(s.Deployments) == 1
+	})
+	for _, ts := range h.agent.Tasks(false) {
+		if ts.TaskDefinition != "app:1" {
+			t.Errorf("task %s runs %s after the rollback", ts.ID, ts.TaskDefinition)
+		}
+	}
+	if w := h.weights(); w["app"] != 999 {
+		t.Errorf("weights after the rollback: %v, want everything to blue", w)
+	}
+	events := ""
+	for _, e := range h.agent.Events(0) {
+		events += e.Message + "\n"
+	}
+	if !strings.Contains(events, "lifecycle hook failed at POST_SCALE_UP") || !strings.Contains(events, "smoke test failed") {
+		t.Errorf("events do not say why it rolled back:\n%s", events)
+	}
+	_ = proxy.StateHealthy
+}
