@@ -230,11 +230,13 @@ func (a *Agent) runHooksLocked(service string, svc Service, d *Deployment, e str
 		}
 	}
 	req := a.hookRequestLocked(service, svc, d, e)
+	pending := hooks[min(r.done, len(hooks)):] // those that passed are not called again
+	timeScale := d.TimeScale
 	r.running = true
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		verdict, reason, delay, done := a.callHooks(hooks[r.done:], req)
+		verdict, reason, delay, done := a.callHooks(pending, req)
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		r.running, r.done = false, r.done+done
@@ -243,7 +245,7 @@ func (a *Agent) runHooksLocked(service string, svc Service, d *Deployment, e str
 			if delay <= 0 {
 				delay = defaultCallBackDelay
 			}
-			r.next = a.clock.Now().Add(scaleDuration(delay, d.TimeScale))
+			r.next = a.clock.Now().Add(scaleDuration(delay, timeScale))
 		case hook.Failed:
 			r.verdict, r.reason = strategy.HookFailed, reason
 		default:

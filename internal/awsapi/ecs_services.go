@@ -47,6 +47,15 @@ type ecsDeploymentConfiguration struct {
 	Strategy                 string            `json:"strategy"`
 }
 
+// ecsStrategy is a service's deployment strategy as ECS names it
+// (ROLLING, BLUE_GREEN, CANARY, LINEAR).
+func ecsStrategy(s string) string {
+	if s == "" {
+		return "ROLLING"
+	}
+	return strings.ToUpper(s)
+}
+
 type ecsCircuitBreaker struct {
 	Enable   bool `json:"enable"`
 	Rollback bool `json:"rollback"`
@@ -105,7 +114,7 @@ func (c ecsCluster) service(s agent.ServiceStatus, revs revisionIndex, events []
 			DeploymentCircuitBreaker: ecsCircuitBreaker{Enable: s.DeploymentConfig.CircuitBreaker, Rollback: s.DeploymentConfig.Rollback},
 			MaximumPercent:           s.DeploymentConfig.MaxPercent,
 			MinimumHealthyPercent:    s.DeploymentConfig.MinHealthyPercent,
-			Strategy:                 "ROLLING",
+			Strategy:                 ecsStrategy(s.Strategy),
 		},
 		DeploymentController: ecsDeploymentController{Type: "ECS"},
 		Deployments:          []ecsDeployment{},
@@ -308,20 +317,20 @@ var updateServiceMembers = members{
 
 var deploymentConfigurationMembers = members{
 	"maximumPercent": used, "minimumHealthyPercent": used, "deploymentCircuitBreaker": used,
-	"strategy": refusedUnless(isValue("ROLLING"), "shoal deploys with ECS's rolling update, strategy ROLLING"),
+	"strategy": refusedUnless(isValue("ROLLING"), "a service's deployment strategy (BLUE_GREEN, CANARY, LINEAR) is set in the stack file: services.NAME.deployment.strategy, then shoal deploy"),
 	"alarms": refusedUnless(isDisabledAlarms,
-		"shoal has no CloudWatch alarms to watch a deployment: use the deployment circuit breaker"),
-	"bakeTimeInMinutes":    refusedUnless(isValue(0), "bake time is for blue/green deployments; shoal's are rolling updates"),
-	"lifecycleHooks":       refused("shoal's rolling updates have no lifecycle hooks"),
-	"linearConfiguration":  refused("shoal deploys with ECS's rolling update, not linear deployments"),
-	"canaryConfiguration":  refused("shoal deploys with ECS's rolling update, not canary deployments"),
+		"deployment alarms are set in the stack file (services.NAME.deployment.alarms, over shoal's own load balancer metrics), then shoal deploy"),
+	"bakeTimeInMinutes":    refusedUnless(isValue(0), "bake time is set in the stack file (services.NAME.deployment.bake_time), then shoal deploy"),
+	"lifecycleHooks":       refused("lifecycle hooks are set in the stack file (services.NAME.deployment.lifecycle_hooks), then shoal deploy"),
+	"linearConfiguration":  refused("linear deployments are set in the stack file (services.NAME.deployment.linear), then shoal deploy"),
+	"canaryConfiguration":  refused("canary deployments are set in the stack file (services.NAME.deployment.canary), then shoal deploy"),
 	"earlySuccessCriteria": refused("shoal's deployments complete when every new task is healthy and no old one is left"),
 }
 
 var loadBalancerMembers = members{
 	"targetGroupArn": used, "containerName": used, "containerPort": used,
 	"loadBalancerName":      refused("Classic Load Balancers are not supported: a service's target group is its target_group in the stack file"),
-	"advancedConfiguration": refused("advanced load balancer configuration is for blue/green deployments; shoal's are rolling updates"),
+	"advancedConfiguration": refused("a blue/green service's alternate target group and listener rules are set in the stack file (services.NAME.deployment), then shoal deploy"),
 }
 
 var circuitBreakerMembers = members{
