@@ -589,12 +589,15 @@ func (a *Agent) desiredLocked() sched.Desired {
 		dep := ss.primary()
 		def, _ := a.state.definition(dep.TaskDefinition)
 		cfg := a.deploymentConfigLocked(name)
-		keep, hold := false, false
+		keep, hold, blue := false, false, ""
 		if dep.active() {
 			keep, hold = dep.Strategy.Stage != strategy.CleanUp, dep.Strategy.Stage == strategy.PreScaleUp
+			if len(ss.Deployments) > 1 {
+				blue = ss.Deployments[1].ID
+			}
 		}
 		d.Services = append(d.Services, sched.Service{
-			KeepOutgoing: keep, HoldStart: hold,
+			KeepOutgoing: keep, HoldStart: hold, Blue: blue,
 			Name: name, Desired: ss.Desired, Daemon: svc.Daemon,
 			Deployment: dep.ID, Rollout: dep.Rollout, FailedTasks: dep.FailedTasks,
 			CircuitBreaker:    cfg.CircuitBreaker && dep.RollbackOf == "",

@@ -97,8 +97,8 @@ func (a *Agent) UpdateService(name string, u ServiceUpdate) error {
 	var started []Started
 	if rev != p.TaskDefinition || u.ForceNewDeployment {
 		if p.active() {
-			return fmt.Errorf("%w: service %s: a %s deployment (%s) is at %s: a new one can start once it completed or rolled back",
-				ErrInvalid, name, svc.Strategy.Kind, p.ID, p.Strategy.Stage)
+			return fmt.Errorf("%w: service %s: deployment %s of %s is at %s: a new one can start once it completed or rolled back",
+				ErrInvalid, name, p.ID, p.TaskDefinition, p.Strategy.Stage)
 		}
 		if svc.Strategy != nil {
 			started = append(started, startStrategyDeployment(name, svc, ss, rev, a.cfg.TimeScale, now))

@@ -256,8 +256,8 @@ func (a *Agent) nextStateLocked(s *Stack, lb *lbOverrides, now time.Time) (*stat
 			(svc.Strategy == nil || p.TargetGroup != svc.Strategy.AlternateTargetGroup)
 		if p == nil || fileChanged || rolledBack || groupChanged || p.Rollout == sched.RolloutFailed {
 			if p.active() {
-				return nil, nil, fmt.Errorf("%w: service %s: a %s deployment (%s) is at %s: a new revision can be deployed once it completed or rolled back",
-					ErrInvalid, name, svc.Strategy.Kind, p.ID, p.Strategy.Stage)
+				return nil, nil, fmt.Errorf("%w: service %s: deployment %s of %s is at %s: a new revision can be deployed once it completed or rolled back (shoal deployments %s)",
+					ErrInvalid, name, p.ID, p.TaskDefinition, p.Strategy.Stage, name)
 			}
 			if groupChanged {
 				started = append(started, startDeployment(name, ss, revName, svc.TargetGroup, now))
@@ -337,6 +337,9 @@ func (a *Agent) rolloutsLocked(rollouts []sched.Rollout) bool {
 		if d == nil || d.ID != r.Deployment {
 			continue
 		}
+		if r.State == sched.RolloutCompleted && d.active() {
+			continue // a blue/green deployment completes at the end of its lifecycle (package strategy says when)
+		}
 		d.Rollout, d.Reason, d.UpdatedAt = r.State, r.Reason, now
 		if r.State == sched.RolloutCompleted {
 			a.events.add(Event{Time: now, Service: r.Service, Message: fmt.Sprintf("service %s (deployment %s) deployment completed.", r.Service, d.ID)})
@@ -351,7 +354,7 @@ func (a *Agent) rolloutsLocked(rollouts []sched.Rollout) bool {
 			continue
 		}
 		if a.deploymentConfigLocked(r.Service).Rollback && d.RollbackOf == "" {
-			a.rollBackLocked(r.Service, ss, d, now)
+			a.rollBackLocked(r.Service, ss, d, "ECS deployment circuit breaker", now)
 		}
 	}
 	return len(rollouts) > 0
@@ -368,8 +371,8 @@ func (a *Agent) deploymentConfigLocked(service string) DeploymentConfig {
 
 // rollBackLocked makes the last COMPLETED deployment of a service PRIMARY
 // again, as ECS's circuit breaker does: the failed one turns ACTIVE and
-// its tasks are replaced.
-func (a *Agent) rollBackLocked(service string, ss *serviceState, failed *Deployment, now time.Time) {
+// its tasks are replaced. why says what rolled it back, in its Reason.
+func (a *Agent) rollBackLocked(service string, ss *serviceState, failed *Deployment, why string, now time.Time) {
 	var to *Deployment
 	for _, d := range slices.Concat(ss.Deployments[1:], ss.History) {
 		if d.Rollout == sched.RolloutCompleted {
@@ -384,7 +387,7 @@ func (a *Agent) rollBackLocked(service string, ss *serviceState, failed *Deploym
 	}
 	failed.Status = DeploymentActive
 	to.Status, to.Rollout, to.FailedTasks, to.RollbackOf, to.UpdatedAt = DeploymentPrimary, sched.RolloutInProgress, 0, failed.ID, now
-	to.Reason = "ECS deployment circuit breaker: rolling back to deploymentId " + to.ID + "."
+	to.Reason = why + ": rolling back to deploymentId " + to.ID + "."
 	rest := []*Deployment{to}
 	for _, d := range ss.Deployments {
 		if d != to {

@@ -96,10 +96,18 @@ func (a *Agent) startLocked(placements []sched.Placement) {
 	}
 }
 
-// newTaskLocked makes a task of the service's PRIMARY deployment: its
-// revision of the task definition, its target group.
+// newTaskLocked makes a task of the service's PRIMARY deployment (or of
+// the one the placement names): its revision of the task definition, its
+// target group.
 func (a *Agent) newTaskLocked(p sched.Placement) *task {
 	dep := a.state.Services[p.Service].primary()
+	if p.Deployment != "" { // blue's, kept beside green in a blue/green deployment
+		for _, d := range a.state.Services[p.Service].Deployments {
+			if d.ID == p.Deployment {
+				dep = d
+			}
+		}
+	}
 	def, _ := a.state.definition(dep.TaskDefinition)
 	id := p.Service + "-" + randomHex(4)
 	var output *lineWriter

@@ -53,7 +53,7 @@ func TestReconcile_Rollout(t *testing.T) {
 			tasks: []Task{
 				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthHealthy),
 			},
-			want: Plan{Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}}},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}, {Service: "api", Instance: "instance-2"}}},
 		},
 		{
 			name: "100/200: an old task goes for each new one that serves",
@@ -89,7 +89,7 @@ func TestReconcile_Rollout(t *testing.T) {
 				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthUnhealthy),
 			},
 			want: Plan{
-				Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}},
+				Start: []Placement{{Service: "api", Instance: "instance-1"}, {Service: "api", Instance: "instance-2"}},
 				Stop:  []StopOrder{{TaskID: "o2", Reason: "Task failed ELB health checks in (target-group api-tg)", Failed: true}},
 			},
 		},
@@ -119,7 +119,7 @@ func TestReconcile_Rollout(t *testing.T) {
 				{Name: "instance-2", Status: InstanceDraining, CPU: 2048, Memory: 4096},
 			},
 			tasks: []Task{task("a", "", "instance-1", HealthHealthy), task("b", "", "instance-2", HealthHealthy)},
-			want:  Plan{Start: []Placement{{"api", "instance-1"}}},
+			want:  Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}}},
 		},
 		{
 			name: "a draining instance's task stops once its replacement serves",
@@ -137,7 +137,7 @@ func TestReconcile_Rollout(t *testing.T) {
 			tasks: []Task{
 				task("o1", "old", "instance-1", HealthHealthy), task("o2", "old", "instance-2", HealthHealthy),
 			},
-			want: Plan{Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}}},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}, {Service: "api", Instance: "instance-2"}}},
 		},
 		{
 			name: "blue/green: blue is kept while green serves, and nothing is COMPLETED",
@@ -147,6 +147,15 @@ func TestReconcile_Rollout(t *testing.T) {
 				task("n1", "new", "instance-1", HealthHealthy), task("n2", "new", "instance-2", HealthHealthy),
 			},
 			want: Plan{},
+		},
+		{
+			name: "blue/green: blue keeps its desired count too (after a restart, both start)",
+			svc:  func() Service { s := blueGreen(deployed(2, 100, 200)); s.Blue = "old"; return s }(),
+			tasks: []Task{
+				task("n1", "new", "instance-1", HealthHealthy), task("n2", "new", "instance-2", HealthHealthy),
+				task("o1", "old", "instance-1", HealthHealthy),
+			},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-2", Deployment: "old"}}},
 		},
 		{
 			name: "blue/green: nothing starts while a PRE_SCALE_UP hook holds it",
@@ -390,7 +399,7 @@ func TestReconcile_Daemon(t *testing.T) {
 	cluster := instances(3)
 	cluster[2].Status = InstanceDraining
 	got := Reconcile(Desired{Instances: cluster, Services: []Service{daemon}}, Observed{}, at(0))
-	want := []Placement{{"agent", "instance-1"}, {"agent", "instance-2"}}
+	want := []Placement{{Service: "agent", Instance: "instance-1"}, {Service: "agent", Instance: "instance-2"}}
 	if diff := cmp.Diff(want, got.Start); diff != "" {
 		t.Errorf("a daemon places one task on each ACTIVE instance (-want +got):\n%s", diff)
 	}
@@ -401,7 +410,7 @@ func TestReconcile_Daemon(t *testing.T) {
 	if diff := cmp.Diff([]StopOrder{{TaskID: "d3", Reason: "Container instance instance-3 is no longer ACTIVE"}}, got.Stop); diff != "" {
 		t.Errorf("a daemon task on a draining instance stops (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]Placement{{"agent", "instance-2"}}, got.Start); diff != "" {
+	if diff := cmp.Diff([]Placement{{Service: "agent", Instance: "instance-2"}}, got.Start); diff != "" {
 		t.Errorf("the instance without its task gets one (-want +got):\n%s", diff)
 	}
 }

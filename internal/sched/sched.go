@@ -103,6 +103,11 @@ type Service struct {
 	// HoldStart starts no task of the PRIMARY deployment (a PRE_SCALE_UP
 	// lifecycle hook has not passed yet).
 	HoldStart bool
+	// Blue, with KeepOutgoing, is the deployment blue's tasks are of: it
+	// keeps its desired count too, as ECS keeps both revisions of a
+	// blue/green deployment running (a blue task that fails is replaced;
+	// after a restart of shoal, blue starts again beside green).
+	Blue string
 }
 
 // ContainerHealth is a task's container health status, as ECS names it.
@@ -213,6 +218,9 @@ type BackingOff struct {
 type Placement struct {
 	Service  string
 	Instance string
+	// Deployment is the deployment the task is of: "" for the service's
+	// PRIMARY one, else its Blue one.
+	Deployment string
 }
 
 // StopOrder stops one task, for Reason (an ECS stoppedReason sentence).
@@ -429,6 +437,9 @@ func reconcileService(svc Service, c *cluster, tasks []Task, waitingFor []string
 	default:
 		p.merge(startTasks(svc, c, b, tasks, current, outgoing, now))
 	}
+	if svc.KeepOutgoing && svc.Blue != "" && len(waitingFor) == 0 {
+		p.merge(startBlue(svc, c, b, tasks, current, outgoing, now))
+	}
 	if len(p.Start) == 0 && len(p.Stop) == 0 && steady(svc, b, tasks, current) {
 		p.Steady = []string{svc.Name}
 		if svc.Rollout == RolloutInProgress {
@@ -469,6 +480,29 @@ func startTasks(svc Service, c *cluster, b bounds, tasks, current, outgoing []Ta
 	}
 	var unplaced string
 	p.Start, unplaced = c.place(svc, mine, n)
+	if unplaced != "" {
+		p.Unplaced = []Unplaced{{Service: svc.Name, Reason: unplaced}}
+	}
+	return p
+}
+
+// startBlue starts what blue lacks of the desired count, while a
+// blue/green deployment keeps it, within the launch batch and the restart
+// back-off.
+func startBlue(svc Service, c *cluster, b bounds, tasks, current, outgoing []Task, now time.Time) Plan {
+	var p Plan
+	blue := slices.DeleteFunc(slices.Clone(outgoing), func(t Task) bool {
+		return t.Deployment != svc.Blue || c.status[t.Instance] != InstanceActive
+	})
+	n := min(b.desired-len(blue), LaunchBatch-starting(slices.Concat(current, outgoing)))
+	if n <= 0 || restartDelay(tasks, now) > 0 {
+		return p
+	}
+	placed, unplaced := c.place(svc, blue, n)
+	for i := range placed {
+		placed[i].Deployment = svc.Blue
+	}
+	p.Start = placed
 	if unplaced != "" {
 		p.Unplaced = []Unplaced{{Service: svc.Name, Reason: unplaced}}
 	}

@@ -55,7 +55,7 @@ func startingTasks(n int) []Task {
 func repeatPlacements(n int) []Placement {
 	var out []Placement
 	for i := range n {
-		out = append(out, Placement{"api", twoInstances[i%2].Name})
+		out = append(out, Placement{Service: "api", Instance: twoInstances[i%2].Name})
 	}
 	return out
 }
@@ -76,7 +76,7 @@ func TestReconcile(t *testing.T) {
 			name: "fresh service spreads over instances",
 			svc:  api(3),
 			now:  at(0),
-			want: Plan{Start: []Placement{{"api", "instance-1"}, {"api", "instance-2"}, {"api", "instance-1"}}},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}, {Service: "api", Instance: "instance-2"}, {Service: "api", Instance: "instance-1"}}},
 		},
 		{
 			name:  "all running and healthy is steady",
@@ -111,7 +111,7 @@ func TestReconcile(t *testing.T) {
 			svc:   api(2),
 			tasks: []Task{running("a", "instance-1", HealthHealthy), failed("b", 59)},
 			now:   at(60),
-			want:  Plan{Start: []Placement{{"api", "instance-2"}}},
+			want:  Plan{Start: []Placement{{Service: "api", Instance: "instance-2"}}},
 		},
 		{
 			name: "unhealthy task past grace is stopped and replaced",
@@ -122,7 +122,7 @@ func TestReconcile(t *testing.T) {
 			},
 			now: at(60),
 			want: Plan{
-				Start: []Placement{{"api", "instance-2"}},
+				Start: []Placement{{Service: "api", Instance: "instance-2"}},
 				Stop:  []StopOrder{{TaskID: "b", Reason: "Task failed ELB health checks in (target-group api-tg)", Failed: true}},
 			},
 		},
@@ -147,7 +147,7 @@ func TestReconcile(t *testing.T) {
 				{ID: "a", Service: "api", Instance: "instance-1", Status: Deactivating, StopRequested: true, CreatedAt: at(0)},
 			},
 			now:  at(60),
-			want: Plan{Start: []Placement{{"api", "instance-1"}}},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}}},
 		},
 		{
 			name: "scale in takes from the fullest instance, pending before running",
@@ -176,7 +176,7 @@ func TestReconcile(t *testing.T) {
 			svc:   api(1),
 			tasks: []Task{failed("a", 50), failed("b", 55), failed("c", 59)},
 			now:   at(61),
-			want:  Plan{Start: []Placement{{"api", "instance-1"}}},
+			want:  Plan{Start: []Placement{{Service: "api", Instance: "instance-1"}}},
 		},
 		{
 			name: "a healthy task ends the failure streak",
@@ -187,7 +187,7 @@ func TestReconcile(t *testing.T) {
 				failed("d", 59),
 			},
 			now:  at(60),
-			want: Plan{Start: []Placement{{"api", "instance-2"}}},
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-2"}}},
 		},
 		{
 			name: "tasks in the service's old target group are replaced",
@@ -197,14 +197,14 @@ func TestReconcile(t *testing.T) {
 				{ID: "b", Service: "api", Instance: "instance-2", Status: Running, Health: HealthHealthy, TargetGroup: "old-tg", CreatedAt: at(0)},
 			},
 			now:  at(60),
-			want: Plan{Start: []Placement{{"api", "instance-2"}}}, // b goes once its replacement serves
+			want: Plan{Start: []Placement{{Service: "api", Instance: "instance-2"}}}, // b goes once its replacement serves
 		},
 		{
 			name:  "a service that leaves its target group replaces its tasks",
 			svc:   plain("api", 1),
 			tasks: []Task{{ID: "a", Service: "api", Instance: "instance-1", Status: Running, Health: HealthHealthy, TargetGroup: "old-tg", CreatedAt: at(0)}},
 			now:   at(60),
-			want:  Plan{Start: []Placement{{"api", "instance-2"}}}, // a still holds instance-1 until it stops
+			want:  Plan{Start: []Placement{{Service: "api", Instance: "instance-2"}}}, // a still holds instance-1 until it stops
 
 		},
 		{
@@ -245,7 +245,7 @@ func TestReconcile(t *testing.T) {
 func TestReconcile_SpreadAcrossServices(t *testing.T) {
 	d := Desired{Instances: twoInstances, Services: []Service{plain("api", 1), plain("worker", 1)}}
 	got := Reconcile(d, Observed{}, at(0))
-	want := []Placement{{"api", "instance-1"}, {"worker", "instance-2"}}
+	want := []Placement{{Service: "api", Instance: "instance-1"}, {Service: "worker", Instance: "instance-2"}}
 	if diff := cmp.Diff(want, got.Start); diff != "" {
 		t.Errorf("placements (-want +got):\n%s", diff)
 	}
@@ -398,7 +398,7 @@ func TestReconcile_DependenciesStartFirst(t *testing.T) {
 		{
 			name: "nothing runs: the cache starts, the api waits",
 			want: Plan{
-				Start:   []Placement{{"cache", "instance-1"}},
+				Start:   []Placement{{Service: "cache", Instance: "instance-1"}},
 				Waiting: []Waiting{{Service: "api", For: []string{"cache"}}},
 			},
 		},
@@ -411,7 +411,7 @@ func TestReconcile_DependenciesStartFirst(t *testing.T) {
 			name:  "the cache is healthy: the api starts",
 			tasks: []Task{cacheTask(Running, at(2))},
 			want: Plan{
-				Start:  []Placement{{"api", "instance-2"}, {"api", "instance-1"}},
+				Start:  []Placement{{Service: "api", Instance: "instance-2"}, {Service: "api", Instance: "instance-1"}},
 				Steady: []string{"cache"},
 			},
 		},
