@@ -26,6 +26,10 @@ const defaultCallBackDelay = 30 * time.Second
 // alarmEvery is how often alarms are evaluated while a deployment runs.
 const alarmEvery = time.Second
 
+// hooksAfterRoutes is how soon to look again at hooks that wait for the
+// balancer to serve their stage's weights.
+const hooksAfterRoutes = 50 * time.Millisecond
+
 // hookRun is the current run of a service's lifecycle hooks for one stage
 // (or one step of PRODUCTION_TRAFFIC_SHIFT) of one deployment.
 type hookRun struct {
@@ -166,23 +170,34 @@ func (a *Agent) blueGoneLocked(service string, d *Deployment) bool {
 	return true
 }
 
-// announceStageLocked records a stage or step the deployment entered.
+// announceStageLocked records each stage or step the deployment entered
+// since before: several may pass at one instant.
 func (a *Agent) announceStageLocked(service string, d *Deployment, cfg strategy.Config, before strategy.State) {
 	s := d.Strategy
 	now := a.clock.Now()
-	switch {
-	case s.Done && s.RolledBack:
-		return // rollBackStrategyLocked says it
-	case s.Done:
-		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) finished its lifecycle: blue is stopped.", service, d.ID)})
-	case s.Stage == strategy.ProductionTrafficShift:
-		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) %s: production traffic %g%% to %s, %g%% to %s.",
-			service, d.ID, s.Stage, s.Weight(cfg), d.TaskDefinition, 100-s.Weight(cfg), a.blueRevisionLocked(service, d))})
-	case s.Stage == strategy.TestTrafficShift && s.TestWeight > 0:
-		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) %s: test traffic 100%% to %s.", service, d.ID, s.Stage, d.TaskDefinition)})
-	case s.Stage != before.Stage:
-		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) %s.", service, d.ID, s.Stage)})
+	steps := cfg.Steps()
+	step := len(productionSteps(before.Timeline)) // the production step the next such line is
+	for _, ev := range s.Timeline[min(len(before.Timeline), len(s.Timeline)):] {
+		msg := fmt.Sprintf("service %s (deployment %s) %s.", service, d.ID, ev.Stage)
+		switch {
+		case ev.Stage == strategy.ProductionTrafficShift:
+			w := steps[min(step, len(steps)-1)]
+			step++
+			msg = fmt.Sprintf("service %s (deployment %s) %s: production traffic %g%% to %s, %g%% to %s.",
+				service, d.ID, ev.Stage, w, d.TaskDefinition, 100-w, a.blueRevisionLocked(service, d))
+		case ev.Stage == strategy.TestTrafficShift && cfg.TestListener:
+			msg = fmt.Sprintf("service %s (deployment %s) %s: test traffic 100%% to %s.", service, d.ID, ev.Stage, d.TaskDefinition)
+		}
+		a.events.add(Event{Time: now, Service: service, Message: msg})
 	}
+	if s.Done && !s.RolledBack && !before.Done {
+		a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) finished its lifecycle: blue is stopped.", service, d.ID)})
+	}
+}
+
+// productionSteps are the production traffic shift's lines of a timeline.
+func productionSteps(tl []strategy.Event) []strategy.Event {
+	return slices.DeleteFunc(slices.Clone(tl), func(e strategy.Event) bool { return e.Stage != strategy.ProductionTrafficShift })
 }
 
 // blueRevisionLocked is the revision the deployment replaces.
@@ -202,7 +217,7 @@ func (a *Agent) rollBackStrategyLocked(service string, ss *serviceState, green *
 	green.Reason = "ECS deployment " + green.ID + " rolled back: " + reason
 	a.routesDirty = true
 	a.events.add(Event{Time: now, Service: service, Message: fmt.Sprintf("service %s (deployment %s) deployment failed: %s; every request goes to the previous revision again.", service, green.ID, reason)})
-	a.rollBackLocked(service, ss, green, now)
+	a.rollBackLocked(service, ss, green, reason, now)
 	delete(a.hooks, service)
 	delete(a.alarmWatch, service)
 }
@@ -222,6 +237,12 @@ func (a *Agent) runHooksLocked(service string, svc Service, d *Deployment, e str
 		return time.Time{}
 	case now.Before(r.next):
 		return r.next
+	case a.routesDirty:
+		// The balancer does not serve the stage's weights yet (test
+		// traffic to green, a production step): a hook must see them.
+		// applyRoutes serves them right after this pass, which the new
+		// stage pokes the loop again for; the wake is for a retry.
+		return now.Add(hooksAfterRoutes)
 	}
 	var hooks []hook.Hook
 	for _, h := range svc.Strategy.Hooks {

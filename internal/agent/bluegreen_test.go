@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/hook"
-	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/routing"
 	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/strategy"
@@ -67,18 +66,18 @@ func TestAgent_CanaryShiftsTrafficByStepsThenStopsBlue(t *testing.T) {
 		}
 	}
 	h.healthyAll()
-	waitFor(t, "the canary step", func() bool { return h.stage() == strategy.ProductionTrafficShift })
-	if w := h.weights(); w["app-green"] != 100 || w["app"] != 899 {
-		t.Errorf("canary weights %v, want app-green 100 of 999 (10%%)", w)
-	}
+	waitFor(t, "the canary step served: app-green 100 of 999 (10%)", func() bool {
+		w := h.weights()
+		return h.stage() == strategy.ProductionTrafficShift && w["app-green"] == 100 && w["app"] == 899
+	})
 	if _, err := h.agent.Deploy(context.Background(), canaryStack(2, "v3")); err == nil || !strings.Contains(err.Error(), "PRODUCTION_TRAFFIC_SHIFT") {
 		t.Errorf("a deploy during the canary: %v, want it refused, naming the stage", err)
 	}
 	h.clock.Advance(time.Minute) // the canary's bake time
-	waitFor(t, "the bake time", func() bool { return h.stage() == strategy.BakeTime })
-	if w := h.weights(); w["app-green"] != 999 || w["app"] != 0 {
-		t.Errorf("weights after the canary: %v, want everything to app-green", w)
-	}
+	waitFor(t, "the bake time, everything to app-green", func() bool {
+		w := h.weights()
+		return h.stage() == strategy.BakeTime && w["app-green"] == 999 && w["app"] == 0
+	})
 	if n := len(h.agent.Tasks(false)); n != 4 {
 		t.Errorf("%d tasks during the bake time, want blue kept beside green", n)
 	}
@@ -95,6 +94,17 @@ func TestAgent_CanaryShiftsTrafficByStepsThenStopsBlue(t *testing.T) {
 		"PRODUCTION_TRAFFIC_SHIFT production 10%|PRODUCTION_TRAFFIC_SHIFT production 100%|POST_PRODUCTION_TRAFFIC_SHIFT |BAKE_TIME |CLEAN_UP "
 	if got := strings.Join(stages, "|"); got != want {
 		t.Errorf("timeline:\n%s\nwant\n%s", got, want)
+	}
+	// Every stage passed has its event, those passed at one instant too.
+	events := ""
+	for _, e := range h.agent.Events(0) {
+		events += e.Message + "\n"
+	}
+	for _, want := range []string{"SCALE_UP.", "POST_TEST_TRAFFIC_SHIFT.", "PRODUCTION_TRAFFIC_SHIFT: production traffic 10% to app:2, 90% to app:1.",
+		"PRODUCTION_TRAFFIC_SHIFT: production traffic 100% to app:2, 0% to app:1.", "BAKE_TIME.", "CLEAN_UP.", "finished its lifecycle"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("no event says %q:\n%s", want, events)
+		}
 	}
 }
 
@@ -120,15 +130,13 @@ func TestAgent_FailedHookRollsBackToBlue(t *testing.T) {
 			t.Errorf("task %s runs %s after the rollback", ts.ID, ts.TaskDefinition)
 		}
 	}
-	if w := h.weights(); w["app"] != 999 {
-		t.Errorf("weights after the rollback: %v, want everything to blue", w)
-	}
+	waitFor(t, "everything to blue after the rollback", func() bool { return h.weights()["app"] == 999 })
 	events := ""
 	for _, e := range h.agent.Events(0) {
 		events += e.Message + "\n"
 	}
+
 	if !strings.Contains(events, "lifecycle hook failed at POST_SCALE_UP") || !strings.Contains(events, "smoke test failed") {
 		t.Errorf("events do not say why it rolled back:\n%s", events)
 	}
-	_ = proxy.StateHealthy
 }

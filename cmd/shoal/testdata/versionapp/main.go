@@ -4,10 +4,13 @@
 //
 // It listens on $HOST:$PORT. GET /health answers 200, always. Any other
 // request answers 200 with the header X-Version: $RELEASE and the body
-// "$RELEASE\n", unless FAIL_PERCENT is set: then request number n (counted
-// from 0, health checks aside) answers 500 when n%100 < FAIL_PERCENT, a
-// deterministic share of failures. On SIGTERM it stops taking connections
-// and finishes the requests in flight.
+// "$RELEASE\n", unless FAIL_PERCENT (P, 0-100) is set: then request number
+// n (counted from 0, health checks aside) answers 500 when n×P mod 100 < P.
+// That is exactly P failures in every 100 requests in a row, as n%100 < P,
+// but spread out (every 5th with 20) rather than the first P of each 100
+// in a burst, so that a short canary sees the share it is configured with.
+// On SIGTERM it stops taking connections and finishes the requests in
+// flight.
 package main
 
 import (
@@ -29,7 +32,7 @@ import (
 func main() {
 	release := os.Getenv("RELEASE")
 	failPercent, err := strconv.ParseUint(os.Getenv("FAIL_PERCENT"), 10, 8)
-	if err != nil && os.Getenv("FAIL_PERCENT") != "" {
+	if err != nil && os.Getenv("FAIL_PERCENT") != "" || failPercent > 100 {
 		log.Fatalf("FAIL_PERCENT %q: want a whole number 0-100", os.Getenv("FAIL_PERCENT"))
 	}
 	var seq atomic.Uint64
@@ -39,7 +42,7 @@ func main() {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Version", release)
-		if n := seq.Add(1) - 1; n%100 < failPercent {
+		if n := seq.Add(1) - 1; n*failPercent%100 < failPercent {
 			http.Error(w, "failing on purpose (FAIL_PERCENT="+strconv.FormatUint(failPercent, 10)+")", http.StatusInternalServerError)
 			return
 		}
