@@ -140,3 +140,43 @@ func TestAgent_FailedHookRollsBackToBlue(t *testing.T) {
 		t.Errorf("events do not say why it rolled back:\n%s", events)
 	}
 }
+
+// shoal stops during a canary: the next one starts blue again beside
+// green, and the canary goes on with the same weights.
+func TestAgent_CanaryResumesAfterARestartWithBlueAndGreen(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, canaryStack(2, "v1"))
+	waitFor(t, "2 running tasks", h.running(2))
+	h.healthyAll()
+	waitFor(t, "the first deployment COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
+	if _, err := h.agent.Deploy(context.Background(), canaryStack(2, "v2")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "green running", h.running(4))
+	h.healthyAll()
+	waitFor(t, "the canary step", func() bool { return h.stage() == strategy.ProductionTrafficShift })
+	record := h.lastSaved(t)
+	h.stop()
+
+	h2 := newHarness(t)
+	if err := h2.agent.Restore(record); err != nil {
+		t.Fatal(err)
+	}
+	h2.run(t, canaryStack(2, "v2"))
+	waitFor(t, "blue's 2 tasks and green's 2 started again", func() bool {
+		n := map[string]int{}
+		for _, ts := range h2.agent.Tasks(false) {
+			n[ts.TaskDefinition+" "+ts.TargetGroup]++
+		}
+		return n["app:1 app"] == 2 && n["app:2 app-green"] == 2
+	})
+	if h2.stage() != strategy.ProductionTrafficShift {
+		t.Errorf("after the restart the deployment is at %s, want PRODUCTION_TRAFFIC_SHIFT still", h2.stage())
+	}
+	if w := h2.weights(); w["app-green"] != 100 || w["app"] != 899 {
+		t.Errorf("weights after the restart: %v, want the canary's", w)
+	}
+	if r := h2.rollout("web")(); r != sched.RolloutInProgress {
+		t.Errorf("rollout %s after the restart, want IN_PROGRESS", r)
+	}
+}
