@@ -41,7 +41,14 @@ type hookRun struct {
 	// the hooks that passed, in order.
 	next time.Time
 	done int
+	// first is when the run was first asked for.
+	first time.Time
 }
+
+// hookStageTimeout is how long ECS lets a stage's hooks answer
+// IN_PROGRESS before it rolls back (timeoutConfiguration's default, 1440
+// min), divided by the deployment's time scale.
+const hookStageTimeout = 24 * time.Hour
 
 // alarmWatch keeps a service's green target group's counters over time,
 // to take each alarm's metric over its period.
@@ -229,11 +236,17 @@ func (a *Agent) runHooksLocked(service string, svc Service, d *Deployment, e str
 	key := d.ID + "/" + e.HookRun
 	r := a.hooks[service]
 	if r == nil || r.key != key {
-		r = &hookRun{key: key}
+		r = &hookRun{key: key, first: now}
 		a.hooks[service] = r
 	}
 	switch {
 	case r.running || r.verdict != strategy.HookPending:
+		return time.Time{}
+	case now.Sub(r.first) > scaleDuration(hookStageTimeout, d.TimeScale):
+		// A hook that keeps answering IN_PROGRESS fails at ECS's hook
+		// timeout, and rolls back (its default action).
+		r.verdict, r.reason = strategy.HookFailed, fmt.Sprintf("still IN_PROGRESS after %s, the hook timeout", scaleDuration(hookStageTimeout, d.TimeScale))
+		a.poke()
 		return time.Time{}
 	case now.Before(r.next):
 		return r.next

@@ -180,3 +180,33 @@ func TestAgent_CanaryResumesAfterARestartWithBlueAndGreen(t *testing.T) {
 		t.Errorf("rollout %s after the restart, want IN_PROGRESS", r)
 	}
 }
+
+// A hook that keeps answering IN_PROGRESS fails at the hook timeout (24 h,
+// divided by the time scale) and the deployment rolls back.
+func TestAgent_HookStillInProgressAtTheTimeoutRollsBack(t *testing.T) {
+	h := newHarness(t)
+	wait := LifecycleHook{Stages: []strategy.Stage{strategy.PostScaleUp},
+		Hook: hook.Hook{Command: []string{"sh", "-c", `echo '{"hookStatus": "IN_PROGRESS", "callBackDelay": 60}'`}, Timeout: 10 * time.Second}}
+	h.run(t, canaryStack(1, "v1", wait))
+	waitFor(t, "1 running task", h.running(1))
+	h.healthyAll()
+	waitFor(t, "the first deployment COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
+	blue := h.agent.Services()[0].Deployments[0].ID
+	v2 := canaryStack(1, "v2", wait)
+	v2.TimeScale = 3600 // the 24 h timeout is 24 s, the call-back 60 s is 1/60 s
+	if _, err := h.agent.Deploy(context.Background(), v2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "green running", h.running(2))
+	h.healthyAll()
+	waitFor(t, "the hook called", func() bool { return h.stage() == strategy.PostScaleUp })
+	h.clock.Advance(25 * time.Second)
+	waitFor(t, "blue PRIMARY again", func() bool { return h.agent.Services()[0].Deployments[0].ID == blue })
+	events := ""
+	for _, e := range h.agent.Events(0) {
+		events += e.Message + "\n"
+	}
+	if !strings.Contains(events, "still IN_PROGRESS after 24s") {
+		t.Errorf("events do not say the hook timed out:\n%s", events)
+	}
+}
