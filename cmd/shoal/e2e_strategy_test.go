@@ -544,7 +544,7 @@ type sample struct {
 func (s sample) ok() bool { return s.err == nil && s.code == http.StatusOK }
 
 // sampler sends requests from workers, each at most one per interval, and
-// records every answer.
+// records every answer, for samplerLimit at most.
 type sampler struct {
 	mu      sync.Mutex
 	samples []sample
@@ -553,8 +553,12 @@ type sampler struct {
 	once    sync.Once
 }
 
+// samplerLimit bounds a sampler's load in time, whatever the test does.
+const samplerLimit = 3 * time.Minute
+
 func startSampler(url string, workers int, interval time.Duration) *sampler {
 	s := &sampler{quit: make(chan struct{})}
+	deadline := time.Now().Add(samplerLimit)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	for range workers {
 		s.wg.Add(1)
@@ -567,6 +571,9 @@ func startSampler(url string, workers int, interval time.Duration) *sampler {
 				case <-s.quit:
 					return
 				case <-tick.C:
+				}
+				if time.Now().After(deadline) {
+					return
 				}
 				smp := sample{}
 				resp, err := client.Get(url)
