@@ -28,9 +28,10 @@ import (
 // fixedBackend is an admin.Backend of fixed values (optional fields both set
 // and unset) whose events can grow while a command follows them.
 type fixedBackend struct {
-	mu     sync.Mutex
-	events []agent.Event
-	asked  []int64 // the since of every Events call
+	mu       sync.Mutex
+	events   []agent.Event
+	asked    []int64 // the since of every Events call
+	services []agent.ServiceStatus
 }
 
 var (
@@ -309,7 +310,7 @@ func exitsQuietly(t *testing.T, what, cause string, done <-chan int, errOut *tes
 func (b *fixedBackend) DeployStack(context.Context, admin.StackRequest) ([]agent.Started, error) {
 	return nil, errors.New("not in this test")
 }
-func (b *fixedBackend) Services() []agent.ServiceStatus     { return nil }
+func (b *fixedBackend) Services() []agent.ServiceStatus     { return b.services }
 func (b *fixedBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *fixedBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *fixedBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
