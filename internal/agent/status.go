@@ -59,6 +59,9 @@ type Status struct {
 	// them in (the agent does not serve it).
 	AWSEndpoint string `json:"aws_endpoint,omitempty"`
 	AWSRegion   string `json:"aws_region,omitempty"`
+	// Metrics is the URL of the Prometheus metrics ("" when off): shoal
+	// up fills it in.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // ServiceStatus counts a service's tasks as ECS does, and lists its

@@ -70,6 +70,9 @@ func (b backend) Status() agent.Status {
 	if b.aws != nil {
 		st.AWSEndpoint, st.AWSRegion = b.aws.URL, b.aws.Region
 	}
+	if b.metrics != nil {
+		st.Metrics = b.metrics.URL
+	}
 	return st
 }
 

@@ -29,6 +29,10 @@ type backend struct {
 	// started with, which a running shoal keeps.
 	aws    *awsEndpoint
 	awsCfg compile.AWSAPI
+	// metrics is the Prometheus endpoint (nil: off), and metricsCfg the
+	// settings it started with, which a running shoal keeps.
+	metrics    *metricsEndpoint
+	metricsCfg compile.Metrics
 }
 
 // Rules lists every listener's rules.
@@ -64,6 +68,9 @@ func (b backend) DeployStack(ctx context.Context, req admin.StackRequest) ([]age
 	}
 	if out.AWSAPI != b.awsCfg {
 		return nil, fmt.Errorf("%w: %s: aws_api changed; a running shoal keeps the AWS API endpoint it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if out.Metrics != b.metricsCfg {
+		return nil, fmt.Errorf("%w: %s: metrics changed; a running shoal keeps the metrics address it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	out.Stack.TimeScale = req.TimeScale
 	return b.Deploy(ctx, out.Stack)

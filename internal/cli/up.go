@@ -206,7 +206,13 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI}
+	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics}
+	if out.Metrics.Address != "" {
+		if b.metrics, err = listenMetrics(out.Metrics, b, log); err != nil {
+			return err
+		}
+		defer b.metrics.Close(context.Background())
+	}
 	if out.AWSAPI.Enabled {
 		if b.aws, err = listenAWS(out.AWSAPI, st.Dir(), b, log); err != nil {
 			return err
@@ -226,6 +232,9 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	if b.aws != nil {
 		fmt.Fprintf(e.stdout, "shoal: AWS API (ECS, ELBv2) at %s, region %s: eval \"$(shoal aws-env)\", then aws --endpoint-url %s ecs describe-services --cluster %s --services …\n",
 			b.aws.URL, b.aws.Region, b.aws.URL, s.Name)
+	}
+	if b.metrics != nil {
+		fmt.Fprintf(e.stdout, "shoal: metrics at %s\n", b.metrics.URL)
 	}
 	printer.start(ag, lb.ListenerURLs())
 	loopDone := make(chan struct{})

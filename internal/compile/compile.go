@@ -43,6 +43,8 @@ type Output struct {
 	HostPorts PortRange
 	// AWSAPI is where shoal up serves the AWS API.
 	AWSAPI AWSAPI
+	// Metrics is where shoal up serves the Prometheus metrics.
+	Metrics Metrics
 }
 
 // AWSAPI is the AWS API endpoint's settings.
@@ -52,6 +54,12 @@ type AWSAPI struct {
 	Address string
 	// Region is the region ARNs name and signatures must carry.
 	Region string
+}
+
+// Metrics is the Prometheus endpoint's settings.
+type Metrics struct {
+	// Address is host:port to serve GET /metrics on; "" serves none.
+	Address string
 }
 
 // PortRange is the ports Lo to Hi, both included.
@@ -72,6 +80,7 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		Services:        map[string]agent.Service{},
 	}}
 	out.AWSAPI = AWSAPI{Enabled: s.AWSAPI.Enabled, Address: s.AWSAPI.Address, Region: s.AWSAPI.Region}
+	out.Metrics = Metrics{Address: s.Metrics.Address}
 	if r := s.Cluster.HostPortRange; r != "" {
 		lo, hi, err := spec.ParsePortRange(r)
 		if err != nil {

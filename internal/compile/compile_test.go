@@ -46,7 +46,8 @@ func render(t *testing.T, out Output) string {
 		Stack     any
 		HostPorts PortRange
 		AWSAPI    AWSAPI
-	}{st, out.HostPorts, out.AWSAPI}, "", "  ")
+		Metrics   Metrics
+	}{st, out.HostPorts, out.AWSAPI, out.Metrics}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,9 @@ type Balancer struct {
 	listeners map[string]*listener // by listenerKey
 	groups    map[string]*targetGroup
 	retiring  []*targetGroup // removed from the config, still draining
+	// conns are the connection counters of every load balancer ever
+	// configured, by name.
+	conns map[string]*connCounters
 }
 
 // routingTable is what requests are routed by. Immutable once stored.
@@ -70,6 +73,8 @@ type routingTable struct {
 	listeners []*listener // in Config order
 	routes    map[*listener]*route
 	groups    map[string]*targetGroup
+	// conns are the configured load balancers' connection counters.
+	conns map[string]*connCounters
 }
 
 // route is how one listener routes its requests: its compiled rules, and
@@ -91,7 +96,7 @@ type route struct {
 
 // New returns a balancer with no listeners; Apply gives it some.
 func New(opts Options) *Balancer {
-	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}}
+	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}, conns: map[string]*connCounters{}}
 	b.d = deps{
 		clock:   cmp.Or[clock.Clock](opts.Clock, clock.Real{}),
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
@@ -205,6 +210,7 @@ func (c *Change) Commit() error {
 	c.done = true
 	groups := b.nextGroupsLocked(c.cfg.TargetGroups)
 	table := newRoutingTable(c.cfg, c.next, groups)
+	table.conns = b.connCountersLocked(c.cfg.Listeners, c.next)
 	b.table.Store(table)
 	c.certs.install(c.next)
 	for _, l := range c.bound {

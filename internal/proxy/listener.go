@@ -25,6 +25,10 @@ type listener struct {
 	// kept listener changes certificates, or protocol, without a rebind.
 	certs atomic.Pointer[certSet]
 	tls   *tls.Config
+	// conns counts its connections, in its load balancer's counters; set
+	// by Commit before the listener serves, and again when a change moves
+	// it to another load balancer (nil: not counted).
+	conns atomic.Pointer[connCounters]
 }
 
 // listenerKey identifies a listener across Apply calls: its address, or
@@ -74,8 +78,9 @@ func (l *listener) start(h http.Handler, idle time.Duration, log *slog.Logger, w
 	wg.Go(func() { l.srv.Serve(acceptor{l.ln, l}) }) // returns once the listener is closed
 }
 
-// acceptor hands the server each connection as the listener's protocol is
-// when it is accepted: in TLS while the listener has certificates.
+// acceptor counts each connection in the listener's load balancer and
+// hands it to the server as the listener's protocol is when it is
+// accepted: in TLS while the listener has certificates.
 type acceptor struct {
 	net.Listener
 	l *listener
@@ -83,8 +88,14 @@ type acceptor struct {
 
 func (a acceptor) Accept() (net.Conn, error) {
 	c, err := a.Listener.Accept()
-	if err != nil || a.l.certs.Load() == nil {
+	if err != nil {
 		return c, err
+	}
+	if counters := a.l.conns.Load(); counters != nil {
+		c = counters.track(c)
+	}
+	if a.l.certs.Load() == nil {
+		return c, nil
 	}
 	return tls.Server(c, a.l.tls), nil
 }

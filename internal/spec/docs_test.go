@@ -23,6 +23,7 @@ var docSections = map[string]reflect.Type{
 	"`health_check`":                       reflect.TypeFor[HealthCheck](),
 	"`cluster`":                            reflect.TypeFor[Cluster](),
 	"`aws_api`":                            reflect.TypeFor[AWSAPI](),
+	"`metrics`":                            reflect.TypeFor[Metrics](),
 	"`task_definitions.NAME`":              reflect.TypeFor[TaskDefinition](),
 	"`services.NAME`":                      reflect.TypeFor[Service](),
 	"`task_definitions.NAME.health_check`": reflect.TypeFor[ContainerHealthCheck](),

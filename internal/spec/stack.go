@@ -28,6 +28,9 @@ type Stack struct {
 	// AWSAPI is the endpoint that serves the ECS and ELBv2 APIs, so that
 	// the AWS CLI and SDKs drive the running stack.
 	AWSAPI AWSAPI `yaml:"aws_api" json:"aws_api"`
+	// Metrics is the Prometheus endpoint that serves the load balancer's
+	// metrics, named after ALB's CloudWatch metrics. Default: off.
+	Metrics Metrics `yaml:"metrics" json:"metrics"`
 
 	// File is the path the stack was read from ("" when parsed from memory).
 	File string `yaml:"-" json:"-"`
@@ -406,6 +409,18 @@ type AWSAPI struct {
 	// Region is the AWS region ARNs name and requests must be signed for.
 	// Default: us-east-1.
 	Region string `yaml:"region" json:"region"`
+}
+
+// Metrics is shoal's Prometheus endpoint: GET /metrics with the load
+// balancer's metrics, named after ALB's CloudWatch metrics
+// (shoal_alb_RequestCount, shoal_alb_TargetResponseTime …), and the Go
+// runtime's and the process's.
+type Metrics struct {
+	// Address is the host:port shoal up serves GET /metrics on, while it
+	// runs: 127.0.0.1:9100 for this machine only, 0.0.0.0:9100 for a
+	// Prometheus elsewhere. Port 0 picks a free port (shoal up prints it,
+	// and shoal status --json gives it as metrics). Default: "" (off).
+	Address string `yaml:"address" json:"address,omitempty"`
 }
 
 // TaskDefinition says how to start one copy of an application.

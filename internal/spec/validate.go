@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ func (s *Stack) validate() ErrorList {
 	v.taskDefinitions()
 	v.services()
 	v.awsAPI()
+	v.metrics()
 	return v.errs
 }
 
@@ -180,5 +182,25 @@ func (v *validator) awsAPI() {
 	}
 	if !regionPattern.MatchString(a.Region) {
 		v.errorf("aws_api.region", "region %q is not an AWS region's name, like us-east-1 or eu-west-3", a.Region)
+	}
+}
+
+// metrics checks the metrics endpoint's address: off (""), or host:port
+// with an IP address of this machine or localhost.
+func (v *validator) metrics() {
+	addr := v.s.Metrics.Address
+	if addr == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.errorf("metrics.address", "address %q: write host:port, like 127.0.0.1:9100 (port 0 picks a free one), or leave it out to serve no metrics", addr)
+		return
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" && host != "localhost" {
+		v.errorf("metrics.address", "address %q: the host must be an IP address of this machine or localhost, like 127.0.0.1:9100 (this machine only) or 0.0.0.0:9100 (every interface)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("metrics.address", "address %q: port %q: use 0-65535 (0 picks a free one)", addr, port)
 	}
 }

@@ -88,6 +88,14 @@ func TestStack_Validate(t *testing.T) {
 				"cluster.instance_cpu: instance_cpu 0 is out of range: use 128-196608\n" +
 				"cluster.instance_memory: instance_memory 0 is out of range: use 128-1572864\n" +
 				`task_definitions.app.command: command is required: write the command that starts the task, like [bin/app] or "python app.py"`},
+		{"metrics on every interface", func(s *Stack) { s.Metrics.Address = ":9100" }, ""},
+		{"metrics on IPv6 loopback, a free port", func(s *Stack) { s.Metrics.Address = "[::1]:0" }, ""},
+		{"metrics without a port", func(s *Stack) { s.Metrics.Address = "127.0.0.1" },
+			`metrics.address: address "127.0.0.1": write host:port, like 127.0.0.1:9100 (port 0 picks a free one), or leave it out to serve no metrics`},
+		{"metrics on a host name", func(s *Stack) { s.Metrics.Address = "metrics.example.com:9100" },
+			`metrics.address: address "metrics.example.com:9100": the host must be an IP address of this machine or localhost, like 127.0.0.1:9100 (this machine only) or 0.0.0.0:9100 (every interface)`},
+		{"metrics port out of range", func(s *Stack) { s.Metrics.Address = "localhost:65536" },
+			`metrics.address: address "localhost:65536": port "65536": use 0-65535 (0 picks a free one)`},
 		{"zero health check", func(s *Stack) {
 			s.TargetGroups = map[string]*TargetGroup{"tg": {Protocol: "http", Algorithm: "round_robin"}}
 		},

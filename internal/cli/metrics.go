@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/compile"
+	"github.com/shoalhq/shoal/internal/metrics"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// metricsEndpoint is the Prometheus endpoint `shoal up` serves.
+type metricsEndpoint struct {
+	srv  *http.Server
+	done chan error
+	// URL is where GET /metrics answers, with the port chosen for port 0.
+	URL string
+}
+
+// listenMetrics binds the metrics address and serves GET /metrics from
+// src.
+func listenMetrics(cfg compile.Metrics, src metrics.Source, log *slog.Logger) (*metricsEndpoint, error) {
+	ln, err := net.Listen("tcp", cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w (change metrics.address in the stack file; port 0 picks a free one)", err)
+	}
+	e := &metricsEndpoint{
+		srv: &http.Server{Handler: metrics.Handler(src), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		done: make(chan error, 1),
+		URL:  "http://" + ln.Addr().String() + "/metrics",
+	}
+	go func() { e.done <- e.srv.Serve(ln) }()
+	return e, nil
+}
+
+// Close stops serving; scrapes in flight get until ctx is done.
+func (e *metricsEndpoint) Close(ctx context.Context) {
+	if e == nil {
+		return
+	}
+	e.srv.Shutdown(ctx)
+	<-e.done
+}
+
+// The backend is the metrics' source: the load balancer of the running
+// stack.
+var _ metrics.Source = backend{}
+
+// TargetGroups names the load balancer's configured target groups.
+func (b backend) TargetGroups() []string { return b.lb.TargetGroups() }
+
+// GroupMetrics are a target group's counters.
+func (b backend) GroupMetrics(group string) (proxy.GroupMetrics, bool) {
+	return b.lb.GroupMetrics(group)
+}
+
+// ConnectionCounts are each load balancer's client connections.
+func (b backend) ConnectionCounts() map[string]proxy.ConnectionCounts {
+	return b.lb.ConnectionCounts()
+}

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+)
+
+// Client connections are counted per load balancer, over all its
+// listeners, as ALB's ActiveConnectionCount and NewConnectionCount. The
+// accept path counts a connection with two atomic adds and wraps it in a
+// countedConn (one small allocation per connection, beside the HTTP
+// server's own); its Close takes it off the active count, once. Requests
+// cost nothing more: the counters sit on the connection, not the
+// forward path.
+
+// ConnectionCounts are a load balancer's client connections, over all its
+// listeners, since the balancer started.
+type ConnectionCounts struct {
+	// Active is how many client connections are open now (ALB
+	// ActiveConnectionCount), upgraded ones (WebSockets) included until
+	// they close.
+	Active int64
+	// New is how many client connections were accepted (ALB
+	// NewConnectionCount).
+	New uint64
+	// Rejected is how many connections were refused for lack of capacity
+	// (ALB RejectedConnectionCount): always 0, as the balancer has no
+	// connection cap.
+	Rejected uint64
+}
+
+// connCounters are the live counters of one load balancer's connections.
+// They outlive configuration changes: a load balancer removed and
+// configured again goes on counting where it was.
+type connCounters struct {
+	accepted atomic.Uint64
+	active   atomic.Int64
+}
+
+func (c *connCounters) read() ConnectionCounts {
+	return ConnectionCounts{Active: c.active.Load(), New: c.accepted.Load()}
+}
+
+// track counts a newly accepted connection and returns it wrapped, so that
+// closing it takes it off the active count.
+func (c *connCounters) track(conn net.Conn) net.Conn {
+	c.accepted.Add(1)
+	c.active.Add(1)
+	return &countedConn{Conn: conn, counters: c}
+}
+
+// countedConn is an accepted client connection that leaves the active
+// count when it is first closed, by the HTTP server or by whoever
+// hijacked it.
+type countedConn struct {
+	net.Conn
+	counters *connCounters
+	closed   atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.counters.active.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// loadBalancerName is the load balancer a listener belongs to: its name
+// up to the "/" ("web/0" is web's).
+func loadBalancerName(listener string) string {
+	name, _, _ := strings.Cut(listener, "/")
+	return name
+}
+
+// connCountersLocked gives each listener of the new config its load
+// balancer's counters (made on first use), and returns them by load
+// balancer for the routing table.
+func (b *Balancer) connCountersLocked(lcs []ListenerConfig, listeners map[string]*listener) map[string]*connCounters {
+	out := map[string]*connCounters{}
+	for _, lc := range lcs {
+		name := loadBalancerName(lc.Name)
+		c := b.conns[name]
+		if c == nil {
+			c = &connCounters{}
+			b.conns[name] = c
+		}
+		listeners[listenerKey(lc)].conns.Store(c)
+		out[name] = c
+	}
+	return out
+}
+
+// ConnectionCounts returns the client connection counts of every
+// configured load balancer, by name (a listener "web/0" is load balancer
+// web's).
+func (b *Balancer) ConnectionCounts() map[string]ConnectionCounts {
+	t := b.table.Load()
+	out := make(map[string]ConnectionCounts, len(t.conns))
+	for name, c := range t.conns {
+		out[name] = c.read()
+	}
+	return out
+}
+
+// TargetGroups returns the names of the configured target groups, sorted
+// (not those still draining after they were removed from the config).
+func (b *Balancer) TargetGroups() []string {
+	groups := b.table.Load().groups
+	names := make([]string, 0, len(groups))
+	for name := range groups {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
