@@ -194,8 +194,11 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return err
 	}
 	var ag *agent.Agent
-	lb := proxy.New(proxy.Options{Logger: log, Dial: instances.DialContext, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) }})
 	printer := newProgress(e.stdout)
+	// Access log lines to "-" go through the printer, whole lines at a
+	// time, between its own lines.
+	lb := proxy.New(proxy.Options{Logger: log, Dial: instances.DialContext, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) },
+		AccessLogStdout: printer})
 	ag = agent.New(agent.Config{
 		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
 		Instances: instances, Dial: instances.DialContext,

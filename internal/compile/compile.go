@@ -13,6 +13,8 @@
 package compile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -201,7 +203,9 @@ func loadBalancer(s *spec.Stack) proxy.Config {
 	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
 		lb := s.LoadBalancers[name]
 		for i, l := range lb.Listeners {
-			cfg.Listeners = append(cfg.Listeners, listener(s.Dir, listenerName(name, i), l, lb))
+			lc := listener(s.Dir, listenerName(name, i), l, lb)
+			lc.AccessLog = accessLog(s, name, lb.AccessLog)
+			cfg.Listeners = append(cfg.Listeners, lc)
 		}
 	}
 	for name, tg := range s.TargetGroups {
@@ -231,6 +235,21 @@ func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) pr
 		})
 	}
 	return lc
+}
+
+// accessLog is a load balancer's access log for each of its listeners, nil
+// when off. Its id is the one the AWS API gives the load balancer in its
+// ARN (package awsapi): the stack's and the load balancer's names hashed.
+func accessLog(s *spec.Stack, lb string, a spec.AccessLog) *proxy.AccessLogConfig {
+	if !a.Enabled {
+		return nil
+	}
+	path := a.Path
+	if path != "-" {
+		path = workingDir(s.Dir, path)
+	}
+	sum := sha256.Sum256([]byte(s.Name + "\x00lb\x00" + lb))
+	return &proxy.AccessLogConfig{Path: path, Format: a.Format, LoadBalancer: lb, ID: hex.EncodeToString(sum[:8])}
 }
 
 // conditions are a rule's conditions in the order ALB lists their types.

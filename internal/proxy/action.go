@@ -101,6 +101,11 @@ func (rt *route) act(w http.ResponseWriter, r *http.Request, req *routing.Reques
 	if a.Auth != nil && a.Auth.OIDC != nil && !rt.authenticateOIDC(w, r, a.Auth.OIDC, d) {
 		return
 	}
+	var e *logEntry
+	if rt.log != nil {
+		e = entryOf(r)
+		e.acted = true
+	}
 	switch a.Type {
 	case routing.Forward:
 		// As ALB: authenticate, then rewrite, then forward.
@@ -111,7 +116,11 @@ func (rt *route) act(w http.ResponseWriter, r *http.Request, req *routing.Reques
 		ft := rt.forwards[priority]
 		ft.pick(w, r, d).serve(w, r, rt)
 	case routing.Redirect:
-		w.Header().Set("Location", routing.RedirectURL(a.Redirect, req))
+		location := routing.RedirectURL(a.Redirect, req)
+		if e != nil {
+			e.redirect = location
+		}
+		w.Header().Set("Location", location)
 		writeError(w, a.Redirect.StatusCode)
 	case routing.FixedResponse:
 		h := w.Header()

@@ -13,10 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,10 @@ type Options struct {
 	// never while a lock is held. It should return quickly: later changes
 	// wait for it.
 	OnHealthChange func(HealthChange)
+	// AccessLogStdout gets the access log lines of the listeners whose
+	// AccessLogConfig.Path is "-", whole lines at a time, at least every
+	// second. Default: os.Stdout.
+	AccessLogStdout io.Writer
 }
 
 // DialFunc dials addr on network, like net.Dialer.DialContext.
@@ -66,6 +72,9 @@ type Balancer struct {
 	// conns are the connection counters of every load balancer ever
 	// configured, by name.
 	conns map[string]*connCounters
+	// logs are the open access log writers, by path.
+	logs      map[string]*logWriter
+	logStdout io.Writer
 }
 
 // routingTable is what requests are routed by. Immutable once stored.
@@ -92,11 +101,14 @@ type route struct {
 	scheme      string
 	// headers changes every answer of the listener; nil when it does not.
 	headers *responseHeaders
+	// log is the listener's access log; nil when it has none.
+	log *accessLog
 }
 
 // New returns a balancer with no listeners; Apply gives it some.
 func New(opts Options) *Balancer {
-	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}, conns: map[string]*connCounters{}}
+	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}, conns: map[string]*connCounters{},
+		logs: map[string]*logWriter{}, logStdout: cmp.Or[io.Writer](opts.AccessLogStdout, os.Stdout)}
 	b.d = deps{
 		clock:   cmp.Or[clock.Clock](opts.Clock, clock.Real{}),
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
@@ -134,10 +146,11 @@ func (b *Balancer) Apply(ctx context.Context, cfg Config) error {
 type Change struct {
 	b     *Balancer
 	cfg   Config
-	gen   uint64               // the balancer's generation it was prepared against
-	next  map[string]*listener // by listenerKey: kept ones and bound ones
-	bound []*listener          // the ones Prepare bound
-	certs listenerCerts        // loaded by Prepare, installed by Commit
+	gen   uint64                // the balancer's generation it was prepared against
+	next  map[string]*listener  // by listenerKey: kept ones and bound ones
+	bound []*listener           // the ones Prepare bound
+	certs listenerCerts         // loaded by Prepare, installed by Commit
+	logs  map[string]*logWriter // access logs Prepare opened
 	done  bool
 }
 
@@ -162,11 +175,16 @@ func (b *Balancer) Prepare(ctx context.Context, cfg Config) (*Change, error) {
 	if b.closed.Load() {
 		return nil, ErrClosed
 	}
-	next, bound, err := b.bindLocked(ctx, cfg.Listeners)
+	logs, err := b.openLogsLocked(cfg.Listeners)
 	if err != nil {
 		return nil, err
 	}
-	return &Change{b: b, cfg: cfg, gen: b.gen, next: next, bound: bound, certs: certs}, nil
+	next, bound, err := b.bindLocked(ctx, cfg.Listeners)
+	if err != nil {
+		closeLogs(logs)
+		return nil, err
+	}
+	return &Change{b: b, cfg: cfg, gen: b.gen, next: next, bound: bound, certs: certs, logs: logs}, nil
 }
 
 // Abort drops a prepared change: the listeners it bound are closed.
@@ -178,6 +196,51 @@ func (c *Change) Abort() {
 	c.done = true
 	for _, l := range c.bound {
 		l.ln.Close()
+	}
+	closeLogs(c.logs)
+}
+
+// openLogsLocked opens the access logs of lcs that are not open yet.
+func (b *Balancer) openLogsLocked(lcs []ListenerConfig) (map[string]*logWriter, error) {
+	opened := map[string]*logWriter{}
+	for _, lc := range lcs {
+		if lc.AccessLog == nil || b.logs[lc.AccessLog.Path] != nil || opened[lc.AccessLog.Path] != nil {
+			continue
+		}
+		lw, err := openLogWriter(lc.AccessLog.Path, b.logStdout, b.d.log)
+		if err != nil {
+			closeLogs(opened)
+			return nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+		}
+		opened[lc.AccessLog.Path] = lw
+	}
+	return opened, nil
+}
+
+// commitLogsLocked adds the access logs a change opened and returns those
+// no listener of cfg logs to any more, to close once no request uses them.
+func (b *Balancer) commitLogsLocked(cfg Config, opened map[string]*logWriter) map[string]*logWriter {
+	maps.Copy(b.logs, opened)
+	used := map[string]bool{}
+	for _, lc := range cfg.Listeners {
+		if lc.AccessLog != nil {
+			used[lc.AccessLog.Path] = true
+		}
+	}
+	dropped := map[string]*logWriter{}
+	for path, lw := range b.logs {
+		if !used[path] {
+			dropped[path] = lw
+			delete(b.logs, path)
+		}
+	}
+	return dropped
+}
+
+// closeLogs flushes and closes access logs.
+func closeLogs(logs map[string]*logWriter) {
+	for _, lw := range logs {
+		lw.close()
 	}
 }
 
@@ -208,8 +271,9 @@ func (c *Change) Commit() error {
 		return ErrConflict
 	}
 	c.done = true
+	dropped := b.commitLogsLocked(c.cfg, c.logs)
 	groups := b.nextGroupsLocked(c.cfg.TargetGroups)
-	table := newRoutingTable(c.cfg, c.next, groups)
+	table := newRoutingTable(c.cfg, c.next, groups, b.logs)
 	table.conns = b.connCountersLocked(c.cfg.Listeners, c.next)
 	b.table.Store(table)
 	c.certs.install(c.next)
@@ -221,6 +285,18 @@ func (c *Change) Commit() error {
 	b.gen++
 	for _, name := range slices.Sorted(maps.Keys(c.cfg.TargetGroups)) {
 		groups[name].setStatic(c.cfg.TargetGroups[name].Targets)
+	}
+	// A request that read the old table may still log to a dropped
+	// writer: it is closed a moment later, and a line written after
+	// that is dropped.
+	if len(dropped) > 0 {
+		b.wg.Go(func() {
+			select {
+			case <-time.After(logFlushInterval):
+			case <-b.ctx.Done():
+			}
+			closeLogs(dropped)
+		})
 	}
 	return nil
 }
@@ -265,12 +341,13 @@ func (b *Balancer) nextGroupsLocked(tgs map[string]TargetGroupConfig) map[string
 	return next
 }
 
-func newRoutingTable(cfg Config, listeners map[string]*listener, groups map[string]*targetGroup) *routingTable {
+func newRoutingTable(cfg Config, listeners map[string]*listener, groups map[string]*targetGroup, logs map[string]*logWriter) *routingTable {
 	t := &routingTable{routes: map[*listener]*route{}, groups: groups}
 	for _, lc := range cfg.Listeners {
 		l := listeners[listenerKey(lc)]
 		t.listeners = append(t.listeners, l)
 		t.routes[l] = newRoute(lc, l, groups)
+		t.routes[l].log = newAccessLog(lc.AccessLog, logs)
 	}
 	return t
 }
@@ -331,14 +408,25 @@ func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable)
 		return
 	}
+	var e *logEntry
+	if rt.log != nil {
+		e, w, r = rt.log.begin(w, r)
+		defer rt.log.finish(e, r, rt)
+	}
 	if rt.headers != nil {
 		w = rt.headers.wrap(w)
 	}
 	if rt.serveOAuth2(w, r, &rr.b.d) { // the OIDC callback and public keys, never routed
+		if e != nil {
+			e.auth = true
+		}
 		return
 	}
 	req := routingRequest(r, rt.scheme, rt.port)
 	a, priority := rt.table.Match(&req)
+	if e != nil {
+		e.priority, e.action, e.auth = priority, a.Type, a.Auth != nil
+	}
 	rt.act(w, r, &req, a, priority, &rr.b.d)
 }
 
@@ -449,7 +537,8 @@ func (b *Balancer) Close(ctx context.Context) error {
 		b.mu.Unlock()
 		return nil
 	}
-	listeners, groups, retiring := b.listeners, b.groups, b.retiring
+	listeners, groups, retiring, logs := b.listeners, b.groups, b.retiring, b.logs
+	b.logs = map[string]*logWriter{}
 	b.mu.Unlock()
 	err := shutdownAll(ctx, slices.Collect(maps.Values(listeners)))
 	b.cancel()
@@ -460,6 +549,7 @@ func (b *Balancer) Close(ctx context.Context) error {
 		g.close()
 	}
 	b.wg.Wait()
+	closeLogs(logs) // after the listeners' shutdown: their requests are logged
 	b.d.events.close()
 	return err
 }

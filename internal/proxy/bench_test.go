@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -31,17 +32,27 @@ func BenchmarkForward(b *testing.B) {
 	bare := httptest.NewServer(httputil.NewSingleHostReverseProxy(u))
 	defer bare.Close()
 
-	shoal := benchBalancer(b, backend.Listener.Addr().String())
-	for _, c := range []struct{ name, url string }{
-		{"direct", backend.URL},
-		{"stdlib-reverseproxy", bare.URL},
-		{"shoal", "http://" + shoal.ListenerAddrs()[0]},
+	shoal := benchBalancer(b, backend.Listener.Addr().String(), nil)
+	// The same with its access log on, written to the null device.
+	logged := benchBalancer(b, backend.Listener.Addr().String(), &AccessLogConfig{Path: os.DevNull, Format: FormatALB, LoadBalancer: "web", ID: "0123456789abcdef"})
+	for _, c := range []struct {
+		name string
+		url  string
+		lb   *Balancer
+	}{
+		{"direct", backend.URL, nil},
+		{"stdlib-reverseproxy", bare.URL, nil},
+		{"shoal", "http://" + shoal.ListenerAddrs()[0], shoal},
+		{"shoal-accesslog", "http://" + logged.ListenerAddrs()[0], logged},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			before, _ := shoal.GroupMetrics("api")
+			var before GroupMetrics
+			if c.lb != nil {
+				before, _ = c.lb.GroupMetrics("api")
+			}
 			benchGet(b, c.url+"/")
-			if c.name == "shoal" {
-				checkBenchMetrics(b, shoal, before)
+			if c.lb != nil {
+				checkBenchMetrics(b, c.lb, before)
 			}
 		})
 	}
@@ -62,12 +73,15 @@ func checkBenchMetrics(b *testing.B, lb *Balancer, before GroupMetrics) {
 	b.ReportMetric(float64(m.TargetResponseTime.Quantile(0.5).Nanoseconds()), "target-p50-ns")
 }
 
-// benchBalancer is a real balancer with one listener and one healthy target.
-func benchBalancer(b *testing.B, target string) *Balancer {
+// benchBalancer is a real balancer with one listener and one healthy
+// target; log, when not nil, is the listener's access log.
+func benchBalancer(b *testing.B, target string, log *AccessLogConfig) *Balancer {
 	b.Helper()
 	lb := New(Options{})
 	b.Cleanup(func() { lb.Close(context.Background()) })
-	if err := lb.Apply(context.Background(), singleListener("api", testGroup(), time.Minute)); err != nil {
+	cfg := singleListener("api", testGroup(), time.Minute)
+	cfg.Listeners[0].AccessLog = log
+	if err := lb.Apply(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
 	if err := lb.Register("api", target); err != nil {

@@ -46,6 +46,8 @@ type ListenerConfig struct {
 	// kept. A listener kept across Apply takes a changed value for the 504
 	// at once, but keeps the client-side idle timeout it was started with.
 	IdleTimeout time.Duration
+	// AccessLog is the listener's access log; nil: none.
+	AccessLog *AccessLogConfig
 }
 
 // HeaderModification is an ALB listener's header settings.
@@ -195,6 +197,11 @@ func (c Config) validate() error {
 			}
 		}
 
+		if l.AccessLog != nil {
+			if err := l.AccessLog.validate(); err != nil {
+				return fmt.Errorf("listener %s: %v", l.Name, err)
+			}
+		}
 		if l.IdleTimeout <= 0 {
 			return fmt.Errorf("listener %s: idle timeout %v: want more than 0", l.Name, l.IdleTimeout)
 		}

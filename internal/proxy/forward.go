@@ -36,10 +36,11 @@ type forwardKey struct{}
 
 // forwarding is what the proxy of one request needs from its route.
 type forwarding struct {
-	listener string // the listener's name, for logs
-	port     string // the listener's port, for X-Forwarded-Port
+	rt       *route // the listener's: its name for logs, its port for X-Forwarded-Port
 	proto    string // the client connection's protocol, for X-Forwarded-Proto
 	upstream upstream
+	// log is the request's access log entry; nil when not logged.
+	log *logEntry
 	// idle fires the idle timeout; it is stopped once the answer starts,
 	// except for an upgraded connection, which it closes once no data went
 	// either way for the idle timeout.
@@ -57,6 +58,9 @@ type forwarding struct {
 // version cannot carry r, and 503 when the group has no target.
 func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	g.metrics.request() // RequestCount: routed to g, answered or not
+	if rt.log != nil {
+		entryOf(r).group = g.name
+	}
 	u := g.upstream()
 	if !u.accepts(r) {
 		writeError(w, statusIncompatibleProtocol)
@@ -80,8 +84,12 @@ func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route, u up
 	t.requests.Add(1)
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	f := &forwarding{listener: rt.name, port: rt.port, proto: protoHTTP, upstream: u,
+	f := &forwarding{rt: rt, proto: protoHTTP, upstream: u,
 		idleTimeout: rt.idleTimeout, cancel: cancel}
+	if rt.log != nil {
+		f.log = entryOf(r)
+		f.log.target = t.addr
+	}
 	if r.TLS != nil {
 		f.proto = protoHTTPS
 	}
@@ -193,6 +201,9 @@ func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy
 			rewrite(pr, u, f, d.clock.Now())
 			if f != nil {
 				f.sent = monoTime() // TargetResponseTime starts
+				if f.log != nil {
+					f.log.sent, f.log.trace = f.sent, pr.Out.Header.Get(traceHeader)
+				}
 			}
 		},
 		Transport:  t.transport,
@@ -200,7 +211,11 @@ func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy
 		ModifyResponse: func(resp *http.Response) error {
 			f, ok := resp.Request.Context().Value(forwardKey{}).(*forwarding)
 			if ok { // TargetResponseTime ends; HTTPCode_Target_nXX_Count
-				m.targetAnswered(resp.StatusCode, monoTime()-f.sent)
+				now := monoTime()
+				m.targetAnswered(resp.StatusCode, now-f.sent)
+				if f.log != nil {
+					f.log.answered, f.log.targetSC = now, resp.StatusCode
+				}
 			}
 			switch {
 			case !ok:
@@ -212,7 +227,11 @@ func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			m.balancerAnswered(proxyError(w, r, err, log)) // ELB5XX
+			status := proxyError(w, r, err, log)
+			m.balancerAnswered(status) // ELB5XX
+			if f, ok := r.Context().Value(forwardKey{}).(*forwarding); ok && f.log != nil {
+				f.log.targetError(err, status)
+			}
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -231,7 +250,7 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL, f *forwarding, now time
 	}
 	proto, port := protoHTTP, ""
 	if f != nil {
-		proto, port = f.proto, f.port
+		proto, port = f.proto, f.rt.port
 	}
 	setForwarded(pr.Out.Header, pr.In, proto, port)
 	if pr.Out.Header.Get(traceHeader) == "" {
@@ -272,7 +291,7 @@ func proxyError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 		return 0
 	}
 	if f, ok := r.Context().Value(forwardKey{}).(*forwarding); ok {
-		log = log.With("listener", f.listener)
+		log = log.With("listener", f.rt.name)
 	}
 	log.Warn("target did not serve the request", "status", status, "err", err)
 	writeError(w, status)

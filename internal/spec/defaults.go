@@ -20,7 +20,15 @@ func (a *AWSAPI) setDefaults() {
 	a.Region = DefaultAWSRegion
 }
 
-func (lb *LoadBalancer) setDefaults() { lb.IdleTimeout = Duration(DefaultIdleTimeout) }
+func (lb *LoadBalancer) setDefaults() {
+	lb.IdleTimeout = Duration(DefaultIdleTimeout)
+	lb.AccessLog.setDefaults()
+}
+
+func (a *AccessLog) setDefaults() {
+	a.Path = DefaultAccessLogPath
+	a.Format = DefaultAccessLogFormat
+}
 
 func (l *Listener) setDefaults() {
 	l.Address = DefaultListenerAddress

@@ -19,6 +19,7 @@ var docSections = map[string]reflect.Type{
 	"Top level":                            reflect.TypeFor[Stack](),
 	"`load_balancers.NAME`":                reflect.TypeFor[LoadBalancer](),
 	"`listeners[]`":                        reflect.TypeFor[Listener](),
+	"`access_log`":                         reflect.TypeFor[AccessLog](),
 	"`target_groups.NAME`":                 reflect.TypeFor[TargetGroup](),
 	"`health_check`":                       reflect.TypeFor[HealthCheck](),
 	"`cluster`":                            reflect.TypeFor[Cluster](),

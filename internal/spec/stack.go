@@ -51,6 +51,23 @@ type LoadBalancer struct {
 	// IdleTimeout is how long the load balancer waits for a target to
 	// answer before it gives up with 504, 1-4000 s. Default: 60 s.
 	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// AccessLog writes a line per request the load balancer answered, with
+	// the fields of ALB's access log, in its order.
+	AccessLog AccessLog `yaml:"access_log" json:"access_log"`
+}
+
+// AccessLog is a load balancer's access log.
+type AccessLog struct {
+	// Enabled turns the log on. Default: false.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Path is the file the lines are appended to (created when missing),
+	// relative to the stack file's folder; - is shoal's standard output.
+	// Default: -.
+	Path string `yaml:"path" json:"path"`
+	// Format is alb (ALB's space-separated line, quoted fields as ALB
+	// quotes them) or json (one object a line, the same fields by ALB's
+	// names, every value a string). Default: alb.
+	Format string `yaml:"format" json:"format"`
 }
 
 // Listener accepts client connections on one address and port.
@@ -734,6 +751,8 @@ const (
 	DefaultMatcher             = "200"
 	DefaultDeregistrationDelay = 300 * time.Second
 	DefaultIdleTimeout         = 60 * time.Second
+	DefaultAccessLogPath       = "-"
+	DefaultAccessLogFormat     = "alb"
 	DefaultStopTimeout         = 30 * time.Second
 	DefaultDesired             = 1
 	DefaultInstances           = 1

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ func (v *validator) loadBalancers() {
 			continue
 		}
 		v.durationRange(path+".idle_timeout", "idle_timeout", lb.IdleTimeout, time.Second, 4000*time.Second)
+		v.accessLog(path+".access_log", &lb.AccessLog)
 		if len(lb.Listeners) == 0 {
 			v.errorf(path+".listeners", "a load balancer needs a listener: add listeners: [{port: 8080, default_action: {forward: {target_group: NAME}}}]")
 		}
@@ -29,6 +32,28 @@ func (v *validator) loadBalancers() {
 		}
 	}
 	v.sockets(bound)
+}
+
+// accessLog checks a load balancer's access log: its format, and that its
+// path is not a folder (a missing folder fails when shoal opens the file).
+func (v *validator) accessLog(path string, a *AccessLog) {
+	if a.Format != "alb" && a.Format != "json" {
+		v.errorf(path+".format", "format %q is not supported: use alb (ALB's line) or json", a.Format)
+	}
+	if a.Path == "-" {
+		return
+	}
+	if a.Path == "" {
+		v.errorf(path+".path", "path is empty: use a file, relative to the stack file's folder, or - for shoal's output")
+		return
+	}
+	file := a.Path
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(v.s.Dir, file)
+	}
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		v.errorf(path+".path", "path %q is a folder: name a file in it, like %s", a.Path, filepath.Join(a.Path, "access.log"))
+	}
 }
 
 // binding is a listener's address and port, to find two listeners that
