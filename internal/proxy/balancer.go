@@ -99,6 +99,10 @@ type route struct {
 	idleTimeout time.Duration
 	port        string
 	scheme      string
+	// xff is the listener's X-Forwarded-For mode (XFFAppend when ""), and
+	// xffPort whether append writes the client's port too.
+	xff     string
+	xffPort bool
 	// headers changes every answer of the listener; nil when it does not.
 	headers *responseHeaders
 	// log is the listener's access log; nil when it has none.
@@ -363,6 +367,7 @@ func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *r
 	rt := &route{
 		name: lc.Name, table: table, forwards: map[int]*forwardTo{}, oidc: oidcActions(routes),
 		idleTimeout: lc.IdleTimeout, port: l.port, scheme: cmp.Or(lc.Protocol, "http"),
+		xff: cmp.Or(lc.XFF, XFFAppend), xffPort: lc.XFFClientPort,
 		headers: newResponseHeaders(lc.Headers),
 	}
 	if a := routes.Default; a.Type == routing.Forward {

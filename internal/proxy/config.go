@@ -48,7 +48,27 @@ type ListenerConfig struct {
 	IdleTimeout time.Duration
 	// AccessLog is the listener's access log; nil: none.
 	AccessLog *AccessLogConfig
+	// XFF is what the listener does with a request's X-Forwarded-For:
+	// XFFAppend ("" too), XFFPreserve or XFFRemove, as ALB's
+	// routing.http.xff_header_processing.mode.
+	XFF string
+	// XFFClientPort appends the client's address as ip:port ([ip]:port
+	// for IPv6), as ALB's routing.http.xff_client_port.enabled; XFFAppend
+	// only.
+	XFFClientPort bool
 }
+
+// X-Forwarded-For processing modes, as ALB names them.
+const (
+	// XFFAppend adds the client's address to the X-Forwarded-For list the
+	// client sent, creating the header when absent.
+	XFFAppend = "append"
+	// XFFPreserve forwards the client's X-Forwarded-For unchanged, and adds
+	// none when absent.
+	XFFPreserve = "preserve"
+	// XFFRemove drops X-Forwarded-For before forwarding.
+	XFFRemove = "remove"
+)
 
 // HeaderModification is an ALB listener's header settings.
 type HeaderModification struct {

@@ -248,22 +248,39 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL, f *forwarding, now time
 			pr.Out.Header[k] = slices.Clone(v)
 		}
 	}
-	proto, port := protoHTTP, ""
+	proto, port, xff, xffPort := protoHTTP, "", XFFAppend, false
 	if f != nil {
-		proto, port = f.proto, f.rt.port
+		proto, port, xff, xffPort = f.proto, f.rt.port, f.rt.xff, f.rt.xffPort
 	}
-	setForwarded(pr.Out.Header, pr.In, proto, port)
+	setForwarded(pr.Out.Header, pr.In, proto, port, xff, xffPort)
 	if pr.Out.Header.Get(traceHeader) == "" {
 		pr.Out.Header.Set(traceHeader, newTraceID(now))
 	}
 }
 
-// setForwarded sets X-Forwarded-For (the client's address appended to any
-// list the client sent), X-Forwarded-Proto and X-Forwarded-Port.
-func setForwarded(h http.Header, in *http.Request, proto, port string) {
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		prior := slices.Clip(in.Header.Values("X-Forwarded-For"))
-		h.Set("X-Forwarded-For", strings.Join(append(prior, ip), ", "))
+// setForwarded sets X-Forwarded-For the way the listener's mode says, and
+// X-Forwarded-Proto and X-Forwarded-Port in every mode, as ALB: append adds
+// the client's address (ip, or ip:port when withPort, [ip]:port for IPv6)
+// to any list the client sent; preserve forwards the client's header
+// unchanged, adding none when absent; remove drops it.
+func setForwarded(h http.Header, in *http.Request, proto, port, mode string, withPort bool) {
+	switch mode {
+	case XFFPreserve:
+		// ReverseProxy's Rewrite starts from a request without it: put
+		// back exactly what the client sent, if anything.
+		if v := in.Header.Values("X-Forwarded-For"); len(v) > 0 {
+			h["X-Forwarded-For"] = slices.Clone(v)
+		}
+	case XFFRemove:
+		h.Del("X-Forwarded-For")
+	default:
+		if ip, clientPort, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+			if withPort {
+				ip = net.JoinHostPort(ip, clientPort)
+			}
+			prior := slices.Clip(in.Header.Values("X-Forwarded-For"))
+			h.Set("X-Forwarded-For", strings.Join(append(prior, ip), ", "))
+		}
 	}
 	h.Set("X-Forwarded-Proto", proto)
 	if port != "" {

@@ -23,6 +23,7 @@ func (a *AWSAPI) setDefaults() {
 func (lb *LoadBalancer) setDefaults() {
 	lb.IdleTimeout = Duration(DefaultIdleTimeout)
 	lb.AccessLog.setDefaults()
+	lb.XFFHeaderProcessing = DefaultXFFHeaderProcessing
 }
 
 func (a *AccessLog) setDefaults() {

@@ -54,6 +54,14 @@ type LoadBalancer struct {
 	// AccessLog writes a line per request the load balancer answered, with
 	// the fields of ALB's access log, in its order.
 	AccessLog AccessLog `yaml:"access_log" json:"access_log"`
+	// XFFHeaderProcessing is what the load balancer does with a request's
+	// X-Forwarded-For header, as ALB's routing.http.xff_header_processing.mode:
+	// append (add the client's address), preserve (forward it unchanged;
+	// none is added when absent) or remove (drop it). Default: append.
+	XFFHeaderProcessing string `yaml:"xff_header_processing" json:"xff_header_processing"`
+	// XFFClientPort appends the client's port too (ip:port), as ALB's
+	// routing.http.xff_client_port.enabled; append only. Default: false.
+	XFFClientPort bool `yaml:"xff_client_port" json:"xff_client_port"`
 }
 
 // AccessLog is a load balancer's access log.
@@ -753,6 +761,7 @@ const (
 	DefaultIdleTimeout         = 60 * time.Second
 	DefaultAccessLogPath       = "-"
 	DefaultAccessLogFormat     = "alb"
+	DefaultXFFHeaderProcessing = "append"
 	DefaultStopTimeout         = 30 * time.Second
 	DefaultDesired             = 1
 	DefaultInstances           = 1

@@ -22,6 +22,11 @@ func (v *validator) loadBalancers() {
 		}
 		v.durationRange(path+".idle_timeout", "idle_timeout", lb.IdleTimeout, time.Second, 4000*time.Second)
 		v.accessLog(path+".access_log", &lb.AccessLog)
+		switch lb.XFFHeaderProcessing {
+		case "append", "preserve", "remove":
+		default:
+			v.errorf(path+".xff_header_processing", "xff_header_processing %q is not supported: use append (add the client's address), preserve or remove", lb.XFFHeaderProcessing)
+		}
 		if len(lb.Listeners) == 0 {
 			v.errorf(path+".listeners", "a load balancer needs a listener: add listeners: [{port: 8080, default_action: {forward: {target_group: NAME}}}]")
 		}
