@@ -40,7 +40,7 @@ func resolveCommand(spec TaskSpec) (string, error) {
 		return "", fmt.Errorf("task %s: working dir %s: %w", spec.ID, dir, statErr(err, syscall.ENOTDIR))
 	}
 	name := spec.Command[0]
-	path, err := lookCommand(name, dir, taskPath(spec))
+	path, err := LookCommand(name, dir, taskPath(spec))
 	if err != nil {
 		return "", fmt.Errorf("task %s: start %q: %w (working dir %s)", spec.ID, name, err, dir)
 	}
@@ -57,9 +57,9 @@ func workDir(spec TaskSpec) string {
 	return dir
 }
 
-// lookCommand resolves name the way the task's own shell would: a name with
+// LookCommand resolves name the way the task's own shell would: a name with
 // a slash against dir, a bare name along PATH.
-func lookCommand(name, dir, pathList string) (string, error) {
+func LookCommand(name, dir, pathList string) (string, error) {
 	if strings.Contains(name, "/") {
 		path := name
 		if !filepath.IsAbs(path) {

@@ -159,7 +159,7 @@ func (c *healthChecker) runOnce(ctx context.Context) checkRun {
 // what the command left behind once it exited.
 func (c *healthChecker) exec(ctx context.Context, out io.Writer) string {
 	name := c.check.Command[0]
-	path, err := lookCommand(name, c.dir, c.path)
+	path, err := LookCommand(name, c.dir, c.path)
 	if err != nil {
 		return fmt.Sprintf("start %q: %v", name, err)
 	}
@@ -178,7 +178,7 @@ func (c *healthChecker) exec(ctx context.Context, out io.Writer) string {
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
-	go func() { _ = waitExited(pgid); close(exited) }()
+	go func() { _ = WaitExited(pgid); close(exited) }()
 	runCtx, cancel := context.WithTimeout(ctx, c.check.Timeout)
 	defer cancel()
 	timedOut := false
@@ -207,7 +207,7 @@ func failureReason(ps *os.ProcessState) string {
 	ws, ok := ps.Sys().(syscall.WaitStatus)
 	switch {
 	case ok && ws.Signaled():
-		return "killed by " + signalName(ws.Signal())
+		return "killed by " + SignalName(ws.Signal())
 	case ps.ExitCode() != 0:
 		return fmt.Sprintf("exit status %d", ps.ExitCode())
 	}

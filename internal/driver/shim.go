@@ -174,7 +174,7 @@ func exitFromReport(line string) (e Exit, ok bool) {
 	case verb == "exited":
 		return Exit{Code: n}, true
 	case verb == "signaled":
-		return Exit{Code: -1, Signal: signalName(syscall.Signal(n))}, true
+		return Exit{Code: -1, Signal: SignalName(syscall.Signal(n))}, true
 	}
 	return Exit{}, false
 }
@@ -187,14 +187,14 @@ func exitFromShim(ws syscall.WaitStatus) Exit {
 	code := ws.ExitStatus()
 	switch {
 	case ws.Signaled():
-		return Exit{Code: -1, Signal: signalName(ws.Signal())}
+		return Exit{Code: -1, Signal: SignalName(ws.Signal())}
 	case code > 128 && code < 128+32:
-		return Exit{Code: -1, Signal: signalName(syscall.Signal(code - 128))}
+		return Exit{Code: -1, Signal: SignalName(syscall.Signal(code - 128))}
 	}
 	return Exit{Code: code}
 }
 
-// signalNames names the signals by their syscall constants, which differ
+// SignalNames names the signals by their syscall constants, which differ
 // between platforms (SIGUSR1 is 10 on Linux, 30 on macOS); it holds the
 // signals that Linux and macOS both have, so the table builds on both.
 var signalNames = map[syscall.Signal]string{
@@ -229,10 +229,10 @@ var signalNames = map[syscall.Signal]string{
 	syscall.SIGSYS:    "SIGSYS",
 }
 
-// signalName returns "SIGKILL" for SIGKILL (syscall.Signal's String says
+// SignalName returns "SIGKILL" for SIGKILL (syscall.Signal's String says
 // "killed", which is not what ECS or docker show), and "SIG<n>" for a
 // signal the table does not name.
-func signalName(s syscall.Signal) string {
+func SignalName(s syscall.Signal) string {
 	if name, ok := signalNames[s]; ok {
 		return name
 	}

@@ -51,7 +51,7 @@ func TestExitFromShim(t *testing.T) {
 		{"128+SIGKILL", exited(128 + int(syscall.SIGKILL)), Exit{Code: -1, Signal: "SIGKILL"}},
 		{"128+SIGINT", exited(128 + int(syscall.SIGINT)), Exit{Code: -1, Signal: "SIGINT"}},
 		{"128+SIGUSR1", exited(128 + int(syscall.SIGUSR1)), Exit{Code: -1, Signal: "SIGUSR1"}},
-		{"128+31", exited(128 + 31), Exit{Code: -1, Signal: signalName(31)}},
+		{"128+31", exited(128 + 31), Exit{Code: -1, Signal: SignalName(31)}},
 		{"above the signals", exited(200), Exit{Code: 200}},
 		{"shim killed by SIGKILL", killed(syscall.SIGKILL), Exit{Code: -1, Signal: "SIGKILL"}},
 		{"shim killed by SIGTERM", killed(syscall.SIGTERM), Exit{Code: -1, Signal: "SIGTERM"}},
@@ -67,7 +67,7 @@ func TestExitFromShim(t *testing.T) {
 // exits 128+signo, and a process the signal really killed.
 func TestExitFromShim_RealProcesses(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
-		want := Exit{Code: -1, Signal: signalName(sig)}
+		want := Exit{Code: -1, Signal: SignalName(sig)}
 		code := 128 + int(sig)
 		ws := runStatus(t, exec.Command("sh", "-c", "exit "+strconv.Itoa(code)))
 		if diff := cmp.Diff(want, exitFromShim(ws)); diff != "" {
@@ -85,15 +85,15 @@ func TestExitFromShim_RealProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws := waitStatus(t, cmd)
-		if diff := cmp.Diff(Exit{Code: -1, Signal: signalName(sig)}, exitFromShim(ws)); diff != "" {
+		if diff := cmp.Diff(Exit{Code: -1, Signal: SignalName(sig)}, exitFromShim(ws)); diff != "" {
 			t.Errorf("sleep killed by %v: exit (-want +got):\n%s", sig, diff)
 		}
 		var b strings.Builder
 		if got, want := reportExit(&b, ws), 128+int(sig); got != want {
 			t.Errorf("reportExit for sleep killed by %v = %d, want %d", sig, got, want)
 		}
-		if e, ok := exitFromReport(b.String()); !ok || e.Signal != signalName(sig) {
-			t.Errorf("report %q read back as %+v, %v; want %s", b.String(), e, ok, signalName(sig))
+		if e, ok := exitFromReport(b.String()); !ok || e.Signal != SignalName(sig) {
+			t.Errorf("report %q read back as %+v, %v; want %s", b.String(), e, ok, SignalName(sig))
 		}
 	}
 }
@@ -137,7 +137,7 @@ func TestSignalName(t *testing.T) {
 		syscall.SIGSYS: "SIGSYS", syscall.SIGIO: "SIGIO", 34: "SIG34", 0: "SIG0", -1: "SIG-1",
 	}
 	for sig, want := range tests {
-		if got := signalName(sig); got != want {
+		if got := SignalName(sig); got != want {
 			t.Errorf("signalName(%d) = %q, want %q", int(sig), got, want)
 		}
 	}

@@ -128,7 +128,7 @@ func (t *processTask) signal(sig syscall.Signal) {
 func (t *processTask) run() {
 	r := bufio.NewReader(t.report)
 	t.started <- readLine(r) // buffered: never blocks
-	if err := waitExited(t.pgid); err != nil {
+	if err := WaitExited(t.pgid); err != nil {
 		t.log.Warn("waiting for task shim", "task", t.id, "err", err)
 	}
 	t.killLeftovers()

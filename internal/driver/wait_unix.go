@@ -34,7 +34,7 @@ type siginfo struct {
 // asked for.
 const stoppedPoll = 100 * time.Millisecond
 
-// waitExited blocks until process pid, a child of this process, has exited,
+// WaitExited blocks until process pid, a child of this process, has exited,
 // without reaping it: while it is a zombie its pid, and so the process group
 // id it leads, cannot be reused, and the group can be signalled safely.
 //
@@ -43,7 +43,7 @@ const stoppedPoll = 100 * time.Millisecond
 // so the guarantee is the same on both. waitid has been reported to return
 // for a stopped child on recent macOS although WSTOPPED was not asked for;
 // a status that is not an exit is therefore waited out, not trusted.
-func waitExited(pid int) error {
+func WaitExited(pid int) error {
 	for {
 		var info siginfo
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),

@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// waitExited returns once the child has exited but leaves it a zombie: its
+// WaitExited returns once the child has exited but leaves it a zombie: its
 // pid is still taken, and the exit status is still there for Wait.
 func TestWaitExited_LeavesZombie(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "exit 3")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitExited(cmd.Process.Pid); err != nil {
+	if err := WaitExited(cmd.Process.Pid); err != nil {
 		t.Fatalf("waitExited: %v", err)
 	}
 	if err := syscall.Kill(cmd.Process.Pid, 0); err != nil {
@@ -41,7 +41,7 @@ func TestWaitExited_IgnoresStoppedChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- waitExited(pid) }()
+	go func() { done <- WaitExited(pid) }()
 	select {
 	case err := <-done:
 		t.Fatalf("waitExited returned %v for a stopped child", err)
@@ -73,7 +73,7 @@ func TestWaitExited_IgnoresStoppedChild(t *testing.T) {
 }
 
 func TestWaitExited_NotAChild(t *testing.T) {
-	if err := waitExited(1); err != syscall.ECHILD {
+	if err := WaitExited(1); err != syscall.ECHILD {
 		t.Errorf("waitExited(1) = %v, want ECHILD", err)
 	}
 }

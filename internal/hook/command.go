@@ -10,12 +10,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shoalhq/shoal/internal/driver"
 )
 
 const (
@@ -38,13 +38,14 @@ func runCommand(ctx context.Context, h Hook, req Request) Result {
 		dir, _ = os.Getwd()
 	} else if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		why := "not a directory"
-		if err != nil {
-			why = pathErr(err).Error()
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			why = pe.Err.Error() // the errno: the path is in the message already
 		}
 		return failed(fmt.Sprintf("start %q: dir %q: %s", h.Command[0], h.Dir, why))
 	}
 	name := h.Command[0]
-	path, err := lookCommand(name, dir, envPath(env))
+	path, err := driver.LookCommand(name, dir, envPath(env))
 	if err != nil {
 		return failed(fmt.Sprintf("start %q: %v", name, err))
 	}
@@ -65,7 +66,7 @@ func runCommand(ctx context.Context, h Hook, req Request) Result {
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
-	go func() { _ = waitExited(pgid); close(exited) }()
+	go func() { _ = driver.WaitExited(pgid); close(exited) }()
 	var expired <-chan time.Time
 	if h.Timeout > 0 {
 		t := time.NewTimer(h.Timeout)
@@ -135,51 +136,6 @@ func envPath(env []string) string {
 	return ""
 }
 
-// lookCommand resolves name the way a shell would: a name with a slash
-// against dir, a bare name along pathList.
-func lookCommand(name, dir, pathList string) (string, error) {
-	if strings.Contains(name, "/") {
-		path := name
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		return path, checkExecutable(path)
-	}
-	for _, d := range filepath.SplitList(pathList) {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(dir, d) // "" and "." mean the working dir
-		}
-		path := filepath.Join(d, name)
-		if checkExecutable(path) == nil {
-			return path, nil
-		}
-	}
-	return "", exec.ErrNotFound
-}
-
-func checkExecutable(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return pathErr(err)
-	case fi.IsDir():
-		return syscall.EISDIR
-	case fi.Mode().Perm()&0o111 == 0:
-		return syscall.EACCES
-	}
-	return nil
-}
-
-// pathErr keeps the errno of a failed stat ("no such file or directory")
-// without repeating the path, which the caller words itself.
-func pathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // startReason is the errno text of a failed start, without the
 // "fork/exec <path>:" that the reason words itself.
 func startReason(err error) string {
@@ -196,42 +152,12 @@ func exitReason(ps *os.ProcessState) string {
 		return "not waited for"
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by " + signalName(ws.Signal())
+		return "killed by " + driver.SignalName(ws.Signal())
 	}
 	if code := ps.ExitCode(); code != 0 {
 		return fmt.Sprintf("exit status %d", code)
 	}
 	return ""
-}
-
-// signalNames names the signals a hook is likely to die of; others are
-// "SIG<n>".
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGHUP:  "SIGHUP",
-	syscall.SIGINT:  "SIGINT",
-	syscall.SIGQUIT: "SIGQUIT",
-	syscall.SIGILL:  "SIGILL",
-	syscall.SIGTRAP: "SIGTRAP",
-	syscall.SIGABRT: "SIGABRT",
-	syscall.SIGBUS:  "SIGBUS",
-	syscall.SIGFPE:  "SIGFPE",
-	syscall.SIGKILL: "SIGKILL",
-	syscall.SIGUSR1: "SIGUSR1",
-	syscall.SIGSEGV: "SIGSEGV",
-	syscall.SIGUSR2: "SIGUSR2",
-	syscall.SIGPIPE: "SIGPIPE",
-	syscall.SIGALRM: "SIGALRM",
-	syscall.SIGTERM: "SIGTERM",
-	syscall.SIGXCPU: "SIGXCPU",
-	syscall.SIGXFSZ: "SIGXFSZ",
-	syscall.SIGSYS:  "SIGSYS",
-}
-
-func signalName(s syscall.Signal) string {
-	if name, ok := signalNames[s]; ok {
-		return name
-	}
-	return "SIG" + strconv.Itoa(int(s))
 }
 
 // withOutput is why, followed by the last reasonLines non-empty lines of
