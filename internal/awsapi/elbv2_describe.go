@@ -40,6 +40,21 @@ func (q *qreq) elbPage() (marker string, size int, e *Error) {
 // something else is refused rather than misread.
 const elbMarkerPrefix = "shoal1:"
 
+// elbPage is the page of items (sorted by key) that starts at marker,
+// each as view shows it, and the marker of the next page ("" after the
+// last).
+func elbPage[T, X any](items []T, key func(T) string, marker string, size int, view func(T) X) (xlist[X], string, *Error) {
+	page, next, e := elbPaginate(items, key, marker, size)
+	if e != nil {
+		return nil, "", e
+	}
+	out := make(xlist[X], 0, len(page))
+	for _, it := range page {
+		out = append(out, view(it))
+	}
+	return out, next, nil
+}
+
 // elbPaginate returns the page of items (sorted by key) that starts at
 // marker, and the marker of the next page ("" after the last). A marker is
 // the key of the page's first item, encoded: a page stays where it was
@@ -121,15 +136,11 @@ func (a *api) elbDescribeLoadBalancers(ctx context.Context, q *qreq) (any, *Erro
 				strings.Join(unknown, ", "), v.n.cluster, strings.Join(have, ", ")))
 		}
 	}
-	page, next, e := elbPaginate(slices.Clone(lbs), elbLBKey, marker, size)
+	page, next, e := elbPage(slices.Clone(lbs), elbLBKey, marker, size, v.xLoadBalancer)
 	if e != nil {
 		return nil, e
 	}
-	res := describeLoadBalancersResult{LoadBalancers: xlist[xLoadBalancer]{}, NextMarker: next}
-	for _, lb := range page {
-		res.LoadBalancers = append(res.LoadBalancers, v.xLoadBalancer(lb))
-	}
-	return res, nil
+	return describeLoadBalancersResult{LoadBalancers: page, NextMarker: next}, nil
 }
 
 type describeListenersResult struct {
@@ -166,15 +177,11 @@ func (a *api) elbDescribeListeners(ctx context.Context, q *qreq) (any, *Error) {
 	default:
 		return nil, elbValidation("you must specify either listener ARNs or a load balancer ARN")
 	}
-	page, next, e := elbPaginate(ls, elbListenerKey, marker, size)
+	page, next, e := elbPage(ls, elbListenerKey, marker, size, v.xListener)
 	if e != nil {
 		return nil, e
 	}
-	res := describeListenersResult{Listeners: xlist[xListener]{}, NextMarker: next}
-	for _, l := range page {
-		res.Listeners = append(res.Listeners, v.xListener(l))
-	}
-	return res, nil
+	return describeListenersResult{Listeners: page, NextMarker: next}, nil
 }
 
 type describeListenerCertificatesResult struct {
@@ -209,16 +216,14 @@ func (a *api) elbDescribeListenerCertificates(ctx context.Context, q *qreq) (any
 			certs = append(certs, cert{i, v.n.certificateARN(c.CertFile)})
 		}
 	}
-	page, next, e := elbPaginate(certs, func(c cert) string { return fmt.Sprintf("%04d", c.i) }, marker, size)
+	page, next, e := elbPage(certs, func(c cert) string { return fmt.Sprintf("%04d", c.i) }, marker, size, func(c cert) xCertificate {
+		isDefault := c.i == 0
+		return xCertificate{CertificateArn: c.arn, IsDefault: &isDefault}
+	})
 	if e != nil {
 		return nil, e
 	}
-	res := describeListenerCertificatesResult{Certificates: xlist[xCertificate]{}, NextMarker: next}
-	for _, c := range page {
-		isDefault := c.i == 0
-		res.Certificates = append(res.Certificates, xCertificate{CertificateArn: c.arn, IsDefault: &isDefault})
-	}
-	return res, nil
+	return describeListenerCertificatesResult{Certificates: page, NextMarker: next}, nil
 }
 
 type describeRulesResult struct {
@@ -258,15 +263,11 @@ func (a *api) elbDescribeRules(ctx context.Context, q *qreq) (any, *Error) {
 	default:
 		return nil, elbValidation("you must specify either a listener ARN or rule ARNs")
 	}
-	page, next, e := elbPaginate(refs, elbRuleKey, marker, size)
+	page, next, e := elbPage(refs, elbRuleKey, marker, size, v.xRuleOf)
 	if e != nil {
 		return nil, e
 	}
-	res := describeRulesResult{Rules: xlist[xRule]{}, NextMarker: next}
-	for _, r := range page {
-		res.Rules = append(res.Rules, v.xRuleOf(r))
-	}
-	return res, nil
+	return describeRulesResult{Rules: page, NextMarker: next}, nil
 }
 
 type describeTargetGroupsResult struct {
@@ -329,15 +330,11 @@ func (a *api) elbDescribeTargetGroups(ctx context.Context, q *qreq) (any, *Error
 				strings.Join(unknown, ", "), v.n.cluster, strings.Join(v.tgs, ", ")))
 		}
 	}
-	page, next, e := elbPaginate(tgs, func(s string) string { return s }, marker, size)
+	page, next, e := elbPage(tgs, func(s string) string { return s }, marker, size, v.xTargetGroup)
 	if e != nil {
 		return nil, e
 	}
-	res := describeTargetGroupsResult{TargetGroups: xlist[xTargetGroup]{}, NextMarker: next}
-	for _, name := range page {
-		res.TargetGroups = append(res.TargetGroups, v.xTargetGroup(name))
-	}
-	return res, nil
+	return describeTargetGroupsResult{TargetGroups: page, NextMarker: next}, nil
 }
 
 type elbAttributesResult struct {
