@@ -20,7 +20,7 @@ import (
 // A file others may read is refused rather than used: the secret would be
 // anyone's on the machine.
 func LoadOrCreateCredentials(path string) (Credentials, error) {
-	c, err := loadCredentials(path)
+	c, err := LoadCredentials(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, err
 	}
@@ -32,16 +32,16 @@ func LoadOrCreateCredentials(path string) (Credentials, error) {
 	case errors.Is(err, fs.ErrExist):
 		// Another shoal created the file first: use its keys, so that
 		// both serve the same ones.
-		return loadCredentials(path)
+		return LoadCredentials(path)
 	case err != nil:
 		return Credentials{}, err
 	}
 	return c, nil
 }
 
-// loadCredentials reads and checks the file at path; an error wrapping
+// LoadCredentials reads and checks the file at path; an error wrapping
 // fs.ErrNotExist means there is none.
-func loadCredentials(path string) (Credentials, error) {
+func LoadCredentials(path string) (Credentials, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Credentials{}, err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,7 +100,11 @@ func runAWSEnv(ctx context.Context, e *env, args []string) error {
 	if st.AWSEndpoint == "" {
 		return fmt.Errorf("the running stack %s does not serve the AWS API: it has aws_api.enabled: false", st.Stack)
 	}
-	creds, err := readCredentials(filepath.Join(*dir, awsCredentialsFile))
+	path := filepath.Join(*dir, awsCredentialsFile)
+	creds, err := awsapi.LoadCredentials(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: shoal up makes it when it starts the AWS API", path)
+	}
 	if err != nil {
 		return err
 	}
@@ -115,20 +118,4 @@ func runAWSEnv(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "export AWS_ENDPOINT_URL=%s\n", v.EndpointURL)
 	fmt.Fprintf(e.stdout, "# Run: eval \"$(shoal aws-env)\". AWS CLI before 2.13 ignores AWS_ENDPOINT_URL: pass --endpoint-url \"$AWS_ENDPOINT_URL\".\n")
 	return nil
-}
-
-// readCredentials reads the access key shoal up made, without making one.
-func readCredentials(path string) (awsapi.Credentials, error) {
-	var c awsapi.Credentials
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, fmt.Errorf("%s does not exist: shoal up makes it when it starts the AWS API", path)
-	}
-	if err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("%s: %v", path, err)
-	}
-	return c, nil
 }
