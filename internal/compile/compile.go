@@ -216,14 +216,17 @@ func loadBalancer(s *spec.Stack) proxy.Config {
 
 func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) proxy.ListenerConfig {
 	lc := proxy.ListenerConfig{
-		Name:          name,
-		Address:       net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
-		Protocol:      l.Protocol,
-		IdleTimeout:   lb.IdleTimeout.D(),
-		Routes:        routing.Listener{Scheme: l.Protocol, Default: action(l.DefaultAction)},
-		Headers:       headers(l.Headers),
-		XFF:           lb.XFFHeaderProcessing,
-		XFFClientPort: lb.XFFClientPort,
+		Name:              name,
+		Address:           net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
+		Protocol:          l.Protocol,
+		IdleTimeout:       lb.IdleTimeout.D(),
+		HeaderReadTimeout: lb.HeaderReadTimeout.D(),
+		ClientKeepAlive:   lb.ClientKeepAlive.D(),
+		DesyncMode:        lb.DesyncMitigationMode,
+		Routes:            routing.Listener{Scheme: l.Protocol, Default: action(l.DefaultAction)},
+		Headers:           headers(l.Headers),
+		XFF:               lb.XFFHeaderProcessing,
+		XFFClientPort:     lb.XFFClientPort,
 	}
 	for _, c := range l.Certificates {
 		lc.Certificates = append(lc.Certificates, proxy.Certificate{

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shoalhq/shoal/internal/httpwire"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -66,6 +67,7 @@ type Collector struct {
 	target2xx, target3xx, target4xx, target5xx, elb5xx     *prometheus.Desc
 	healthy, unhealthy                                     *prometheus.Desc
 	activeConnections, newConnections, rejectedConnections *prometheus.Desc
+	nonCompliant                                           *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -101,7 +103,10 @@ func NewCollector(src Source) *Collector {
 		newConnections: desc("NewConnectionCount",
 			"Client connections accepted by the load balancer's listeners (ALB NewConnectionCount).", lb),
 		rejectedConnections: desc("RejectedConnectionCount",
-			"Client connections refused for lack of capacity; 0, as shoal has no connection cap (ALB RejectedConnectionCount).", lb),
+			"Client connections refused, or shed while they had not sent a request yet, because the load balancer had its maximum of connections (ALB RejectedConnectionCount).", lb),
+		nonCompliant: prometheus.NewDesc(Prefix+"DesyncMitigationMode_NonCompliant_Request_Count",
+			"Requests that were not compliant with RFC 7230, by desync classification: Acceptable, Ambiguous or Severe (ALB DesyncMitigationMode_NonCompliant_Request_Count, split by class).",
+			[]string{labelLoadBalancer, "classification"}, nil),
 	}
 }
 
@@ -111,7 +116,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.requests, c.requestsPerTarget, c.responseTime,
 		c.target2xx, c.target3xx, c.target4xx, c.target5xx, c.elb5xx,
 		c.healthy, c.unhealthy,
-		c.activeConnections, c.newConnections, c.rejectedConnections,
+		c.activeConnections, c.newConnections, c.rejectedConnections, c.nonCompliant,
 	} {
 		ch <- d
 	}
@@ -175,6 +180,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.activeConnections, n.Active, lb)
 		counter(c.newConnections, n.New, lb)
 		counter(c.rejectedConnections, n.Rejected, lb)
+		for _, k := range []httpwire.Class{httpwire.Acceptable, httpwire.Ambiguous, httpwire.Severe} {
+			counter(c.nonCompliant, n.NonCompliant[k], lb, k.String())
+		}
 	}
 }
 

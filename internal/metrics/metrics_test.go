@@ -150,7 +150,7 @@ func TestCollector_ExactValues(t *testing.T) {
 			{Group: "web", Target: "127.0.0.5:4002", State: proxy.StateHealthy, Requests: 1},
 		},
 		conns: map[string]proxy.ConnectionCounts{
-			"public":   {Active: 3, New: 120},
+			"public":   {Active: 3, New: 120, Rejected: 7, NonCompliant: [4]uint64{0, 4, 2, 1}},
 			"internal": {},
 		},
 	}
@@ -187,10 +187,17 @@ func TestCollector_ExactValues(t *testing.T) {
 
 		p + "ActiveConnectionCount{load_balancer=public}":     3,
 		p + "NewConnectionCount{load_balancer=public}":        120,
-		p + "RejectedConnectionCount{load_balancer=public}":   0,
+		p + "RejectedConnectionCount{load_balancer=public}":   7,
 		p + "ActiveConnectionCount{load_balancer=internal}":   0,
 		p + "NewConnectionCount{load_balancer=internal}":      0,
 		p + "RejectedConnectionCount{load_balancer=internal}": 0,
+
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Acceptable,load_balancer=public}":   4,
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Ambiguous,load_balancer=public}":    2,
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Severe,load_balancer=public}":       1,
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Acceptable,load_balancer=internal}": 0,
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Ambiguous,load_balancer=internal}":  0,
+		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Severe,load_balancer=internal}":     0,
 	}
 	apiBuckets := map[string]float64{
 		"0.0001": 1, "0.00025": 1, "0.0005": 1, "0.001": 2, "0.0025": 3, "0.005": 5,
@@ -215,6 +222,7 @@ func TestCollector_ExactValues(t *testing.T) {
 		"HTTPCode_Target_4XX_Count": "counter", "HTTPCode_Target_5XX_Count": "counter",
 		"HTTPCode_ELB_5XX_Count": "counter", "HealthyHostCount": "gauge", "UnHealthyHostCount": "gauge",
 		"ActiveConnectionCount": "gauge", "NewConnectionCount": "counter", "RejectedConnectionCount": "counter",
+		"DesyncMitigationMode_NonCompliant_Request_Count": "counter",
 	}
 	for name, typ := range maps.Clone(wantTypes) {
 		delete(wantTypes, name)

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shoalhq/shoal/internal/httpwire"
 	"github.com/shoalhq/shoal/internal/routing"
 )
 
@@ -211,6 +212,8 @@ type logEntry struct {
 	status    int
 	headerLen int64
 	bodyLen   int64
+	// verdict is the front end's desync classification of the request.
+	verdict httpwire.Verdict
 }
 
 // entryOf is the request's log entry, nil when its listener does not log.
@@ -379,6 +382,9 @@ func (al *accessLog) finish(e *logEntry, r *http.Request, rt *route) {
 	v[24] = dash(e.reason)
 	v[25], v[26] = v[4], v[9]
 	v[27], v[28], v[29] = "-", "-", "-"
+	if e.verdict.Class != httpwire.Compliant {
+		v[27], v[28] = e.verdict.Class.String(), dash(e.verdict.Reason)
+	}
 	al.write(&v)
 }
 

@@ -96,7 +96,7 @@ func logConfig(path, format string) Config {
 				{Priority: 30, Conditions: path1("/down"), Action: forward("down")},
 			}},
 		}},
-		TargetGroups: map[string]TargetGroupConfig{"api": testGroup(), "down": testGroup()},
+		TargetGroups: map[string]TargetGroupConfig{"api": testGroup(), "down": failFastGroup()},
 	}
 }
 
@@ -120,6 +120,7 @@ func TestAccessLog_FieldsOfEachAction(t *testing.T) {
 			if err := lb.Register("down", down); err != nil {
 				t.Fatal(err)
 			}
+			settleTargets(t, lb)
 			base := "http://" + lb.ListenerAddrs()[0]
 			port := lb.ListenerAddrs()[0][strings.LastIndexByte(lb.ListenerAddrs()[0], ':')+1:]
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -248,6 +249,7 @@ func TestAccessLog_FlushedWithinASecond(t *testing.T) {
 	if err := lb.Register("api", bk.addr); err != nil {
 		t.Fatal(err)
 	}
+	settleTargets(t, lb)
 	resp, err := http.Get("http://" + lb.ListenerAddrs()[0] + "/")
 	if err != nil {
 		t.Fatal(err)

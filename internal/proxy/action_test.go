@@ -41,6 +41,7 @@ func newRouted(t *testing.T, rules routing.Listener, groups ...string) *routed {
 			t.Fatal(err)
 		}
 	}
+	settleTargets(t, b)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &routed{b: b, base: "http://" + b.ListenerAddrs()[0],

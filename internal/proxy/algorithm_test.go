@@ -30,7 +30,7 @@ func idleGroup(tb testing.TB, tg TargetGroupConfig, n int) *targetGroup {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i := range n {
-		t := newTarget(fmt.Sprintf("127.0.0.1:%d", 20000+i), health{state: StateHealthy}, d.dial)
+		t := newTarget(fmt.Sprintf("127.0.0.1:%d", 20000+i), health{state: StateHealthy}, d.dial, defaultMaxConnsPerTarget)
 		g.targets[t.addr] = t
 	}
 	g.publishLocked()

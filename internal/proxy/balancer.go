@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/clock"
+	"github.com/shoalhq/shoal/internal/httpwire"
 	"github.com/shoalhq/shoal/internal/routing"
 )
 
@@ -50,6 +51,13 @@ type Options struct {
 	// AccessLogConfig.Path is "-", whole lines at a time, at least every
 	// second. Default: os.Stdout.
 	AccessLogStdout io.Writer
+	// MaxClientConns caps the client connections of all listeners
+	// together (see gate.go). Default: half the process's file-descriptor
+	// limit left after a reserve of 512.
+	MaxClientConns int
+	// MaxConnsPerTarget caps the connections to one target (see wire.go).
+	// Default: 1024.
+	MaxConnsPerTarget int
 }
 
 // DialFunc dials addr on network, like net.Dialer.DialContext.
@@ -63,6 +71,7 @@ type Balancer struct {
 	cancel context.CancelFunc
 	table  atomic.Pointer[routingTable]
 	closed atomic.Bool
+	gate   gate
 
 	mu        sync.Mutex           // serializes Prepare, Commit and Close
 	gen       uint64               // counts commits
@@ -97,8 +106,14 @@ type route struct {
 	// and public keys it answers.
 	oidc        []*routing.OIDCAction
 	idleTimeout time.Duration
-	port        string
-	scheme      string
+	// headerReadTimeout bounds the reading of a request head, and
+	// clientKeepAlive a client connection's life.
+	headerReadTimeout, clientKeepAlive time.Duration
+	desync                             desyncMode
+	// conns are the counters of the listener's load balancer.
+	conns  *connCounters
+	port   string
+	scheme string
 	// xff is the listener's X-Forwarded-For mode (XFFAppend when ""), and
 	// xffPort whether append writes the client's port too.
 	xff     string
@@ -113,6 +128,7 @@ type route struct {
 func New(opts Options) *Balancer {
 	b := &Balancer{listeners: map[string]*listener{}, groups: map[string]*targetGroup{}, conns: map[string]*connCounters{},
 		logs: map[string]*logWriter{}, logStdout: cmp.Or[io.Writer](opts.AccessLogStdout, os.Stdout)}
+	b.gate.max = cmp.Or(opts.MaxClientConns, defaultMaxConns(fileLimit()))
 	b.d = deps{
 		clock:   cmp.Or[clock.Clock](opts.Clock, clock.Real{}),
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
@@ -122,6 +138,7 @@ func New(opts Options) *Balancer {
 		// restart re-picks every sticky client once.
 		cookieKey: newCookieKey(),
 		dial:      opts.Dial,
+		maxConns:  cmp.Or(opts.MaxConnsPerTarget, defaultMaxConnsPerTarget),
 	}
 	if b.d.dial == nil {
 		b.d.dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
@@ -279,10 +296,13 @@ func (c *Change) Commit() error {
 	groups := b.nextGroupsLocked(c.cfg.TargetGroups)
 	table := newRoutingTable(c.cfg, c.next, groups, b.logs)
 	table.conns = b.connCountersLocked(c.cfg.Listeners, c.next)
+	for _, lc := range c.cfg.Listeners {
+		table.routes[c.next[listenerKey(lc)]].conns = table.conns[loadBalancerName(lc.Name)]
+	}
 	b.table.Store(table)
 	c.certs.install(c.next)
 	for _, l := range c.bound {
-		l.start(router{b, l}, table.routes[l].idleTimeout, b.d.log, &b.wg)
+		l.start(b, table.routes[l].idleTimeout, b.d.log, &b.wg)
 	}
 	b.retireLocked(c.next, groups)
 	b.listeners, b.groups = c.next, groups
@@ -367,7 +387,10 @@ func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *r
 	rt := &route{
 		name: lc.Name, table: table, forwards: map[int]*forwardTo{}, oidc: oidcActions(routes),
 		idleTimeout: lc.IdleTimeout, port: l.port, scheme: cmp.Or(lc.Protocol, "http"),
-		xff: cmp.Or(lc.XFF, XFFAppend), xffPort: lc.XFFClientPort,
+		headerReadTimeout: cmp.Or(lc.HeaderReadTimeout, defaultHeaderReadTimeout),
+		clientKeepAlive:   cmp.Or(lc.ClientKeepAlive, defaultClientKeepAlive),
+		desync:            parseDesyncMode(lc.DesyncMode),
+		xff:               cmp.Or(lc.XFF, XFFAppend), xffPort: lc.XFFClientPort,
 		headers: newResponseHeaders(lc.Headers),
 	}
 	if a := routes.Default; a.Type == routing.Forward {
@@ -407,7 +430,14 @@ type router struct {
 
 var _ http.Handler = router{}
 
+// ServeHTTP serves the requests of the HTTP/2 server, which net/http has
+// parsed: they are compliant by construction.
 func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rr.serve(w, r, httpwire.Verdict{})
+}
+
+// serve routes r, whose head the front end classified v.
+func (rr router) serve(w http.ResponseWriter, r *http.Request, v httpwire.Verdict) {
 	rt := rr.b.table.Load().routes[rr.l]
 	if rt == nil { // the listener is being retired
 		writeError(w, http.StatusServiceUnavailable)
@@ -416,6 +446,7 @@ func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var e *logEntry
 	if rt.log != nil {
 		e, w, r = rt.log.begin(w, r)
+		e.verdict = v
 		defer rt.log.finish(e, r, rt)
 	}
 	if rt.headers != nil {
@@ -433,6 +464,19 @@ func (rr router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.priority, e.action, e.auth = priority, a.Type, a.Auth != nil
 	}
 	rt.act(w, r, &req, a, priority, &rr.b.d)
+}
+
+// refuse answers r with status without routing it (a request the desync
+// mitigation mode refuses, or a method ALB does not take), logging it with
+// its classification.
+func (rr router) refuse(w http.ResponseWriter, r *http.Request, v httpwire.Verdict, status int) {
+	if rt := rr.b.table.Load().routes[rr.l]; rt != nil && rt.log != nil {
+		var e *logEntry
+		e, w, r = rt.log.begin(w, r)
+		e.verdict = v
+		defer rt.log.finish(e, r, rt)
+	}
+	writeError(w, status)
 }
 
 // ListenerAddrs returns the bound address of every listener, in Config

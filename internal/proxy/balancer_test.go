@@ -30,7 +30,8 @@ func TestBalancer_OnlyHealthyTargetsGetTraffic(t *testing.T) {
 	h := newHarness(t, testGroup(), 0)
 	a, b, sick := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "sick")
 	sick.health.Store(http.StatusServiceUnavailable)
-	h.register(a.addr, b.addr, sick.addr)
+	h.register(a.addr, b.addr)
+	h.registerOnly(sick.addr)
 	h.settle(3)
 	if got := h.countBodies(20); !cmp.Equal(got, map[string]int{"a": 10, "b": 10}) {
 		t.Errorf("with sick still initial: got %v, want a and b 10 each", got)
@@ -47,7 +48,7 @@ func TestBalancer_FailsOpenWhenNoTargetIsHealthy(t *testing.T) {
 	a, b := newBackend(t, "a"), newBackend(t, "b")
 	a.health.Store(http.StatusInternalServerError)
 	b.health.Store(http.StatusInternalServerError)
-	h.register(a.addr, b.addr)
+	h.registerOnly(a.addr, b.addr)
 	h.settle(2)
 	h.tick(2)
 	h.waitState(a.addr, StateUnhealthy)
@@ -226,6 +227,7 @@ func TestBalancer_CloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	settleTargets(t, b)
 	for range 4 {
 		if resp, err := client.Get(url + "/"); err == nil {
 			resp.Body.Close()

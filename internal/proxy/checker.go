@@ -119,6 +119,8 @@ func (c *flaggingConn) Read(p []byte) (int, error) {
 // response; connected whether the connection was made.
 func (p probe) classify(ctx context.Context, err error, notHTTP, connected bool) checkResult {
 	switch {
+	case isResourceError(err):
+		return p.failDetail(causeInternal, errDetail(err))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
 		return p.fail(causeTimeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -134,6 +136,14 @@ func (p probe) classify(ctx context.Context, err error, notHTTP, connected bool)
 		return p.failDetail(causeConnect, errDetail(err))
 	}
 	return p.failDetail(causeOther, errDetail(err))
+}
+
+// isResourceError reports whether err is this process running out of a
+// resource (file descriptors, memory, buffers) rather than anything the
+// target did.
+func isResourceError(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // errDetail is what err says went wrong, without the request or the
@@ -193,6 +203,10 @@ func (c *checker) run(ctx context.Context) {
 		r := c.g.checks.check(ctx, c.t.addr, s)
 		if ctx.Err() != nil {
 			return
+		}
+		if r.cause == causeInternal {
+			c.g.d.log.Warn("health check not made", "target_group", c.g.name, "target", c.t.addr,
+				"reason", ReasonInternalError, "err", r.detail)
 		}
 		c.g.observe(c.t, r)
 		if !c.wait(ctx, s.interval-clk.Now().Sub(start)) {

@@ -306,7 +306,7 @@ func TestChecker_RefusedTargetTurnsUnhealthyWithTheAddress(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	h.register(addr)
+	h.registerOnly(addr)
 	h.settle(1)
 	h.waitState(addr, StateInitial) // 1 failure of 2
 	h.tick(1)

@@ -41,11 +41,22 @@ type ListenerConfig struct {
 	// TargetGroup, when Routes has no default action, is the default
 	// action: forward to this group (a shorthand for tests and tools).
 	TargetGroup string
-	// IdleTimeout is how long to wait for a target to start answering
-	// before giving up with 504, and how long an idle client connection is
-	// kept. A listener kept across Apply takes a changed value for the 504
-	// at once, but keeps the client-side idle timeout it was started with.
+	// IdleTimeout is ALB's idle timeout: a request whose connections, to
+	// the client and to the target, carried no data either way for this
+	// long ends (504 when the target had not started answering), and a
+	// client connection idle this long between requests closes. A kept
+	// listener takes a changed value at its next request (its HTTP/2
+	// connections keep the one it started with).
 	IdleTimeout time.Duration
+	// HeaderReadTimeout bounds the time a client takes to send a request
+	// head. Default: 10 s.
+	HeaderReadTimeout time.Duration
+	// ClientKeepAlive is the longest a client connection stays open (ALB's
+	// client_keep_alive.seconds). Default: 3600 s.
+	ClientKeepAlive time.Duration
+	// DesyncMode is ALB's routing.http.desync_mitigation_mode: DesyncMonitor,
+	// DesyncDefensive ("" too) or DesyncStrictest.
+	DesyncMode string
 	// AccessLog is the listener's access log; nil: none.
 	AccessLog *AccessLogConfig
 	// XFF is what the listener does with a request's X-Forwarded-For:
@@ -221,6 +232,9 @@ func (c Config) validate() error {
 			if err := l.AccessLog.validate(); err != nil {
 				return fmt.Errorf("listener %s: %v", l.Name, err)
 			}
+		}
+		if !slices.Contains([]string{"", DesyncMonitor, DesyncDefensive, DesyncStrictest}, l.DesyncMode) {
+			return fmt.Errorf("listener %s: desync mitigation mode %q: want %s, %s or %s", l.Name, l.DesyncMode, DesyncMonitor, DesyncDefensive, DesyncStrictest)
 		}
 		if l.IdleTimeout <= 0 {
 			return fmt.Errorf("listener %s: idle timeout %v: want more than 0", l.Name, l.IdleTimeout)

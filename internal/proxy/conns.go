@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"net"
+
+	"github.com/shoalhq/shoal/internal/httpwire"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -25,22 +27,47 @@ type ConnectionCounts struct {
 	// New is how many client connections were accepted (ALB
 	// NewConnectionCount).
 	New uint64
-	// Rejected is how many connections were refused for lack of capacity
-	// (ALB RejectedConnectionCount): always 0, as the balancer has no
-	// connection cap.
+	// Rejected is how many connections were refused or shed for lack of
+	// capacity (ALB RejectedConnectionCount; see gate.go).
 	Rejected uint64
+	// NonCompliant counts the requests that were not compliant, by their
+	// desync class (ALB DesyncMitigationMode_NonCompliant_Request_Count,
+	// split by class): index 1 acceptable, 2 ambiguous, 3 severe (index 0
+	// stays 0).
+	NonCompliant [4]uint64
 }
 
 // connCounters are the live counters of one load balancer's connections.
 // They outlive configuration changes: a load balancer removed and
 // configured again goes on counting where it was.
 type connCounters struct {
-	accepted atomic.Uint64
-	active   atomic.Int64
+	accepted     atomic.Uint64
+	active       atomic.Int64
+	rejected     atomic.Uint64
+	nonCompliant [4]atomic.Uint64 // by httpwire.Class
 }
 
 func (c *connCounters) read() ConnectionCounts {
-	return ConnectionCounts{Active: c.active.Load(), New: c.accepted.Load()}
+	cc := ConnectionCounts{Active: c.active.Load(), New: c.accepted.Load(), Rejected: c.rejected.Load()}
+	for i := range c.nonCompliant {
+		cc.NonCompliant[i] = c.nonCompliant[i].Load()
+	}
+	return cc
+}
+
+// reject counts a connection refused or shed; c may be nil.
+func (c *connCounters) reject() {
+	if c != nil {
+		c.rejected.Add(1)
+	}
+}
+
+// classified counts a request of class k that was not compliant; c may be
+// nil.
+func (c *connCounters) classified(k httpwire.Class) {
+	if c != nil && k != httpwire.Compliant && int(k) < len(c.nonCompliant) {
+		c.nonCompliant[k].Add(1)
+	}
 }
 
 // track counts a newly accepted connection and returns it wrapped, so that

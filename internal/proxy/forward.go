@@ -72,8 +72,19 @@ func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeError(w, http.StatusServiceUnavailable)
 		return
 	}
-	defer t.release()
-	t.forward(w, r, rt, u)
+	if u.http2() || isUpgrade(r) {
+		defer t.release()
+		t.forward(w, r, rt, u)
+		return
+	}
+	g.forwardWire(w, r, rt, u, t)
+}
+
+// isUpgrade reports whether r asks to switch protocols (a WebSocket):
+// those go through httputil.ReverseProxy, which joins the two
+// connections.
+func isUpgrade(r *http.Request) bool {
+	return r.Header["Upgrade"] != nil && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
 // forward proxies r to t the way u says, counting it in t.requests first:
@@ -253,9 +264,7 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL, f *forwarding, now time
 		proto, port, xff, xffPort = f.proto, f.rt.port, f.rt.xff, f.rt.xffPort
 	}
 	setForwarded(pr.Out.Header, pr.In, proto, port, xff, xffPort)
-	if pr.Out.Header.Get(traceHeader) == "" {
-		pr.Out.Header.Set(traceHeader, newTraceID(now))
-	}
+	pr.Out.Header.Set(traceHeader, traceValue(pr.In.Header.Get(traceHeader), now))
 }
 
 // setForwarded sets X-Forwarded-For the way the listener's mode says, and

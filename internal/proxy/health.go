@@ -36,6 +36,9 @@ const (
 	// ReasonNotRegistered is the reason of a target that has finished
 	// draining: AWS reports a deregistered target as unused with this code.
 	ReasonNotRegistered Reason = "Target.NotRegistered"
+	// ReasonInternalError is ALB's code for a check that failed for the
+	// load balancer's own reasons.
+	ReasonInternalError Reason = "Elb.InternalError"
 )
 
 // String returns the reason code.
@@ -94,6 +97,10 @@ const (
 	causeNotHTTP                   // an answer that is not HTTP
 	causeConnect                   // the connection failed otherwise
 	causeOther                     // any other error
+	// causeInternal: the check could not be made for shoal's own reasons
+	// (out of file descriptors or memory). ALB reports Elb.InternalError;
+	// shoal never counts it against the target (see observe).
+	causeInternal
 )
 
 // probe is one health check to make: GET path at addr (host:port) within
@@ -144,6 +151,8 @@ func (r checkResult) reason() Reason {
 		return ReasonResponseCodeMismatch
 	case causeTimeout:
 		return ReasonTimeout
+	case causeInternal:
+		return ReasonInternalError
 	}
 	// AWS: "the load balancer received an error while establishing a
 	// connection to the target or the target response was malformed".
@@ -179,6 +188,8 @@ func (r checkResult) description() string {
 			descFailedHealthChecks, p.addr)
 	case causeConnect:
 		return fmt.Sprintf("%s: connection failed at %s: %s", descFailedHealthChecks, p.addr, r.detail)
+	case causeInternal:
+		return fmt.Sprintf("The health check of %s could not be made for shoal's own reasons (%s); not counted against the target", p.addr, r.detail)
 	}
 	return fmt.Sprintf("%s: GET %s failed at %s: %s", descFailedHealthChecks, p.path, p.addr, r.detail)
 }
@@ -225,6 +236,9 @@ func (h health) observe(r checkResult, th thresholds, now time.Time) health {
 	default:
 		return h // draining and unused targets are not checked
 	}
+	if r.cause == causeInternal {
+		return h // shoal's failure, not the target's: no streak changes
+	}
 	if r.pass() {
 		h.passes, h.fails = h.passes+1, 0
 		// One pass is enough to leave initial.
@@ -241,6 +255,14 @@ func (h health) observe(r checkResult, th thresholds, now time.Time) health {
 		h = h.enter(StateUnhealthy, r.reason(), r.description(), now)
 	}
 	return h
+}
+
+// takeOut is the health of a healthy target after a request found it
+// refusing connections (see targetGroup.refused): unhealthy at once, the
+// failure counting as one failed check.
+func (h health) takeOut(r checkResult, now time.Time) health {
+	h.passes, h.fails = 0, h.fails+1
+	return h.enter(StateUnhealthy, r.reason(), r.description()+" (seen by a request, which went to another target: shoal takes such a target out at once, without waiting for its health checks)", now)
 }
 
 // drain is the health of a target being deregistered.

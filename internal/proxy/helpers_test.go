@@ -173,7 +173,55 @@ func (h *harness) eventsOf(addr string) []HealthChange {
 	return out
 }
 
+// register registers the targets and waits for each to pass its first
+// health check: targets still initial get no traffic.
 func (h *harness) register(addrs ...string) {
+	h.t.Helper()
+	h.registerOnly(addrs...)
+	for _, a := range addrs {
+		h.waitState(a, StateHealthy)
+	}
+}
+
+// registerAs registers a target that a test expects to answer code: one
+// expected to fail (502) must fail its health checks too, and is waited
+// for until unhealthy, when the group fails open to it (the group should
+// be a failFastGroup); any other until healthy.
+func (h *harness) registerAs(addr string, code int) {
+	h.t.Helper()
+	if code != http.StatusBadGateway {
+		h.register(addr)
+		return
+	}
+	h.registerOnly(addr)
+	h.waitState(addr, StateUnhealthy)
+}
+
+// failFastGroup is a testGroup whose targets turn unhealthy at their first
+// failed check.
+func failFastGroup() TargetGroupConfig {
+	g := testGroup()
+	g.HealthCheck.UnhealthyThreshold = 1
+	return g
+}
+
+// settleTargets waits until no target of b is initial: targets still
+// initial get no traffic. A target meant to fail must be in a
+// failFastGroup.
+func settleTargets(t *testing.T, b *Balancer) {
+	t.Helper()
+	waitFor(t, "no target initial", func() bool {
+		for _, th := range b.Targets() {
+			if th.State == StateInitial {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// registerOnly registers the targets, without waiting for their checks.
+func (h *harness) registerOnly(addrs ...string) {
 	h.t.Helper()
 	for _, a := range addrs {
 		if err := h.b.Register("api", a); err != nil {

@@ -229,6 +229,7 @@ func newJWTHarness(t *testing.T, jwksURL string, claims ...routing.ClaimCheck) *
 	if err := b.Register("api", backend.Listener.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
+	settleTargets(t, b)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	h.base, h.client = "http://"+b.ListenerAddrs()[0], &http.Client{Transport: tr}

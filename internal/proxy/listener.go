@@ -3,22 +3,24 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// listener is one bound address with the HTTP server that takes its
-// connections. It outlives Apply calls that keep its address: only the
-// routing table and its certificates change under it.
+// listener is one bound address, whose connections shoal's HTTP/1.1 front
+// end serves (server.go), handing those that choose HTTP/2 to a net/http
+// server. It outlives Apply calls that keep its address: only the routing
+// table and its certificates change under it.
 type listener struct {
 	ln   net.Listener
 	port string // the bound port, also when 0 was asked for
-	srv  *http.Server
+	// h2 serves the https connections that chose HTTP/2 by ALPN.
+	h2 *h2Server
 	// certs are the certificates of an https listener, nil while it is
 	// http. Commit installs them; each accepted connection reads them to
 	// know whether to speak TLS, and each handshake to pick one, so that a
@@ -29,6 +31,13 @@ type listener struct {
 	// by Commit before the listener serves, and again when a change moves
 	// it to another load balancer (nil: not counted).
 	conns atomic.Pointer[connCounters]
+	// closing is set once the listener shuts down: connections finish
+	// the request they serve and close.
+	closing atomic.Bool
+
+	mu      sync.Mutex
+	served  map[*serverConn]struct{}
+	drained chan struct{} // closed when served empties during a shutdown
 }
 
 // listenerKey identifies a listener across Apply calls: its address, or
@@ -46,7 +55,7 @@ func bindListener(ctx context.Context, addr string) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{ln: ln, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	l := &listener{ln: ln, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), served: map[*serverConn]struct{}{}}
 	l.tls = newTLSConfig(l.certs.Load)
 	return l, nil
 }
@@ -55,62 +64,122 @@ func bindListener(ctx context.Context, addr string) (*listener, error) {
 // may have in flight: 128, as ALB.
 const maxConcurrentStreams = 128
 
-// start serves the listener on a goroutine counted by wg. The idle timeout
-// closes client connections that stay idle between requests (HTTP/2 ones
-// too: PING frames do not count as activity, as on ALB), and bounds the
-// wait for a request's headers and for a TLS handshake.
+// start serves the listener on goroutines counted by wg: the accept loop
+// and the HTTP/2 server. The HTTP/2 server's idle timeout closes client
+// connections that stay idle between requests (PING frames do not count
+// as activity, as on ALB).
 //
 // HTTP/2 is offered by ALPN on TLS connections only: cleartext HTTP/2 is
 // not served, as ALB does not.
-func (l *listener) start(h http.Handler, idle time.Duration, log *slog.Logger, wg *sync.WaitGroup) {
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetHTTP2(true)
-	l.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: idle,
-		IdleTimeout:       idle,
-		TLSConfig:         l.tls,
-		Protocols:         &protocols,
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	wg.Go(func() { l.srv.Serve(acceptor{l.ln, l}) }) // returns once the listener is closed
+func (l *listener) start(b *Balancer, idle time.Duration, log *slog.Logger, wg *sync.WaitGroup) {
+	l.h2 = newH2Server(router{b, l}, l.ln.Addr(), l.tls, idle, log, wg)
+	wg.Go(func() { l.accept(b, log) }) // returns once the listener is closed
 }
 
-// acceptor counts each connection in the listener's load balancer and
-// hands it to the server as the listener's protocol is when it is
-// accepted: in TLS while the listener has certificates.
-type acceptor struct {
-	net.Listener
-	l *listener
+// accept takes connections until the listener is closed, each through the
+// balancer's gate, and serves each on a goroutine of its own. A failing
+// accept (out of file descriptors) is retried after a pause that grows up
+// to a second, as net/http's server does.
+func (l *listener) accept(b *Balancer, log *slog.Logger) {
+	var pause time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			log.Warn("accept failed; retrying", "listener", l.ln.Addr().String(), "err", err, "pause", pause)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
+		counters := l.conns.Load()
+		e, evicted := b.gate.enter(conn)
+		if evicted || e == nil {
+			counters.reject()
+		}
+		if e == nil {
+			conn.Close()
+			continue
+		}
+		if counters != nil {
+			conn = counters.track(conn)
+		}
+		if l.certs.Load() != nil {
+			conn = tls.Server(conn, l.tls)
+		}
+		c := &serverConn{b: b, l: l, conn: conn, rwc: conn, born: time.Now(), remote: conn.RemoteAddr().String(), pending: e}
+		if !l.track(c) {
+			c.rwc.Close()
+			b.gate.leave(e)
+			continue
+		}
+		go c.serve()
+	}
 }
 
-func (a acceptor) Accept() (net.Conn, error) {
-	c, err := a.Listener.Accept()
-	if err != nil {
-		return c, err
+// track adds c to the connections the listener serves; false once it is
+// shutting down.
+func (l *listener) track(c *serverConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing.Load() {
+		return false
 	}
-	if counters := a.l.conns.Load(); counters != nil {
-		c = counters.track(c)
-	}
-	if a.l.certs.Load() == nil {
-		return c, nil
-	}
-	return tls.Server(c, a.l.tls), nil
+	l.served[c] = struct{}{}
+	return true
 }
 
-// shutdown stops taking connections and waits for in-flight requests; once
-// ctx is done it closes the connections left. Upgraded connections
-// (WebSockets) are not waited for: they end when idle, or with their
-// target (see forwarding.upgrade).
+func (l *listener) untrack(c *serverConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.served, c)
+	if len(l.served) == 0 && l.drained != nil {
+		close(l.drained)
+		l.drained = nil
+	}
+}
+
+// shutdown stops taking connections, closes those waiting for a request,
+// and waits for the others to finish the request they serve; once ctx is
+// done it closes the connections left. Upgraded connections (WebSockets)
+// are not waited for: they end when idle, or with their target (see
+// forwarding.upgrade).
 func (l *listener) shutdown(ctx context.Context) error {
-	err := l.srv.Shutdown(ctx)
-	if ctx.Err() != nil {
-		l.srv.Close()
-		return err
+	l.ln.Close()
+	l.mu.Lock()
+	l.closing.Store(true)
+	for c := range l.served {
+		if c.state.Load() == connWaiting {
+			c.conn.SetReadDeadline(time.Now())
+		}
 	}
-	return nil
+	var drained chan struct{}
+	if len(l.served) > 0 {
+		l.drained = make(chan struct{})
+		drained = l.drained
+	}
+	l.mu.Unlock()
+	h2 := make(chan error, 1)
+	go func() { h2 <- l.h2.shutdown(ctx) }()
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			l.mu.Lock()
+			for c := range l.served {
+				c.conn.Close()
+				if wc := c.upstream.Load(); wc != nil {
+					wc.conn.Close()
+				}
+			}
+			l.mu.Unlock()
+			<-h2
+			return ctx.Err()
+		}
+	}
+	return <-h2
 }
 
 // retire frees the address at once and shuts down in the background, on a

@@ -112,6 +112,7 @@ func TestGroupMetrics_CountsEveryAnswer(t *testing.T) {
 	for _, g := range groups {
 		cfg.TargetGroups[g] = testGroup()
 	}
+	cfg.TargetGroups["down"] = failFastGroup()
 	if err := b.Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +126,10 @@ func TestGroupMetrics_CountsEveryAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Register("down", refusedAddr(t)); err != nil { // fails open: 502
+	if err := b.Register("down", refusedAddr(t)); err != nil { // unhealthy, failed open to: 502
 		t.Fatal(err)
 	}
+	settleTargets(t, b)
 	waitFor(t, "targets healthy", func() bool {
 		n := 0
 		for _, th := range b.Targets() {

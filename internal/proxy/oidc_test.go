@@ -281,6 +281,7 @@ func newOIDCHarness(t *testing.T, change func(o *routing.OIDCAction), routes fun
 	if err := h.b.Register("api", h.backend.addr); err != nil {
 		t.Fatal(err)
 	}
+	settleTargets(t, h.b)
 	h.base = "https://" + h.b.ListenerAddrs()[0]
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: poolOf(cert)}}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -51,9 +51,9 @@ func TestTargetHealth_RequestsCountsFailedRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, testGroup(), 100*time.Millisecond)
+			h := newHarness(t, failFastGroup(), 100*time.Millisecond)
 			addr := tt.target(t)
-			h.register(addr) // initial: the group fails open to it
+			h.registerAs(addr, tt.code) // a failing target: the group fails open to it
 			for range 3 {
 				if code, body := h.mustGet(tt.path); code != tt.code {
 					t.Fatalf("GET %s: got %d %q, want %d", tt.path, code, body, tt.code)

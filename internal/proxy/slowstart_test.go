@@ -86,7 +86,7 @@ func TestSlowStart_TargetsOfAnEmptyGroupDoNotEnter(t *testing.T) {
 	// healthy.
 	a.health.Store(http.StatusInternalServerError)
 	b.health.Store(http.StatusInternalServerError)
-	h.register(a.addr, b.addr)
+	h.registerOnly(a.addr, b.addr)
 	h.settle(2)
 	a.health.Store(http.StatusOK)
 	b.health.Store(http.StatusOK)

@@ -60,13 +60,16 @@ const (
 	targetIdleConnTimeout = 60 * time.Second
 )
 
-func newTarget(addr string, h health, dial DialFunc) *target {
+func newTarget(addr string, h health, dial DialFunc, maxConns int) *target {
 	return &target{
-		addr:      addr,
-		transport: &targetTransport{dial: dial},
-		idle:      make(chan struct{}, 1),
-		unused:    make(chan struct{}),
-		health:    h,
+		addr: addr,
+		transport: &targetTransport{dial: dial, wire: [2]*wirePool{
+			{addr: addr, dial: dial, max: maxConns},
+			{addr: addr, dial: dial, max: maxConns, secure: true},
+		}},
+		idle:   make(chan struct{}, 1),
+		unused: make(chan struct{}),
+		health: h,
 	}
 }
 
@@ -77,6 +80,17 @@ func newTarget(addr string, h health, dial DialFunc) *target {
 type targetTransport struct {
 	dial DialFunc
 	ways [4]atomic.Pointer[http.Transport] // by wayOf
+	// wire are the pools of shoal's own HTTP/1.1 client (wire.go),
+	// cleartext and TLS.
+	wire [2]*wirePool
+}
+
+// wirePool is the HTTP/1.1 pool of the wire client, TLS or not.
+func (tt *targetTransport) wirePool(secure bool) *wirePool {
+	if secure {
+		return tt.wire[1]
+	}
+	return tt.wire[0]
 }
 
 var _ http.RoundTripper = (*targetTransport)(nil)
@@ -113,8 +127,20 @@ func (tt *targetTransport) transport(u upstream) *http.Transport {
 	return p.Load()
 }
 
+// closeAll closes the idle connections of every way, and those of the
+// wire client given back later: the target is unused.
+func (tt *targetTransport) closeAll() {
+	for _, p := range tt.wire {
+		p.closeIdle(true)
+	}
+	tt.CloseIdleConnections()
+}
+
 // CloseIdleConnections closes the idle connections of every way.
 func (tt *targetTransport) CloseIdleConnections() {
+	for _, p := range tt.wire {
+		p.closeIdle(false)
+	}
 	for i := range tt.ways {
 		if t := tt.ways[i].Load(); t != nil {
 			t.CloseIdleConnections()

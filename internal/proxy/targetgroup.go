@@ -44,6 +44,8 @@ type deps struct {
 	claims *claimsSigner
 	// jwks are the JWKS key sets of the JWT validation actions.
 	jwks *keySets
+	// maxConns caps the connections to each target.
+	maxConns int
 }
 
 // groupSettings are a target group's settings, as the balancer keeps them.
@@ -185,7 +187,7 @@ func (g *targetGroup) register(addr string) error {
 		return nil
 	}
 	now := g.d.clock.Now()
-	t := newTarget(addr, newHealth(now), g.d.dial)
+	t := newTarget(addr, newHealth(now), g.d.dial, g.d.maxConns)
 	t.proxy = newTargetProxy(t, g.d, &g.metrics)
 	g.stickAppCookies(t)
 	t.rampOnHealthy = g.steadyLocked(nil, now)
@@ -252,7 +254,7 @@ func (g *targetGroup) finishLocked(t *target) {
 	t.gone.Store(true)
 	g.notifyLocked(t, from, now)
 	close(t.unused)
-	t.transport.CloseIdleConnections()
+	t.transport.closeAll()
 	if g.retiring && len(g.targets) == 0 {
 		g.stopLocked()
 	}
@@ -312,6 +314,26 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 	}
 }
 
+// refused takes t out of rotation at once after a request's connection to
+// it was refused or reset before a byte went through: shoal's passive
+// health check, so that requests stop going to a target that died between
+// two active checks. The active checks bring it back as from any unhealthy
+// state. The request itself is retried on another target.
+func (g *targetGroup) refused(t *target, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.finished || t.health.state != StateHealthy {
+		return
+	}
+	now := g.d.clock.Now()
+	prev := t.health
+	r := newProbe(t.addr, g.settings.Load()).classify(context.Background(), err, false, false)
+	t.health = prev.takeOut(r, now)
+	g.rampLocked(t, prev.state, now)
+	g.publishLocked()
+	g.notifyLocked(t, prev.state, now)
+}
+
 // publishLocked swaps in a new targetSet built from the targets' health.
 func (g *targetGroup) publishLocked() {
 	var healthy, open []*target
@@ -321,7 +343,10 @@ func (g *targetGroup) publishLocked() {
 		case StateHealthy:
 			healthy = append(healthy, t)
 			open = append(open, t)
-		case StateInitial, StateUnhealthy:
+		case StateUnhealthy:
+			// Failing open, as ALB: to every unhealthy target, never to
+			// one still initial, which may not listen yet (503 until one
+			// passes a check).
 			open = append(open, t)
 		}
 	}

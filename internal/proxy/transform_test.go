@@ -47,6 +47,7 @@ func newEchoed(t *testing.T, l routing.Listener, hm HeaderModification, groups .
 			t.Fatal(err)
 		}
 	}
+	settleTargets(t, b)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &routed{b: b, base: "http://" + b.ListenerAddrs()[0],

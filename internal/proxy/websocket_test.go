@@ -325,6 +325,7 @@ func TestWebSocket_CloseEndsIt(t *testing.T) {
 	if err := b.Register("api", target); err != nil {
 		t.Fatal(err)
 	}
+	settleTargets(t, b)
 	conn := dialTCP(t, b.ListenerAddrs()[0])
 	ws := dialWebSocket(t, conn, "shop.example", "/ws")
 	ws.mustEcho("hi", "ws1: hi")

@@ -81,7 +81,7 @@ func TestDecode(t *testing.T) {
 				return tg
 			}()}})},
 		{"listener defaults", "load_balancers: {web: {listeners: [{port: 80, default_action: {forward: {target_group: a}}}]}}",
-			stack(Stack{LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), AccessLog: AccessLog{Path: "-", Format: "alb"}, XFFHeaderProcessing: "append", Listeners: []*Listener{{
+			stack(Stack{LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), ClientKeepAlive: secs(3600), HeaderReadTimeout: secs(10), DesyncMitigationMode: "defensive", AccessLog: AccessLog{Path: "-", Format: "alb"}, XFFHeaderProcessing: "append", Listeners: []*Listener{{
 				Port: 80, Address: "127.0.0.1", Protocol: "http", Headers: ListenerHeaders{Server: true},
 				DefaultAction: Action{Forward: &ForwardAction{TargetGroup: "a"}},
 			}}}}})},
@@ -157,7 +157,7 @@ func TestParse_Catalog(t *testing.T) {
 	}
 	want := &Stack{
 		Name: "catalog",
-		LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), AccessLog: AccessLog{Path: "-", Format: "alb"}, XFFHeaderProcessing: "append", Listeners: []*Listener{{
+		LoadBalancers: map[string]*LoadBalancer{"web": {IdleTimeout: secs(60), ClientKeepAlive: secs(3600), HeaderReadTimeout: secs(10), DesyncMitigationMode: "defensive", AccessLog: AccessLog{Path: "-", Format: "alb"}, XFFHeaderProcessing: "append", Listeners: []*Listener{{
 			Port: 8080, Address: "127.0.0.1", Protocol: "http", Headers: ListenerHeaders{Server: true},
 			DefaultAction: Action{Forward: &ForwardAction{TargetGroup: "api"}},
 		}}}},

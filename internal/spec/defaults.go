@@ -22,6 +22,9 @@ func (a *AWSAPI) setDefaults() {
 
 func (lb *LoadBalancer) setDefaults() {
 	lb.IdleTimeout = Duration(DefaultIdleTimeout)
+	lb.ClientKeepAlive = Duration(DefaultClientKeepAlive)
+	lb.HeaderReadTimeout = Duration(DefaultHeaderReadTimeout)
+	lb.DesyncMitigationMode = DefaultDesyncMode
 	lb.AccessLog.setDefaults()
 	lb.XFFHeaderProcessing = DefaultXFFHeaderProcessing
 }

@@ -48,9 +48,27 @@ type Stack struct {
 type LoadBalancer struct {
 	// Listeners take connections and route each request. At least one.
 	Listeners []*Listener `yaml:"listeners" json:"listeners"`
-	// IdleTimeout is how long the load balancer waits for a target to
-	// answer before it gives up with 504, 1-4000 s. Default: 60 s.
+	// IdleTimeout is ALB's connection idle timeout, 1-4000 s: a request
+	// whose connection to the client or to its target carried no data
+	// either way for this long ends (504 when the target had not started
+	// answering), and a client connection idle between requests closes.
+	// Default: 60 s.
 	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// ClientKeepAlive is the longest a client connection stays open, as
+	// ALB's client_keep_alive.seconds, 60-604800 s: past it, the
+	// connection closes after the request in progress. Default: 3600 s.
+	ClientKeepAlive Duration `yaml:"client_keep_alive" json:"client_keep_alive"`
+	// HeaderReadTimeout is how long a client may take to send a whole
+	// request head, from its first byte (or the connection's start), 1-
+	// 4000 s: a slow sender (slowloris) is closed past it. shoal's own
+	// setting; ALB's is not published. Default: 10 s.
+	HeaderReadTimeout Duration `yaml:"header_read_timeout" json:"header_read_timeout"`
+	// DesyncMitigationMode is how the load balancer treats requests that
+	// could be read two ways (HTTP desync), as ALB's
+	// routing.http.desync_mitigation_mode: monitor forwards them all;
+	// defensive answers severe ones 400 and closes the connections after
+	// ambiguous ones; strictest answers 400 to both. Default: defensive.
+	DesyncMitigationMode string `yaml:"desync_mitigation_mode" json:"desync_mitigation_mode"`
 	// AccessLog writes a line per request the load balancer answered, with
 	// the fields of ALB's access log, in its order.
 	AccessLog AccessLog `yaml:"access_log" json:"access_log"`
@@ -759,6 +777,9 @@ const (
 	DefaultMatcher             = "200"
 	DefaultDeregistrationDelay = 300 * time.Second
 	DefaultIdleTimeout         = 60 * time.Second
+	DefaultClientKeepAlive     = 3600 * time.Second
+	DefaultHeaderReadTimeout   = 10 * time.Second
+	DefaultDesyncMode          = "defensive"
 	DefaultAccessLogPath       = "-"
 	DefaultAccessLogFormat     = "alb"
 	DefaultXFFHeaderProcessing = "append"

@@ -21,6 +21,13 @@ func (v *validator) loadBalancers() {
 			continue
 		}
 		v.durationRange(path+".idle_timeout", "idle_timeout", lb.IdleTimeout, time.Second, 4000*time.Second)
+		v.durationRange(path+".client_keep_alive", "client_keep_alive", lb.ClientKeepAlive, 60*time.Second, 604800*time.Second)
+		v.durationRange(path+".header_read_timeout", "header_read_timeout", lb.HeaderReadTimeout, time.Second, 4000*time.Second)
+		switch lb.DesyncMitigationMode {
+		case "monitor", "defensive", "strictest":
+		default:
+			v.errorf(path+".desync_mitigation_mode", "desync_mitigation_mode %q is not supported: use monitor, defensive or strictest", lb.DesyncMitigationMode)
+		}
 		v.accessLog(path+".access_log", &lb.AccessLog)
 		switch lb.XFFHeaderProcessing {
 		case "append", "preserve", "remove":
