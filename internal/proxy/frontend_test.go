@@ -219,10 +219,17 @@ func TestFrontEnd_RefusedTargetRetriedElsewhere(t *testing.T) {
 	if got["a"]+got["b"] != 30 {
 		t.Errorf("answers: got %v, want all 30 from a and b", got)
 	}
+	// Out of rotation at once: one request tried it, and its state is
+	// left to the health checks.
 	th, _ := h.target(deadAddr)
-	if th.State != StateUnhealthy || !strings.Contains(th.Description, "seen by a request") {
-		t.Errorf("refusing target: got %s (%s), want unhealthy at once, said to be seen by a request", th.State, th.Description)
+	if th.Requests != 1 || th.State != StateHealthy {
+		t.Errorf("refusing target: %d requests, state %s; want 1 request, and healthy until its checks fail", th.Requests, th.State)
 	}
+	// A passing check brings it back: here it keeps refusing, and its
+	// checks turn it unhealthy.
+	h.tick(3)
+	h.tick(3)
+	h.waitState(deadAddr, StateUnhealthy)
 }
 
 func TestFrontEnd_InitialTargetsGetNoTraffic(t *testing.T) {

@@ -257,14 +257,6 @@ func (h health) observe(r checkResult, th thresholds, now time.Time) health {
 	return h
 }
 
-// takeOut is the health of a healthy target after a request found it
-// refusing connections (see targetGroup.refused): unhealthy at once, the
-// failure counting as one failed check.
-func (h health) takeOut(r checkResult, now time.Time) health {
-	h.passes, h.fails = 0, h.fails+1
-	return h.enter(StateUnhealthy, r.reason(), r.description()+" (seen by a request, which went to another target: shoal takes such a target out at once, without waiting for its health checks)", now)
-}
-
 // drain is the health of a target being deregistered.
 func (h health) drain(now time.Time) health {
 	return h.enter(StateDraining, ReasonDeregistrationInProgress, descDeregistrationInProgress, now)

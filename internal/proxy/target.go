@@ -35,7 +35,10 @@ type target struct {
 	unused chan struct{}
 
 	// Guarded by the group's mutex.
-	health    health
+	health health
+	// refusing is set when a request found the target refusing
+	// connections, until its next passing check: it takes no traffic.
+	refusing  bool
 	stopCheck context.CancelFunc
 	// finished is set when the target was removed.
 	finished bool

@@ -307,6 +307,10 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 	now := g.d.clock.Now()
 	prev := t.health
 	t.health = prev.observe(r, g.settings.Load().thresholds, now)
+	if t.refusing && r.pass() {
+		t.refusing = false
+		g.publishLocked()
+	}
 	if t.health.state != prev.state {
 		g.rampLocked(t, prev.state, now)
 		g.publishLocked()
@@ -317,21 +321,20 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 // refused takes t out of rotation at once after a request's connection to
 // it was refused or reset before a byte went through: shoal's passive
 // health check, so that requests stop going to a target that died between
-// two active checks. The active checks bring it back as from any unhealthy
-// state. The request itself is retried on another target.
+// two active checks (the request itself is retried on another target).
+// Its next passing check brings it back. Its health state is left to the
+// active checks, as ALB reports it: a task whose process died is stopped
+// for that, not for failing health checks.
 func (g *targetGroup) refused(t *target, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t.finished || t.health.state != StateHealthy {
+	if t.finished || t.refusing {
 		return
 	}
-	now := g.d.clock.Now()
-	prev := t.health
-	r := newProbe(t.addr, g.settings.Load()).classify(context.Background(), err, false, false)
-	t.health = prev.takeOut(r, now)
-	g.rampLocked(t, prev.state, now)
+	t.refusing = true
 	g.publishLocked()
-	g.notifyLocked(t, prev.state, now)
+	g.d.log.Info("target refused a connection: out of rotation until its next passing health check",
+		"target_group", g.name, "target", t.addr, "err", errDetail(err))
 }
 
 // publishLocked swaps in a new targetSet built from the targets' health.
@@ -339,11 +342,14 @@ func (g *targetGroup) publishLocked() {
 	var healthy, open []*target
 	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
 		t := g.targets[addr]
-		switch t.health.state {
-		case StateHealthy:
+		switch {
+		case t.refusing:
+			// Out of rotation until its next passing check; not even
+			// failed open to: it does not listen.
+		case t.health.state == StateHealthy:
 			healthy = append(healthy, t)
 			open = append(open, t)
-		case StateUnhealthy:
+		case t.health.state == StateUnhealthy:
 			// Failing open, as ALB: to every unhealthy target, never to
 			// one still initial, which may not listen yet (503 until one
 			// passes a check).

@@ -79,12 +79,13 @@ type wireConn struct {
 	readBy, writeBy time.Duration
 }
 
-// get returns an idle connection (reused) or a new one.
-func (p *wirePool) get() (wc *wireConn, reused bool, err error) {
+// get returns an idle connection (reused) or, when there is none or fresh
+// is set, a new one.
+func (p *wirePool) get(fresh bool) (wc *wireConn, reused bool, err error) {
 	now := monoTime()
 	var stale []*wireConn
 	p.mu.Lock()
-	for n := len(p.idle); n > 0 && wc == nil; n = len(p.idle) {
+	for n := len(p.idle); n > 0 && wc == nil && !fresh; n = len(p.idle) {
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		if now-c.idleSince < maxIdleAge {
@@ -255,7 +256,7 @@ func (x *exchange) to(t *target) error {
 	}
 	pool := t.transport.wirePool(x.u.tls)
 	for attempt := 0; ; attempt++ {
-		wc, reused, err := pool.get()
+		wc, reused, err := pool.get(attempt > 0)
 		if err != nil {
 			if errors.Is(err, errTargetBusy) || isRefusal(err) {
 				return errors.Join(errNotSent, err)
@@ -272,8 +273,11 @@ func (x *exchange) to(t *target) error {
 			release()
 			pool.drop(wc)
 			// A kept connection the target had closed: nothing was
-			// read of the answer, and no body to resend.
+			// read of the answer, and no body to resend. Its other idle
+			// connections are suspect too (the target may have died):
+			// the retry dials, and a refusal sends it elsewhere.
 			if reused && attempt == 0 && !x.bodyUsed && isConnLost(err) {
+				pool.closeIdle(false)
 				continue
 			}
 			return err
