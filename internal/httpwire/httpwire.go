@@ -27,16 +27,16 @@
 //
 //	class       monitor    defensive                                strictest
 //	Compliant   forwarded  forwarded                                forwarded
-//	Acceptable  forwarded  forwarded                                forwarded
+//	Acceptable  forwarded  forwarded                                400, connection closed
 //	Ambiguous   forwarded  forwarded, then the client and target   400, connection closed
 //	                       connections are closed
 //	Severe      forwarded  400, connection closed                   400, connection closed
 //
-// This is the table shoal's front end was specified with. ALB's own
-// documentation ("strictest mode ... ensures that your application
-// receives only requests that comply with RFC 7230") and guardian's
-// (docs/README.md: Acceptable is "Blocked" in strictest mode) also refuse
-// Acceptable requests in strictest mode; the front end should follow them.
+// Strictest refuses Acceptable requests too, as ALB's documentation says
+// ("strictest mode ... ensures that your application receives only
+// requests that comply with RFC 7230") and guardian's (docs/README.md:
+// Acceptable is "Blocked" in strictest mode). See the proxy package's
+// desyncMode.decide.
 //
 // A request that cannot be read, framed or safely forwarded at all gets an
 // error instead, and the same answer in every mode, its connection closed:

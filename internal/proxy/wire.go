@@ -351,7 +351,14 @@ func (x *exchange) send(wc *wireConn) error {
 		bw.WriteString(strconv.FormatInt(r.ContentLength, 10))
 		bw.WriteString("\r\n")
 	case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		// The codings applied before chunked (gzip of "gzip, chunked")
+		// go with it.
+		bw.WriteString("Transfer-Encoding: ")
+		for _, c := range r.Header["Transfer-Encoding"] {
+			bw.WriteString(c)
+			bw.WriteString(", ")
+		}
+		bw.WriteString("chunked\r\n")
 		chunked = true
 	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
 		bw.WriteString("Content-Length: 0\r\n")
