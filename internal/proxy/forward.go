@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -299,8 +298,27 @@ func setForwarded(h http.Header, in *http.Request, proto, port, mode string, wit
 
 // newTraceID makes an X-Amzn-Trace-Id value as ALB does: version 1, the
 // time in seconds as 8 hex digits, and 96 random bits as 24 hex digits.
+// It is formatted by hand: it is made for every request.
 func newTraceID(now time.Time) string {
-	return fmt.Sprintf("Root=1-%08x-%08x%016x", uint32(now.Unix()), rand.Uint32(), rand.Uint64())
+	var b [len("Root=1-") + 8 + 1 + 24]byte
+	n := copy(b[:], "Root=1-")
+	n += putHex(b[n:n+8], uint64(uint32(now.Unix())))
+	b[n] = '-'
+	n++
+	n += putHex(b[n:n+8], uint64(rand.Uint32()))
+	putHex(b[n:n+16], rand.Uint64())
+	return string(b[:])
+}
+
+// putHex writes v as len(dst) lower-case hex digits, zero-padded, and
+// returns len(dst).
+func putHex(dst []byte, v uint64) int {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return len(dst)
 }
 
 // proxyError answers a request the target did not serve: 504 when it did
