@@ -70,26 +70,34 @@ func (c *connCounters) classified(k httpwire.Class) {
 	}
 }
 
-// track counts a newly accepted connection and returns it wrapped, so that
-// closing it takes it off the active count.
-func (c *connCounters) track(conn net.Conn) net.Conn {
-	c.accepted.Add(1)
-	c.active.Add(1)
-	return &countedConn{Conn: conn, counters: c}
+// track counts a newly accepted connection, admitted by g as e, and
+// returns it wrapped, so that closing it takes it off the active count and
+// out of the gate; c may be nil (not counted).
+func (c *connCounters) track(conn net.Conn, g *gate, e *gateEntry) net.Conn {
+	if c != nil {
+		c.accepted.Add(1)
+		c.active.Add(1)
+	}
+	return &countedConn{Conn: conn, counters: c, gate: g, entry: e}
 }
 
 // countedConn is an accepted client connection that leaves the active
-// count when it is first closed, by the HTTP server or by whoever
-// hijacked it.
+// count and the gate when it is first closed, by the front end, the
+// HTTP/2 server it was handed to, or whoever hijacked it (a WebSocket).
 type countedConn struct {
 	net.Conn
 	counters *connCounters
+	gate     *gate
+	entry    *gateEntry
 	closed   atomic.Bool
 }
 
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
-		c.counters.active.Add(-1)
+		if c.counters != nil {
+			c.counters.active.Add(-1)
+		}
+		c.gate.leave(c.entry)
 	}
 	return c.Conn.Close()
 }

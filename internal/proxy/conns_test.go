@@ -90,14 +90,21 @@ func waitCounts(t *testing.T, b *Balancer, want map[string]ConnectionCounts) {
 }
 
 // TestCountedConn_ClosesOnce: closing a connection twice (the server and
-// a hijacker may both) takes it off the active count once.
+// a hijacker may both) takes it off the active count and out of the gate
+// once.
 func TestCountedConn_ClosesOnce(t *testing.T) {
 	var c connCounters
-	conn := c.track(nopConn{})
+	g := gate{max: 2}
+	other, _ := g.enter(nopConn{})
+	e, _ := g.enter(nopConn{})
+	conn := c.track(nopConn{}, &g, e)
 	conn.Close()
 	conn.Close()
 	if got, want := c.read(), (ConnectionCounts{Active: 0, New: 1}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if g.open != 1 || g.head != other || g.tail != other {
+		t.Errorf("gate: %d open, want 1, the other connection alone pending", g.open)
 	}
 }
 
@@ -105,9 +112,10 @@ func TestCountedConn_ClosesOnce(t *testing.T) {
 // the accept path's counts and wrapper, and the close's count.
 func BenchmarkConnTracking(b *testing.B) {
 	var c connCounters
+	var g gate
 	b.ReportAllocs()
 	for b.Loop() {
-		connSink = c.track(nopConn{}) // escapes, as it does to the server
+		connSink = c.track(nopConn{}, &g, nil) // escapes, as it does to the server
 		connSink.Close()
 	}
 	if got := c.read(); got.Active != 0 || got.New == 0 {
@@ -121,3 +129,35 @@ var connSink net.Conn
 type nopConn struct{ net.Conn }
 
 func (nopConn) Close() error { return nil }
+
+// TestGate_EvictsOldestPending: at the cap, a new connection sheds the
+// oldest one still pending; an admitted one is never shed; with nothing
+// pending the new one is refused.
+func TestGate_EvictsOldestPending(t *testing.T) {
+	g := gate{max: 2}
+	first, second := &closeRecorder{}, &closeRecorder{}
+	e1, _ := g.enter(first)
+	e2, _ := g.enter(second)
+	g.admit(e2)
+	e3, evicted := g.enter(&closeRecorder{})
+	if e3 == nil || !evicted || !first.closed || second.closed {
+		t.Fatalf("third: admitted %v, evicted %v; first closed %v, second closed %v; want the first (pending) shed",
+			e3 != nil, evicted, first.closed, second.closed)
+	}
+	g.leave(e1) // the shed connection's server goes away
+	g.admit(e3)
+	if e4, _ := g.enter(&closeRecorder{}); e4 != nil {
+		t.Errorf("with the cap reached and nothing pending: admitted, want refused")
+	}
+	if g.open != 2 {
+		t.Errorf("open: got %d, want 2", g.open)
+	}
+}
+
+// closeRecorder is a connection that notes its Close.
+type closeRecorder struct {
+	net.Conn
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }

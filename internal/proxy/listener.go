@@ -103,16 +103,13 @@ func (l *listener) accept(b *Balancer, log *slog.Logger) {
 			conn.Close()
 			continue
 		}
-		if counters != nil {
-			conn = counters.track(conn)
-		}
+		conn = counters.track(conn, &b.gate, e)
 		if l.certs.Load() != nil {
 			conn = tls.Server(conn, l.tls)
 		}
 		c := &serverConn{b: b, l: l, conn: conn, rwc: conn, born: time.Now(), remote: conn.RemoteAddr().String(), pending: e}
 		if !l.track(c) {
 			c.rwc.Close()
-			b.gate.leave(e)
 			continue
 		}
 		go c.serve()

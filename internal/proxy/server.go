@@ -308,13 +308,13 @@ func (c *serverConn) handOff() {
 	c.rwc = nil // the server owns it now
 }
 
-// close closes the connection (unless handed off or hijacked) and takes it
-// off the gate and the listener.
+// close closes the connection, unless it was handed off or hijacked (its
+// new owner closes it, which takes it out of the gate), and takes it off
+// the listener.
 func (c *serverConn) close() {
 	if c.rwc != nil {
 		c.rwc.Close()
 	}
-	c.b.gate.leave(c.pending)
 	c.l.untrack(c)
 }
 

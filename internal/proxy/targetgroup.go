@@ -307,7 +307,9 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 	now := g.d.clock.Now()
 	prev := t.health
 	t.health = prev.observe(r, g.settings.Load().thresholds, now)
-	if t.refusing && r.pass() {
+	// A refusing target is back in rotation once it passes a check, and
+	// in the fail-open pool once its checks made it unhealthy.
+	if t.refusing && (r.pass() || t.health.state != StateHealthy) {
 		t.refusing = false
 		g.publishLocked()
 	}
@@ -328,8 +330,8 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 func (g *targetGroup) refused(t *target, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t.finished || t.refusing {
-		return
+	if t.finished || t.refusing || t.health.state != StateHealthy {
+		return // an unhealthy one is failed open to only when all are
 	}
 	t.refusing = true
 	g.publishLocked()
