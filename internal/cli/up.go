@@ -36,8 +36,17 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	flags.BoolVar(&quiet, "q", false, "don't print the tasks' output (`shoal logs` still has it)")
 	flags.BoolVar(&quiet, "quiet", false, "the same as -q")
 	timeScale := flags.Float64("time-scale", 0, "divide the bake and wait times of blue/green, canary and linear deployments by `N`, to rehearse them fast")
+	pprofAddr := flags.String("pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `host:port`, to see where shoal's time goes")
 	if _, err := parse(flags, args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		bound, stop, err := startPprof(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(e.stdout, "shoal: profiles at http://%s/debug/pprof/\n", bound)
 	}
 	if *timeScale != 0 && (*timeScale < 1 || *timeScale > 100000) {
 		return fmt.Errorf("%w: --time-scale %g: use 1-100000 (60 makes a minute a second)", errUsage, *timeScale)
