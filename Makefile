@@ -1,8 +1,9 @@
 # `make test` is the test command README.md and .ci/run use.
 GO ?= go
 
-# Every Go module in the repository: shoal itself and each example app.
-MODULES := . examples/catalog examples/routing examples/auth
+# Every Go module in the repository: shoal itself, each example app, and the
+# load balancer benchmark's backends and bare proxy (bench/peer).
+MODULES := . examples/catalog examples/routing examples/auth bench/peer
 
 # Pinned versions of the static checkers `make check` runs.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -39,8 +40,12 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./internal/proxy/
 	$(GO) test -run '^$$' -bench . -benchtime 200x -count 3 ./internal/sched/
 
-# shoal's listener against HAProxy in front of the same tasks, under wrk
-# (needs wrk and haproxy; bounded by DURATION, default 10s per run).
+# shoal's load balancer against nginx, HAProxy, Caddy and a bare
+# httputil.ReverseProxy over the same two backends, each alone on core 0,
+# under wrk on core 1: CPU time per request, req/s and p99, and their ratios
+# to nginx (docs/performance.md). Needs wrk, nginx, haproxy and caddy;
+# DURATION (default 10s) per run, ROUNDS (default 3); JSON=FILE also writes
+# the figures as JSON; PROFILE=1 also takes a CPU profile of shoal (up --pprof).
 bench-lb:
 	bench/lb.sh
 

@@ -39,7 +39,7 @@ const (
 	// and idle: past it requests go to another target, or get 503.
 	defaultMaxConnsPerTarget = 1024
 	// maxIdlePerTarget is how many idle connections a target keeps.
-	maxIdlePerTarget = 128
+	maxIdlePerTarget = 512
 	// maxIdleAge is how long an idle connection is kept for reuse: less
 	// than Node.js's default keep-alive timeout (5 s), so that the
 	// tutorial's NestJS targets seldom close one just as it is reused.

@@ -1,0 +1,3 @@
+module github.com/shoalhq/shoal/bench/peer
+
+go 1.26
