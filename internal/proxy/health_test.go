@@ -1,6 +1,10 @@
 package proxy
 
 import (
+	"context"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,5 +164,25 @@ func TestCheckResult_ReasonAndDescription(t *testing.T) {
 				t.Errorf("got pass %v, %q: %q\nwant %q: %q", tt.r.pass(), tt.r.reason(), tt.r.description(), tt.reason, tt.desc)
 			}
 		})
+	}
+}
+
+// TestHealth_InternalErrorsAreNotTheTargets: a check shoal could not make
+// for its own reasons (out of file descriptors) is classified as
+// Elb.InternalError and changes neither the state nor the streaks.
+func TestHealth_InternalErrorsAreNotTheTargets(t *testing.T) {
+	err := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}
+	r := testProbe.classify(context.Background(), err, false, false)
+	if r.cause != causeInternal || r.reason() != ReasonInternalError {
+		t.Fatalf("EMFILE: got cause %d reason %s, want causeInternal, %s", r.cause, r.reason(), ReasonInternalError)
+	}
+	th := thresholds{healthy: 3, unhealthy: 2}
+	now := time.Unix(0, 0)
+	h := runHealth(now, []string{"pass", "500"}) // healthy, one failure of two
+	for range 5 {
+		h = h.observe(r, th, now)
+	}
+	if h.state != StateHealthy || h.fails != 1 {
+		t.Errorf("after 5 internal errors: %s with %d failures in a row, want healthy with 1", h.state, h.fails)
 	}
 }
