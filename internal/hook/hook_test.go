@@ -507,7 +507,10 @@ func TestURLConnectionRefused(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/hook"
 	ln.Close()
 	r := run(t, t.Context(), Hook{URL: url, Timeout: waitLong})
-	if r.Status != Failed || !strings.Contains(r.Reason, url) || !strings.Contains(r.Reason, "connection refused") {
+	// The freed port may be taken meanwhile by a connection of a test
+	// running in parallel, which then resets rather than refuses.
+	refused := strings.Contains(r.Reason, "connection refused") || strings.Contains(r.Reason, "connection reset")
+	if r.Status != Failed || !strings.Contains(r.Reason, url) || !refused {
 		t.Errorf("got %+v; want Failed naming %s and the refused connection", r, url)
 	}
 }
