@@ -227,6 +227,7 @@ func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) pr
 		Headers:           headers(l.Headers),
 		XFF:               lb.XFFHeaderProcessing,
 		XFFClientPort:     lb.XFFClientPort,
+		MaxRequestBody:    lb.MaxRequestBody,
 	}
 	for _, c := range l.Certificates {
 		lc.Certificates = append(lc.Certificates, proxy.Certificate{

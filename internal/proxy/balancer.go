@@ -118,6 +118,8 @@ type route struct {
 	// xffPort whether append writes the client's port too.
 	xff     string
 	xffPort bool
+	// maxBody is the largest request body taken; 0: no limit.
+	maxBody int64
 	// headers changes every answer of the listener; nil when it does not.
 	headers *responseHeaders
 	// log is the listener's access log; nil when it has none.
@@ -391,6 +393,7 @@ func newRoute(lc ListenerConfig, l *listener, groups map[string]*targetGroup) *r
 		clientKeepAlive:   cmp.Or(lc.ClientKeepAlive, defaultClientKeepAlive),
 		desync:            parseDesyncMode(lc.DesyncMode),
 		xff:               cmp.Or(lc.XFF, XFFAppend), xffPort: lc.XFFClientPort,
+		maxBody: lc.MaxRequestBody,
 		headers: newResponseHeaders(lc.Headers),
 	}
 	if a := routes.Default; a.Type == routing.Forward {
@@ -451,6 +454,13 @@ func (rr router) serve(w http.ResponseWriter, r *http.Request, v httpwire.Verdic
 	}
 	if rt.headers != nil {
 		w = rt.headers.wrap(w)
+	}
+	if rt.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > rt.maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge)
+			return
+		}
+		r = capBody(r, rt.maxBody)
 	}
 	if rt.serveOAuth2(w, r, &rr.b.d) { // the OIDC callback and public keys, never routed
 		if e != nil {

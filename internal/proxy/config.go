@@ -67,6 +67,9 @@ type ListenerConfig struct {
 	// for IPv6), as ALB's routing.http.xff_client_port.enabled; XFFAppend
 	// only.
 	XFFClientPort bool
+	// MaxRequestBody is the largest request body taken, in bytes; larger
+	// ones get 413. 0: no limit.
+	MaxRequestBody int64
 }
 
 // X-Forwarded-For processing modes, as ALB names them.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -405,5 +406,46 @@ func TestFrontEnd_ChunkedBodies(t *testing.T) {
 	resp, _ := rawResponse(t, conn, br, http.MethodPost)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("malformed chunk size: got %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestFrontEnd_MaxRequestBody(t *testing.T) {
+	var hits atomic.Int64
+	addr := rawTarget(t, func(c net.Conn, _ *bufio.Reader, r *http.Request) {
+		hits.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		body := strconv.FormatInt(n, 10)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	})
+	h := healthyHarness(t, 0, addr)
+	cfg := singleListener("api", testGroup(), 0)
+	cfg.Listeners[0].MaxRequestBody = 1000
+	if err := h.b.Apply(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string, chunked bool) int {
+		t.Helper()
+		conn := dialRaw(t, listenerAddr(h))
+		framing := "Content-Length: " + strconv.Itoa(len(body))
+		if chunked {
+			framing = "Transfer-Encoding: chunked"
+			body = fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+		}
+		go io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\n"+framing+"\r\n\r\n"+body)
+		resp, _ := rawResponse(t, conn, bufio.NewReader(conn), http.MethodPost)
+		return resp.StatusCode
+	}
+	if got := post(strings.Repeat("a", 500), false); got != http.StatusOK {
+		t.Errorf("500 bytes: got %d, want 200", got)
+	}
+	before := hits.Load()
+	if got := post(strings.Repeat("a", 2000), false); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("Content-Length 2000: got %d, want 413", got)
+	}
+	if hits.Load() != before {
+		t.Errorf("a body announced too large reached the target")
+	}
+	if got := post(strings.Repeat("a", 2000), true); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("2000 bytes chunked: got %d, want 413", got)
 	}
 }

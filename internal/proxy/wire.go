@@ -553,6 +553,8 @@ func (x *exchange) fail(err error) {
 	switch {
 	case errors.Is(err, errTargetBusy):
 		status = http.StatusServiceUnavailable
+	case errors.Is(err, errBodyTooLarge):
+		status = http.StatusRequestEntityTooLarge
 	case errors.As(err, &ce) && errors.Is(err, httpwire.ErrMalformedChunk):
 		status = http.StatusBadRequest
 	case errors.As(err, &ce):

@@ -80,6 +80,12 @@ type LoadBalancer struct {
 	// XFFClientPort appends the client's port too (ip:port), as ALB's
 	// routing.http.xff_client_port.enabled; append only. Default: false.
 	XFFClientPort bool `yaml:"xff_client_port" json:"xff_client_port"`
+	// MaxRequestBody is the largest request body the load balancer takes,
+	// in bytes: a larger one is answered 413, before it goes to a target
+	// when its Content-Length says so, else as soon as it runs past (the
+	// request is then cut short). shoal's own setting: ALB has no such
+	// limit. 0 is none. Default: 0.
+	MaxRequestBody int64 `yaml:"max_request_body" json:"max_request_body"`
 }
 
 // AccessLog is a load balancer's access log.

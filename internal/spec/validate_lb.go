@@ -21,6 +21,9 @@ func (v *validator) loadBalancers() {
 			continue
 		}
 		v.durationRange(path+".idle_timeout", "idle_timeout", lb.IdleTimeout, time.Second, 4000*time.Second)
+		if lb.MaxRequestBody < 0 {
+			v.errorf(path+".max_request_body", "max_request_body %d: write a size in bytes, or 0 for no limit", lb.MaxRequestBody)
+		}
 		v.durationRange(path+".client_keep_alive", "client_keep_alive", lb.ClientKeepAlive, 60*time.Second, 604800*time.Second)
 		v.durationRange(path+".header_read_timeout", "header_read_timeout", lb.HeaderReadTimeout, time.Second, 4000*time.Second)
 		switch lb.DesyncMitigationMode {
