@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,14 @@ const (
 	connWriteBuffer = 4 << 10
 )
 
+// The connections' readers and writers are pooled, and a connection takes
+// its writer only once it has a head to answer: thousands of connections
+// that never send one (a slowloris flood) hold a reader each, no writer.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, connReadBuffer) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, connWriteBuffer) }}
+)
+
 // serve serves the connection until it closes, on its own goroutine.
 func (c *serverConn) serve() {
 	defer c.close()
@@ -101,8 +110,8 @@ func (c *serverConn) serve() {
 		}
 		c.tls = &st
 	}
-	c.br = bufio.NewReaderSize(c.rwc, connReadBuffer)
-	c.bw = bufio.NewWriterSize(c.rwc, connWriteBuffer)
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.rwc)
 	for first := true; ; first = false {
 		if !first {
 			if rt = c.route(); rt == nil || !c.awaitRequest(rt) {
@@ -112,6 +121,8 @@ func (c *serverConn) serve() {
 		head, err := httpwire.ReadHead(c.br, c.head[:0], readLimits)
 		if first {
 			c.b.gate.admit(c.pending)
+			c.bw = writerPool.Get().(*bufio.Writer)
+			c.bw.Reset(c.rwc)
 		}
 		if err != nil {
 			c.refuseHead(rt, err)
@@ -314,6 +325,16 @@ func (c *serverConn) handOff() {
 func (c *serverConn) close() {
 	if c.rwc != nil {
 		c.rwc.Close()
+		// Still the server's: the reader and writer go back to their
+		// pools (a hijacker keeps them).
+		if c.br != nil {
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+		}
+		if c.bw != nil {
+			c.bw.Reset(nil)
+			writerPool.Put(c.bw)
+		}
 	}
 	c.l.untrack(c)
 }
