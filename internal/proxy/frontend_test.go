@@ -449,3 +449,19 @@ func TestFrontEnd_MaxRequestBody(t *testing.T) {
 		t.Errorf("2000 bytes chunked: got %d, want 413", got)
 	}
 }
+
+func TestFrontEnd_HeadKeepsTheTargetsLength(t *testing.T) {
+	addr := rawTarget(t, func(c net.Conn, _ *bufio.Reader, r *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n") // a HEAD answer: no body
+	})
+	h := healthyHarness(t, 0, addr)
+	conn := dialRaw(t, listenerAddr(h))
+	br := bufio.NewReader(conn)
+	for range 2 { // and the connection stays usable
+		io.WriteString(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, _ := rawResponse(t, conn, br, http.MethodHead)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != "1234" {
+			t.Fatalf("HEAD: got %d, Content-Length %q; want 200, 1234", resp.StatusCode, resp.Header.Get("Content-Length"))
+		}
+	}
+}

@@ -470,6 +470,9 @@ func (x *exchange) relay(wc *wireConn, resp *httpwire.Response, pool *wirePool, 
 	noBody := x.r.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
 		resp.StatusCode == http.StatusNotModified
 	switch {
+	case noBody && x.r.Method == http.MethodHead && resp.ContentLength >= 0:
+		// The length the GET would have had, as the target said.
+		h["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
 	case noBody:
 	case resp.ContentLength >= 0 && !resp.Chunked:
 		h["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
