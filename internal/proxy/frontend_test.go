@@ -223,8 +223,9 @@ func TestFrontEnd_RefusedTargetRetriedElsewhere(t *testing.T) {
 	// Out of rotation at once: one request tried it, and its state is
 	// left to the health checks.
 	th, _ := h.target(deadAddr)
-	if th.Requests != 1 || th.State != StateHealthy {
-		t.Errorf("refusing target: %d requests, state %s; want 1 request, and healthy until its checks fail", th.Requests, th.State)
+	if th.Requests != 1 || th.State != StateHealthy || th.Reason != ReasonRefusedConnection {
+		t.Errorf("refusing target: %d requests, state %s (%s); want 1 request, and healthy with reason %s until its checks fail",
+			th.Requests, th.State, th.Reason, ReasonRefusedConnection)
 	}
 	// A passing check brings it back: here it keeps refusing, and its
 	// checks turn it unhealthy.
@@ -463,5 +464,39 @@ func TestFrontEnd_HeadKeepsTheTargetsLength(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != "1234" {
 			t.Fatalf("HEAD: got %d, Content-Length %q; want 200, 1234", resp.StatusCode, resp.Header.Get("Content-Length"))
 		}
+	}
+}
+
+// TestFrontEnd_RefusingTargetComesBack: a target that refused one
+// connection (a restart of its listener) is back in rotation, its reason
+// cleared, at its next passing check.
+func TestFrontEnd_RefusingTargetComesBack(t *testing.T) {
+	a := newBackend(t, "a")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })}
+	go srv.Serve(l)
+	h := healthyHarness(t, 0, a.addr, addr)
+	srv.Close() // refuses from now on
+	h.countBodies(4)
+	if th, _ := h.target(addr); th.Reason != ReasonRefusedConnection {
+		t.Fatalf("after a refusal: reason %q, want %s", th.Reason, ReasonRefusedConnection)
+	}
+	l2, err := net.Listen("tcp", addr) // listening again, on the same port
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	srv2 := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })}
+	go srv2.Serve(l2)
+	t.Cleanup(func() { srv2.Close() })
+	h.tick(2)
+	if th, _ := h.target(addr); th.Reason != "" || th.State != StateHealthy {
+		t.Fatalf("after a passing check: %s (%s), want healthy with no reason", th.State, th.Reason)
+	}
+	if got := h.countBodies(10); got["b"] == 0 {
+		t.Errorf("answers %v: the target did not come back into rotation", got)
 	}
 }

@@ -39,6 +39,10 @@ const (
 	// ReasonInternalError is ALB's code for a check that failed for the
 	// load balancer's own reasons.
 	ReasonInternalError Reason = "Elb.InternalError"
+	// ReasonRefusedConnection is shoal's own: a healthy target out of
+	// rotation since a request found it refusing connections, until its
+	// next passing check (ALB has no passive health check).
+	ReasonRefusedConnection Reason = "Shoal.RefusedConnection"
 )
 
 // String returns the reason code.

@@ -42,13 +42,10 @@ var (
 	_ http.Hijacker       = (*responseWriter)(nil)
 )
 
-// start readies w for r's answer.
-func (w *responseWriter) start(r *http.Request) {
+// start readies w for r's answer on a listener of idle timeout idle.
+func (w *responseWriter) start(r *http.Request, idle time.Duration) {
 	w.remaining = -1
-	w.idle = 60 * time.Second
-	if rt := w.c.route(); rt != nil {
-		w.idle = rt.idleTimeout
-	}
+	w.idle = idle
 	if r != nil && r.ProtoMinor == 0 && !headerHasToken(r.Header, "Connection", "keep-alive") {
 		w.closeAfter = true
 	}
@@ -96,8 +93,10 @@ func (w *responseWriter) commit(final bool) {
 	if headerHasToken(h, "Connection", "close") {
 		w.closeAfter = true
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+	for k := range h {
+		if isHopHeader(k) {
+			delete(h, k)
+		}
 	}
 	bw := w.c.bw
 	w.c.extendWrite(w.idle)
@@ -238,14 +237,6 @@ func (w *responseWriter) finish() bool {
 		return false
 	}
 	return true
-}
-
-// hopHeaders are the hop-by-hop headers (RFC 9110 §7.6.1) that never go
-// from one connection to the next: removed from requests before they go
-// to a target and from answers before they go to the client.
-var hopHeaders = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
 // writeHeaderLines writes h as header lines. A CR or LF inside a value

@@ -63,9 +63,9 @@ type serverConn struct {
 	// pending links the connection in the gate's list of connections that
 	// have not sent a whole request head yet (see gate.go).
 	pending *gateEntry
-	// writeBy is when the write deadline last set runs out (monoTime),
-	// so that it is moved only now and then.
-	writeBy time.Duration
+	// readBy and writeBy move the read deadline (while a body is read)
+	// and the write deadline only now and then.
+	readBy, writeBy deadline
 	// upstream is the target connection of the request being forwarded,
 	// for a shutdown that gives up waiting to close.
 	upstream atomic.Pointer[wireConn]
@@ -138,6 +138,15 @@ func (c *serverConn) serve() {
 // route is the listener's current route; nil once it was retired.
 func (c *serverConn) route() *route { return c.b.table.Load().routes[c.l] }
 
+// idleTimeout is the listener's idle timeout, ALB's default once the
+// listener was retired.
+func (c *serverConn) idleTimeout() time.Duration {
+	if rt := c.route(); rt != nil {
+		return rt.idleTimeout
+	}
+	return 60 * time.Second
+}
+
 // awaitRequest waits up to the idle timeout for the next request's first
 // byte, then gives the client the header read timeout to send the rest.
 // It reports false when the connection is to close instead: the client
@@ -192,7 +201,7 @@ func (c *serverConn) refuseHead(rt *route, err error) {
 // connection for closing (the caller returns).
 func (c *serverConn) answerAndClose(status int) {
 	w := &responseWriter{c: c, closeAfter: true}
-	w.start(nil)
+	w.start(nil, c.idleTimeout())
 	writeError(w, status)
 	w.finish()
 }
@@ -228,7 +237,7 @@ func (c *serverConn) serveHead(rt *route, head []byte) bool {
 	r.Close = closeAfter
 	w := &responseWriter{c: c, req: r, closeAfter: closeAfter || req.Close || c.l.closing.Load() ||
 		time.Since(c.born) >= rt.clientKeepAlive}
-	w.start(r)
+	w.start(r, rt.idleTimeout)
 	switch {
 	case refuse:
 		router{c.b, c.l}.refuse(w, r, v, http.StatusBadRequest)
@@ -281,6 +290,7 @@ func (c *serverConn) newRequest(req *httpwire.Request, rt *route) (*http.Request
 		Body:       http.NoBody,
 	}
 	if req.Chunked || req.ContentLength > 0 {
+		c.readBy = deadline{} // awaitRequest has set the read deadline since
 		b := &requestBody{c: c, idle: rt.idleTimeout}
 		if req.Chunked {
 			b.r = httpwire.NewChunkedReader(c.br, readLimits)
@@ -340,16 +350,27 @@ func (c *serverConn) close() {
 }
 
 // extendWrite moves the connection's write deadline to the idle timeout
-// from now, at most every quarter of it: a client that reads nothing for
-// the idle timeout is dropped, and a steady one costs a deadline change
-// now and then rather than one a write.
+// from now: a client that reads nothing for the idle timeout is dropped.
 func (c *serverConn) extendWrite(idle time.Duration) {
-	now := monoTime()
-	if c.writeBy-now > idle*3/4 {
-		return
+	if t, ok := c.writeBy.due(idle); ok {
+		c.rwc.SetWriteDeadline(t)
 	}
-	c.writeBy = now + idle
-	c.rwc.SetWriteDeadline(time.Now().Add(idle))
+}
+
+// deadline is a connection deadline moved forward as data goes through, at
+// most every quarter of its timeout: a steady stream costs a deadline
+// change now and then rather than one a read or write, and a stalled one
+// still ends within the timeout (and a quarter, at most).
+type deadline struct{ by time.Duration } // monoTime when it runs out
+
+// due returns the new deadline when it is time to move it.
+func (d *deadline) due(timeout time.Duration) (time.Time, bool) {
+	now := monoTime()
+	if d.by-now > timeout*3/4 {
+		return time.Time{}, false
+	}
+	d.by = now + timeout
+	return time.Now().Add(timeout), true
 }
 
 // requestBody is a request's body, read from the client connection; the
@@ -383,8 +404,8 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if b.idle > 0 {
-		b.c.rwc.SetReadDeadline(time.Now().Add(b.idle))
+	if t, ok := b.c.readBy.due(b.idle); ok {
+		b.c.rwc.SetReadDeadline(t)
 	}
 	n, err := b.r.Read(p)
 	if lr, ok := b.r.(*io.LimitedReader); ok && err == nil && lr.N == 0 {

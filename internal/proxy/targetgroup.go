@@ -311,6 +311,9 @@ func (g *targetGroup) observe(t *target, r checkResult) {
 	// in the fail-open pool once its checks made it unhealthy.
 	if t.refusing && (r.pass() || t.health.state != StateHealthy) {
 		t.refusing = false
+		if t.health.reason == ReasonRefusedConnection { // still healthy
+			t.health.reason, t.health.description = "", ""
+		}
 		g.publishLocked()
 	}
 	if t.health.state != prev.state {
@@ -334,6 +337,9 @@ func (g *targetGroup) refused(t *target, err error) {
 		return // an unhealthy one is failed open to only when all are
 	}
 	t.refusing = true
+	t.health.reason = ReasonRefusedConnection
+	t.health.description = "Out of rotation until its next passing health check: a request found it refusing connections (" +
+		errDetail(err) + ") and went to another target"
 	g.publishLocked()
 	g.d.log.Info("target refused a connection: out of rotation until its next passing health check",
 		"target_group", g.name, "target", t.addr, "err", errDetail(err))

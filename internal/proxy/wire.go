@@ -74,9 +74,8 @@ type wireConn struct {
 	bw        *bufio.Writer
 	head      []byte
 	idleSince time.Duration // monoTime
-	// readBy and writeBy are when the deadlines last set run out
-	// (monoTime).
-	readBy, writeBy time.Duration
+	// readBy and writeBy move the deadlines now and then.
+	readBy, writeBy deadline
 }
 
 // get returns an idle connection (reused) or, when there is none or fresh
@@ -178,23 +177,17 @@ func closeAll(cs []*wireConn) {
 }
 
 // extendRead and extendWrite move the connection's deadlines to the idle
-// timeout from now, at most every quarter of it.
+// timeout from now (see deadline).
 func (wc *wireConn) extendRead(idle time.Duration) {
-	now := monoTime()
-	if wc.readBy-now > idle*3/4 {
-		return
+	if t, ok := wc.readBy.due(idle); ok {
+		wc.conn.SetReadDeadline(t)
 	}
-	wc.readBy = now + idle
-	wc.conn.SetReadDeadline(time.Now().Add(idle))
 }
 
 func (wc *wireConn) extendWrite(idle time.Duration) {
-	now := monoTime()
-	if wc.writeBy-now > idle*3/4 {
-		return
+	if t, ok := wc.writeBy.due(idle); ok {
+		wc.conn.SetWriteDeadline(t)
 	}
-	wc.writeBy = now + idle
-	wc.conn.SetWriteDeadline(time.Now().Add(idle))
 }
 
 // exchange is one request forwarded by the wire client, possibly to a
@@ -282,8 +275,12 @@ func (x *exchange) to(t *target) error {
 			}
 			return err
 		}
-		defer release()
+		defer release() // when relay aborts
 		x.relay(wc, resp, pool, t)
+		// Released before the connection goes back to the pool: an
+		// HTTP/2 client going away later must not close it.
+		release()
+		x.done(wc, resp, pool)
 		return nil
 	}
 }
@@ -417,7 +414,7 @@ func (x *exchange) sendBody(wc *wireConn, chunked bool) error {
 func (x *exchange) receive(wc *wireConn) (*httpwire.Response, error) {
 	idle := x.rt.idleTimeout
 	for range 8 {
-		wc.readBy = 0
+		wc.readBy = deadline{} // the wait for an answer starts now
 		wc.extendRead(idle)
 		head, err := httpwire.ReadHead(wc.br, wc.head[:0], readLimits)
 		if err != nil {
@@ -444,7 +441,8 @@ func (x *exchange) receive(wc *wireConn) (*httpwire.Response, error) {
 // relay writes the target's answer to the client: the head, with the
 // hop-by-hop headers left out, then the body as it comes. A failure
 // after the head went out can only close the client's connection: it
-// aborts the handler (http.ErrAbortHandler).
+// drops wc and aborts the handler (http.ErrAbortHandler). Otherwise the
+// caller gives wc back (done).
 func (x *exchange) relay(wc *wireConn, resp *httpwire.Response, pool *wirePool, t *target) {
 	now := monoTime()
 	m := &x.g.metrics
@@ -481,7 +479,6 @@ func (x *exchange) relay(wc *wireConn, resp *httpwire.Response, pool *wirePool, 
 	}
 	x.w.WriteHeader(resp.StatusCode)
 	if noBody || resp.ContentLength == 0 {
-		x.done(wc, resp, pool)
 		return
 	}
 	var body io.Reader = wc.br
@@ -499,7 +496,6 @@ func (x *exchange) relay(wc *wireConn, resp *httpwire.Response, pool *wirePool, 
 		}
 		panic(http.ErrAbortHandler)
 	}
-	x.done(wc, resp, pool)
 }
 
 // done gives the target's connection back to its pool, unless either side
