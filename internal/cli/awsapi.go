@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
@@ -24,9 +22,8 @@ const awsCredentialsFile = "aws-credentials.json"
 
 // awsEndpoint is the AWS API endpoint `shoal up` serves.
 type awsEndpoint struct {
-	srv  *http.Server
-	done chan error
-	URL  string
+	*endpoint
+	URL string
 	// Region is the region requests must be signed for.
 	Region string
 }
@@ -43,24 +40,15 @@ func listenAWS(cfg compile.AWSAPI, dir string, b awsapi.Backend, log *slog.Logge
 		return nil, fmt.Errorf("AWS API: %w (change aws_api.address in the stack file, or set aws_api.enabled: false)", err)
 	}
 	h := awsapi.Handler(b, awsapi.Config{Region: cfg.Region, Credentials: creds}, log)
-	e := &awsEndpoint{
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		done:   make(chan error, 1),
-		URL:    "http://" + ln.Addr().String(),
-		Region: cfg.Region,
-	}
-	go func() { e.done <- e.srv.Serve(ln) }()
-	return e, nil
+	e := serveEndpoint(ln, h, log)
+	return &awsEndpoint{endpoint: e, URL: "http://" + e.addr, Region: cfg.Region}, nil
 }
 
 // Close stops serving; calls in flight get until ctx is done.
 func (e *awsEndpoint) Close(ctx context.Context) {
-	if e == nil {
-		return
+	if e != nil {
+		e.endpoint.Close(ctx)
 	}
-	e.srv.Shutdown(ctx)
-	<-e.done
 }
 
 // Status is the agent's, with the AWS endpoint.

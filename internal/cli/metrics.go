@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/shoalhq/shoal/internal/compile"
 	"github.com/shoalhq/shoal/internal/metrics"
@@ -15,8 +13,7 @@ import (
 
 // metricsEndpoint is the Prometheus endpoint `shoal up` serves.
 type metricsEndpoint struct {
-	srv  *http.Server
-	done chan error
+	*endpoint
 	// URL is where GET /metrics answers, with the port chosen for port 0.
 	URL string
 }
@@ -28,23 +25,15 @@ func listenMetrics(cfg compile.Metrics, src metrics.Source, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w (change metrics.address in the stack file; port 0 picks a free one)", err)
 	}
-	e := &metricsEndpoint{
-		srv: &http.Server{Handler: metrics.Handler(src), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		done: make(chan error, 1),
-		URL:  "http://" + ln.Addr().String() + "/metrics",
-	}
-	go func() { e.done <- e.srv.Serve(ln) }()
-	return e, nil
+	e := serveEndpoint(ln, metrics.Handler(src), log)
+	return &metricsEndpoint{endpoint: e, URL: "http://" + e.addr + "/metrics"}, nil
 }
 
 // Close stops serving; scrapes in flight get until ctx is done.
 func (e *metricsEndpoint) Close(ctx context.Context) {
-	if e == nil {
-		return
+	if e != nil {
+		e.endpoint.Close(ctx)
 	}
-	e.srv.Shutdown(ctx)
-	<-e.done
 }
 
 // The backend is the metrics' source: the load balancer of the running

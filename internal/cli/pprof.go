@@ -1,19 +1,20 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
-	"sync"
 )
 
 // startPprof serves Go's profiles (net/http/pprof) on addr, a loopback
 // host:port, for `shoal up --pprof`: what docs/performance.md uses to see
 // where the load balancer's time goes. It returns the bound address and
 // what stops the server and waits for it.
-func startPprof(addr string) (bound string, stop func(), err error) {
+func startPprof(addr string, log *slog.Logger) (bound string, stop func(), err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --pprof %q: write host:port, like 127.0.0.1:6060", errUsage, addr)
@@ -31,11 +32,10 @@ func startPprof(addr string) (bound string, stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux}
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.Serve(ln) }) // returns once stop closes it
-	return ln.Addr().String(), func() {
-		srv.Close()
-		wg.Wait()
+	e := serveEndpoint(ln, mux, log)
+	return e.addr, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a profile being taken is cut short
+		e.Close(ctx)
 	}, nil
 }

@@ -2,17 +2,18 @@ package cli
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"testing"
 )
 
 func TestStartPprof(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", "192.0.2.1:6060", "6060"} {
-		if _, _, err := startPprof(addr); !errors.Is(err, errUsage) {
+		if _, _, err := startPprof(addr, slog.New(slog.DiscardHandler)); !errors.Is(err, errUsage) {
 			t.Errorf("--pprof %s: got %v, want a usage error", addr, err)
 		}
 	}
-	bound, stop, err := startPprof("127.0.0.1:0")
+	bound, stop, err := startPprof("127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *pprofAddr != "" {
-		bound, stop, err := startPprof(*pprofAddr)
+		bound, stop, err := startPprof(*pprofAddr, slog.New(slog.NewTextHandler(e.stderr, nil)))
 		if err != nil {
 			return err
 		}
