@@ -99,6 +99,11 @@ var rules = []rule{
 		from:  []string{"internal/strategy"},
 		never: []string{anyOfShoal},
 	},
+	{
+		what:  "internal/secgroup imports nothing of shoal's: the security-group model is pure, shared by every enforcement of it",
+		from:  []string{"internal/secgroup"},
+		never: []string{anyOfShoal},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a
@@ -129,6 +134,7 @@ func TestLayering_CatchesViolations(t *testing.T) {
 		`internal/proxy imports internal/agent through internal/metrics (internal/proxy/proxy.go:6)` + "\n\trule: " + rules[2].what,
 		`internal/proxy imports internal/spec (internal/proxy/proxy.go:7)` + "\n\trule: " + rules[3].what,
 		`internal/sched imports internal/clock (internal/sched/sched.go:4)` + "\n\trule: " + rules[0].what,
+		`internal/secgroup imports internal/clock (internal/secgroup/secgroup.go:3)` + "\n\trule: " + rules[11].what,
 		`internal/spec imports github.com/pkg/errors (internal/spec/spec.go:5)` + "\n\trule: " + rules[1].what,
 		`internal/strategy imports internal/clock (internal/strategy/strategy.go:3)` + "\n\trule: " + rules[10].what,
 	}

@@ -1,0 +1,3 @@
+package secgroup
+
+import _ "example.com/fake/internal/clock"
