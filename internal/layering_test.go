@@ -49,9 +49,9 @@ var rules = []rule{
 		never: []string{anyOfShoal},
 	},
 	{
-		what: "internal/spec imports only the standard library and go.yaml.in/yaml/v3",
+		what: "internal/spec imports only the standard library, go.yaml.in/yaml/v3 and internal/secgroup",
 		from: []string{"internal/spec"},
-		only: []string{"go.yaml.in/yaml/v3"},
+		only: []string{"go.yaml.in/yaml/v3", "internal/secgroup"},
 	},
 	{
 		what:  "internal/proxy and internal/driver never import internal/agent, internal/sched, internal/cli, internal/admin or internal/store",
@@ -70,8 +70,8 @@ var rules = []rule{
 		never:  []string{"internal/testkit", "internal/clock/clocktest"},
 	},
 	{
-		what:  "internal/instance, internal/endpoint and internal/consistency import nothing of shoal's: leaves the others build on",
-		from:  []string{"internal/instance", "internal/endpoint", "internal/consistency"},
+		what:  "internal/instance, internal/endpoint, internal/consistency and internal/netns import nothing of shoal's: leaves the others build on",
+		from:  []string{"internal/instance", "internal/endpoint", "internal/consistency", "internal/netns"},
 		never: []string{anyOfShoal},
 	},
 	{

@@ -305,3 +305,5 @@ func (b *fakeBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *fakeBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
 	return proxy.Explanation{}, errors.New("not in this test")
 }
+
+func (b *fakeBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }

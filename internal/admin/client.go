@@ -43,6 +43,13 @@ func (c *Client) Status(ctx context.Context) (agent.Status, error) {
 	return s, c.getJSON(ctx, "/v1/status", &s)
 }
 
+// SecurityGroups fetches the stack's security groups, their members and
+// what they guard.
+func (c *Client) SecurityGroups(ctx context.Context) (agent.SecurityView, error) {
+	var v agent.SecurityView
+	return v, c.getJSON(ctx, "/v1/security-groups", &v)
+}
+
 // Tasks lists tasks; with all, stopped ones too.
 func (c *Client) Tasks(ctx context.Context, all bool) ([]agent.TaskStatus, error) {
 	var ts []agent.TaskStatus

@@ -411,3 +411,5 @@ func (b *goldenBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *goldenBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
 	return proxy.Explanation{}, errors.New("not in this test")
 }
+
+func (b *goldenBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }

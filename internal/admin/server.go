@@ -53,6 +53,9 @@ type Backend interface {
 	InstanceAction(name, action string) error
 	Rules() []proxy.ListenerRules
 	Explain(proxy.ExplainRequest) (proxy.Explanation, error)
+	// SecurityGroups are the stack's groups, their members and what they
+	// guard, with what the listeners' groups denied.
+	SecurityGroups() agent.SecurityView
 }
 
 // StackRequest is the body of POST /v1/stack.
@@ -202,6 +205,9 @@ func Handler(b Backend) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, ex)
+	})
+	mux.HandleFunc("GET /v1/security-groups", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.SecurityGroups())
 	})
 	mux.HandleFunc("GET /v1/instances", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, nonNil(b.Instances()))

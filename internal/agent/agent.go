@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/secgroup"
 	"github.com/shoalhq/shoal/internal/store"
 	"github.com/shoalhq/shoal/internal/strategy"
 )
@@ -102,6 +104,20 @@ type Config struct {
 	// on, and to check that such a task takes connections. Default: a
 	// plain TCP dial.
 	Dial endpoint.DialFunc
+	// EndpointHost is the address the endpoints of the services others
+	// depend on listen on, which their tasks must reach. Default:
+	// 127.0.0.1.
+	EndpointHost string
+	// BalancerAddrs are the addresses the load balancer (and the
+	// endpoints) dial tasks from: the members of the load balancers'
+	// security groups. Default: 127.0.0.1.
+	BalancerAddrs []netip.Addr
+	// HostAddr is the address this host's own processes connect to the
+	// instances from, for `shoal sg explain`. Default: 127.0.0.1.
+	HostAddr netip.Addr
+	// Firewall, if set, enforces the instances' security groups (isolated
+	// mode); nil: they are not enforced.
+	Firewall Firewall
 	// KeepStopped is how many stopped tasks are kept for `shoal ps -a`,
 	// their logs and the restart back-off. Default: 100.
 	KeepStopped int
@@ -120,6 +136,11 @@ type Agent struct {
 	cancelLife context.CancelFunc
 	wake       chan struct{}
 	wg         sync.WaitGroup // task goroutines
+
+	// fwMu serialises syncFirewall and guards fwApplied, the rules the
+	// firewall took last.
+	fwMu      sync.Mutex
+	fwApplied map[string][]secgroup.Admission
 
 	applyMu sync.Mutex // serialises Apply; guards recorded and previous
 	// recorded is the stack record last saved, previous the one before.
@@ -234,6 +255,9 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.LoadBalancer.SecurityGroups, err = a.securitySet(s, instances); err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	base, overrides := a.state.LoadBalancer.over(s.LoadBalancer)
 	next, started, err := a.nextStateLocked(s, overrides, a.clock.Now())
@@ -283,6 +307,7 @@ func (a *Agent) Deploy(ctx context.Context, s *Stack) ([]Started, error) {
 	a.announceStartedLocked(started)
 	a.mu.Unlock()
 	closeEndpoints(dropped)
+	a.syncFirewall(ctx) // at once: a change of rules must not wait for the loop
 	a.poke()
 	return started, nil
 }
@@ -442,6 +467,7 @@ func (a *Agent) Run(ctx context.Context) {
 	for {
 		wake := a.reconcile()
 		a.applyRoutes(ctx)
+		a.syncFirewall(ctx)
 		if !wake.IsZero() {
 			timer.Reset(max(wake.Sub(a.clock.Now()), 0))
 		} else {

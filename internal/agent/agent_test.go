@@ -195,17 +195,21 @@ type harness struct {
 	stop   func()
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, options ...func(*Config)) *harness {
 	t.Helper()
 	rec := &recorder{}
 	h := &harness{rec: rec, runner: &fakeRunner{rec: rec}, lb: &fakeBalancer{Balancer: proxy.New(proxy.Options{}), rec: rec},
 		clock: clocktest.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), store: &fakeStore{}}
 	t.Cleanup(func() { h.lb.Close(context.Background()) })
-	h.agent = New(Config{
+	cfg := Config{
 		Runners:   map[string]Runner{KindProcess: h.runner},
 		Instances: instance.NewLoopback(nil),
 		Balancer:  h.lb, Store: h.store, Clock: h.clock, BuildOutput: &h.build,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	h.agent = New(cfg)
 	return h
 }
 

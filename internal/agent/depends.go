@@ -49,7 +49,7 @@ func (a *Agent) prepareEndpoints(s *Stack) (map[string]*endpoint.Endpoint, error
 		if a.endpoints[name] != nil {
 			continue
 		}
-		e, err := endpoint.Listen(name, endpointAddr, a.picker(name), a.cfg.Dial, a.log)
+		e, err := endpoint.Listen(name, a.endpointAddr(), a.picker(name), a.cfg.Dial, a.log)
 		if err != nil {
 			closeEndpoints(added)
 			return nil, fmt.Errorf("endpoint of service %s: %w", name, err)
@@ -196,4 +196,13 @@ func (a *Agent) announceWaitingLocked(waiting []sched.Waiting) {
 			Message: fmt.Sprintf("service %s is waiting for %s to have a healthy task before it starts its tasks.", w.Service, deps)})
 	}
 	a.waiting = now
+}
+
+// endpointAddr is where endpoints listen: Config.EndpointHost, or this
+// host's loopback, on a free port.
+func (a *Agent) endpointAddr() string {
+	if a.cfg.EndpointHost == "" {
+		return endpointAddr
+	}
+	return net.JoinHostPort(a.cfg.EndpointHost, "0")
 }

@@ -142,6 +142,7 @@ func cloneConfig(c proxy.Config) proxy.Config {
 	if err := json.Unmarshal(encode(c), &out); err != nil {
 		panic("agent: load balancer configuration does not decode: " + err.Error())
 	}
+	out.SecurityGroups = c.SecurityGroups // immutable, and not encoded
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/shoalhq/shoal/internal/hook"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
+	"github.com/shoalhq/shoal/internal/secgroup"
 	"github.com/shoalhq/shoal/internal/strategy"
 )
 
@@ -28,10 +29,27 @@ type Stack struct {
 	// TaskDefinitions and Services by name.
 	TaskDefinitions map[string]TaskDefinition
 	Services        map[string]Service
+	// Security is the stack's security groups and what each guards.
+	Security Security
 	// TimeScale divides the bake and wait times of the blue/green, canary
 	// and linear deployments this stack starts (0 or 1: as configured),
 	// as `shoal deploy --time-scale` asks; it is not part of the file.
 	TimeScale float64
+}
+
+// Security is the stack's security groups, and which of them guard the
+// load balancer, the instances and each service's task ports. A group's
+// members are the addresses of what it is named by: the load balancer's
+// dialing addresses, the instances' addresses (a task connects from its
+// instance's), so a source_group rule admits them.
+type Security struct {
+	Groups []secgroup.Group
+	// Balancer names the groups of every load balancer.
+	Balancer []string
+	// Instances names the groups of every instance.
+	Instances []string
+	// Services names each service's own groups, by service.
+	Services map[string][]string
 }
 
 // TaskDefinition says how to start one copy of an application.

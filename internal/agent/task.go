@@ -395,7 +395,7 @@ func (a *Agent) forgetOldLocked() {
 // on top of its definition's environment. The driver adds PORT and HOST.
 func (t *task) spec() driver.TaskSpec {
 	s := t.def.Task
-	s.ID, s.Address = t.id, t.instance.Address
+	s.ID, s.Address, s.Namespace = t.id, t.instance.Address, t.instance.Namespace
 	if t.output != nil {
 		s.Output = t.output
 	}

@@ -500,3 +500,5 @@ func (b *consistencyBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *consistencyBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
 	return proxy.Explanation{}, errors.New("not in this test")
 }
+
+func (b *consistencyBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }

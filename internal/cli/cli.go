@@ -39,6 +39,7 @@ func commands() []command {
 		{"status", "show the running stack: listeners and services", runStatus},
 		{"ps", "list tasks: service, instance, address, pid, state, health; -a with stopped ones", runPs},
 		{"targets", "list targets with their health state and reason", runTargets},
+		{"sg", "explain who can reach what through the security groups", runSG},
 		{"rules", "list the listeners' rules in evaluation order", runRules},
 		{"explain", "say which rule, action, target group and target a request would get, and why", runExplain},
 		{"logs", "print a task's output, or a service's tasks' merged; -f follows", runLogs},

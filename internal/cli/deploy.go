@@ -33,6 +33,9 @@ type backend struct {
 	// settings it started with, which a running shoal keeps.
 	metrics    *metricsEndpoint
 	metricsCfg compile.Metrics
+	// isolation is how shoal up set up the instances, which a running
+	// shoal keeps.
+	isolation compile.Isolation
 }
 
 // Rules lists every listener's rules.
@@ -71,6 +74,9 @@ func (b backend) DeployStack(ctx context.Context, req admin.StackRequest) ([]age
 	}
 	if out.Metrics != b.metricsCfg {
 		return nil, fmt.Errorf("%w: %s: metrics changed; a running shoal keeps the metrics address it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if out.Isolation != b.isolation {
+		return nil, fmt.Errorf("%w: %s: cluster.isolation or cluster.network changed; a running shoal keeps the instances' network it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	out.Stack.TimeScale = req.TimeScale
 	return b.Deploy(ctx, out.Stack)

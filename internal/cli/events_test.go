@@ -319,3 +319,5 @@ func (b *fixedBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *fixedBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
 	return proxy.Explanation{}, errors.New("not in this test")
 }
+
+func (b *fixedBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }

@@ -38,6 +38,9 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		count(len(s.LoadBalancers), "load balancer"), count(len(s.TargetGroups), "target group"),
 		count(s.Cluster.Instances, "instance"), count(len(s.TaskDefinitions), "task definition"),
 		count(len(s.Services), "service"))
+	for _, w := range s.Warnings() {
+		fmt.Fprintln(e.stderr, w)
+	}
 	return nil
 }
 
@@ -165,6 +168,33 @@ func runTargets(ctx context.Context, e *env, args []string) error {
 	tw := table(e, "TARGET GROUP", "TARGET", "STATE", "REASON", "IN FLIGHT", "DESCRIPTION")
 	for _, t := range targets {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Group, t.Target, t.State, dash(string(t.Reason)), t.InFlight, dash(t.Description))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printListenerGuards(ctx, e, c)
+}
+
+// printListenerGuards lists the listeners that security groups guard,
+// with the connections they denied; nothing when none is guarded.
+func printListenerGuards(ctx context.Context, e *env, c *admin.Client) error {
+	v, err := c.SecurityGroups(ctx)
+	if err != nil {
+		return err
+	}
+	var guarded []agent.GuardedPort
+	for _, l := range v.Listeners {
+		if len(l.Groups) > 0 {
+			guarded = append(guarded, l)
+		}
+	}
+	if len(guarded) == 0 {
+		return nil
+	}
+	fmt.Fprintln(e.stdout)
+	tw := table(e, "LISTENER", "ADDRESS", "SECURITY GROUPS", "DENIED", "LAST DENIED")
+	for _, l := range guarded {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Name, l.Address, strings.Join(l.Groups, ","), l.Denied, dash(l.LastDenied))
 	}
 	return tw.Flush()
 }

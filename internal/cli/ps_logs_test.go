@@ -492,3 +492,5 @@ func (b *taskBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *taskBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {
 	return proxy.Explanation{}, errors.New("not in this test")
 }
+
+func (b *taskBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }

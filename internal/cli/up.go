@@ -20,7 +20,6 @@ import (
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/compile"
 	"github.com/shoalhq/shoal/internal/driver"
-	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
@@ -197,7 +196,19 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	if err != nil {
 		return err
 	}
-	instances := instance.NewLoopback(log)
+	for _, w := range s.Warnings() {
+		fmt.Fprintf(e.stderr, "shoal: %v\n", w)
+	}
+	cl, err := openCluster(ctx, e, s, out.Isolation, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // last: once every task has stopped
+		if err := cl.close(); err != nil {
+			fmt.Fprintf(e.stderr, "shoal: remove the isolated network: %v\n", err)
+		}
+	}()
+	instances := cl.instances
 	ports, err := hostPorts(out.HostPorts, instances.PortFree)
 	if err != nil {
 		return err
@@ -211,6 +222,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	ag = agent.New(agent.Config{
 		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
 		Instances: instances, Dial: instances.DialContext,
+		Firewall: cl.firewall, BalancerAddrs: cl.balancer, HostAddr: cl.host, EndpointHost: cl.endpointHost,
 		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
 		TaskOutput: taskOutputTo(printer, taskOutput), TimeScale: opts.timeScale,
 	})
@@ -218,7 +230,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics}
+	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics, isolation: out.Isolation}
 	if out.Metrics.Address != "" {
 		if b.metrics, err = listenMetrics(out.Metrics, b, log); err != nil {
 			return err

@@ -47,6 +47,17 @@ type Output struct {
 	AWSAPI AWSAPI
 	// Metrics is where shoal up serves the Prometheus metrics.
 	Metrics Metrics
+	// Isolation is how shoal up keeps the instances apart.
+	Isolation Isolation
+}
+
+// Isolation is the cluster's isolation settings.
+type Isolation struct {
+	// Netns puts every instance in a network namespace of its own, with
+	// its security groups enforced (cluster.isolation: netns).
+	Netns bool
+	// Network is the range the instances' addresses come from.
+	Network string
 }
 
 // AWSAPI is the AWS API endpoint's settings.
@@ -93,6 +104,12 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 	for name, td := range s.TaskDefinitions {
 		out.Stack.TaskDefinitions[name] = taskDefinition(s.Dir, td)
 	}
+	sec, err := security(s)
+	if err != nil {
+		return Output{}, err
+	}
+	out.Stack.Security = sec
+	out.Isolation = Isolation{Netns: s.Cluster.Isolation == spec.IsolationNetns, Network: s.Cluster.Network}
 	for name, svc := range s.Services {
 		out.Stack.Services[name] = service(svc)
 		if svc.Deployment.Strategy != spec.StrategyRolling {
@@ -102,6 +119,31 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		}
 	}
 	return out, nil
+}
+
+// security is the stack's security groups and what each guards.
+func security(s *spec.Stack) (agent.Security, error) {
+	groups, err := s.SecurityGroupList()
+	if err != nil {
+		return agent.Security{}, err
+	}
+	sec := agent.Security{Groups: groups, Instances: slices.Clone(s.Cluster.SecurityGroups)}
+	for _, name := range slices.Sorted(maps.Keys(s.LoadBalancers)) {
+		for _, g := range s.LoadBalancers[name].SecurityGroups {
+			if !slices.Contains(sec.Balancer, g) {
+				sec.Balancer = append(sec.Balancer, g)
+			}
+		}
+	}
+	for name, svc := range s.Services {
+		if len(svc.SecurityGroups) > 0 {
+			if sec.Services == nil {
+				sec.Services = map[string][]string{}
+			}
+			sec.Services[name] = slices.Clone(svc.SecurityGroups)
+		}
+	}
+	return sec, nil
 }
 
 func service(svc *spec.Service) agent.Service {
@@ -228,6 +270,7 @@ func listener(stackDir, name string, l *spec.Listener, lb *spec.LoadBalancer) pr
 		XFF:               lb.XFFHeaderProcessing,
 		XFFClientPort:     lb.XFFClientPort,
 		MaxRequestBody:    lb.MaxRequestBody,
+		SecurityGroups:    slices.Clone(lb.SecurityGroups),
 	}
 	for _, c := range l.Certificates {
 		lc.Certificates = append(lc.Certificates, proxy.Certificate{

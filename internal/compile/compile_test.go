@@ -47,7 +47,8 @@ func render(t *testing.T, out Output) string {
 		HostPorts PortRange
 		AWSAPI    AWSAPI
 		Metrics   Metrics
-	}{st, out.HostPorts, out.AWSAPI, out.Metrics}, "", "  ")
+		Isolation Isolation
+	}{st, out.HostPorts, out.AWSAPI, out.Metrics, out.Isolation}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +84,9 @@ func TestStack_Golden(t *testing.T) {
 // the reason. Every other field must change the compiled output when its
 // value changes: a field added to spec and forgotten here fails the test.
 var notCompiled = map[string]string{
-	"protocol":  "http is the only protocol so far",
-	"algorithm": "round_robin is the only algorithm so far",
+	"description": "security groups' and rules' descriptions are for people reading the file",
+	"protocol":    "http is the only protocol so far",
+	"algorithm":   "round_robin is the only algorithm so far",
 }
 
 // TestStack_EveryFieldReachesAPart changes each field of the full stack in
@@ -199,18 +201,28 @@ func mutate(t *testing.T, path string, v reflect.Value) {
 	case *float64:
 		*x++
 	case *string:
-		switch lastName(path) {
-		case "port":
+		switch name := lastName(path); {
+		case strings.HasPrefix(path, "security_groups.") && *x == "" && name != "protocol":
+			t.Skip("this rule has no " + name + " (its source is the other kind, or its protocol takes no port); rules that have one check it")
+		case name == "cidr":
+			*x = "203.0.113.0/24"
+		case name == "source_group":
+			*x = other(*x, "alb", "instances")
+		case name == "isolation":
+			*x = other(*x, "none", "netns")
+		case name == "network":
+			*x = "10.9.0.0/16"
+		case name == "port":
 			*x = "8082"
-		case "host_port_range":
+		case name == "host_port_range":
 			*x = "21000-21999"
-		case "address":
+		case name == "address":
 			*x = "127.0.0.9"
-		case "task_definition":
+		case name == "task_definition":
 			*x = other(*x, "web", "worker")
-		case "target_group":
+		case name == "target_group":
 			*x = other(*x, "web", "legacy")
-		case "scheduling_strategy":
+		case name == "scheduling_strategy":
 			*x = other(*x, "replica", "daemon")
 		default:
 			*x += "x"

@@ -28,6 +28,10 @@ type TaskSpec struct {
 	Env map[string]string
 	// Address is the instance address the task must listen on ("127.0.0.2").
 	Address string
+	// Namespace is the path of the network namespace the task and its
+	// health checks run in ("/run/netns/shoal-catalog-instance-1"), where
+	// Address is; "": this host's (Linux only).
+	Namespace string
 	// ContainerPort is the port the application listens on inside its
 	// container (0: none given). A container driver maps the task's dynamic
 	// host port to it, as ECS does with host port 0 in bridge mode. The

@@ -64,6 +64,7 @@ type healthChecker struct {
 	dir      string   // the task's working directory
 	env      []string // the task's environment
 	path     string   // the task's PATH, along which Command[0] is looked up
+	netns    string   // the network namespace the checks run in ("": this host's)
 	clock    clock.Clock
 	onHealth func(ContainerHealth)
 	log      *slog.Logger
@@ -86,6 +87,7 @@ func newHealthChecker(spec TaskSpec, port int, clk clock.Clock, log *slog.Logger
 		dir:      workDir(spec),
 		env:      taskEnv(spec, port),
 		path:     taskPath(spec),
+		netns:    spec.Namespace,
 		clock:    clk,
 		onHealth: spec.OnHealth,
 		log:      log,
@@ -173,6 +175,7 @@ func (c *healthChecker) exec(ctx context.Context, out io.Writer) string {
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 		WaitDelay:   outputDrainDelay,
 	}
+	inNamespace(cmd, c.netns)
 	if err := cmd.Start(); err != nil {
 		return fmt.Sprintf("start %q: %s", name, startReason(err))
 	}

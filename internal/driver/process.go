@@ -90,6 +90,11 @@ func (p *Process) Start(ctx context.Context, spec TaskSpec) (Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Namespace != "" {
+		if _, err := os.Stat(spec.Namespace); err != nil {
+			return nil, fmt.Errorf("task %s: the instance's network namespace is gone (was shoal's network removed by hand?): %w", spec.ID, err)
+		}
+	}
 	port, err := p.ports.Allocate(spec.Address)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", spec.ID, err)
@@ -139,7 +144,7 @@ func (p *Process) launch(spec TaskSpec, path string, port int) (*processTask, er
 // with the task's working directory, environment and output.
 func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline, report *os.File) *exec.Cmd {
 	out := t.output(spec)
-	return &exec.Cmd{
+	cmd := &exec.Cmd{
 		Path:       shimExe, // this very binary (exe_linux.go, exe_darwin.go)
 		Args:       append([]string{shimName, t.stopTimeout.String(), path}, spec.Command...),
 		Dir:        spec.Dir,
@@ -152,6 +157,8 @@ func shimCommand(spec TaskSpec, path string, port int, t *processTask, lifeline,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 		WaitDelay:   outputDrainDelay,
 	}
+	inNamespace(cmd, spec.Namespace)
+	return cmd
 }
 
 // newTask is a task not started yet; launch fills in cmd and pgid.

@@ -68,10 +68,12 @@ const (
 // tasks, before anything else runs: the driver starts tasks through the
 // running executable.
 func RunShimIfInvoked() {
-	if filepath.Base(os.Args[0]) != shimName {
-		return
+	switch filepath.Base(os.Args[0]) {
+	case shimName:
+		os.Exit(runShim(os.Args[1:]))
+	case netnsExecName:
+		os.Exit(runNetnsExec(os.Args[1:])) // returns only when it failed
 	}
-	os.Exit(runShim(os.Args[1:]))
 }
 
 // runShim supervises one task and returns the shim's exit status. Its two

@@ -28,6 +28,9 @@ type Instance struct {
 	// Address is where the instance's tasks listen and are reached: each
 	// task listens on Address and a dynamic host port.
 	Address string
+	// Namespace is the path of the network namespace the instance's tasks
+	// run in, where Address is ("": this host's network).
+	Namespace string
 }
 
 // MaxInstances is the most instances a cluster can have.

@@ -67,6 +67,7 @@ type Collector struct {
 	target2xx, target3xx, target4xx, target5xx, elb5xx     *prometheus.Desc
 	healthy, unhealthy                                     *prometheus.Desc
 	activeConnections, newConnections, rejectedConnections *prometheus.Desc
+	deniedConnections                                      *prometheus.Desc
 	nonCompliant                                           *prometheus.Desc
 }
 
@@ -104,6 +105,8 @@ func NewCollector(src Source) *Collector {
 			"Client connections accepted by the load balancer's listeners (ALB NewConnectionCount).", lb),
 		rejectedConnections: desc("RejectedConnectionCount",
 			"Client connections refused, or shed while they had not sent a request yet, because the load balancer had its maximum of connections (ALB RejectedConnectionCount).", lb),
+		deniedConnections: desc("SecurityGroupDeniedConnectionCount",
+			"Client connections the load balancer's security groups closed before a byte was read (shoal's own: on AWS they never reach the load balancer).", lb),
 		nonCompliant: prometheus.NewDesc(Prefix+"DesyncMitigationMode_NonCompliant_Request_Count",
 			"Requests that were not compliant with RFC 7230, by desync classification: Acceptable, Ambiguous or Severe (ALB DesyncMitigationMode_NonCompliant_Request_Count, split by class).",
 			[]string{labelLoadBalancer, "classification"}, nil),
@@ -116,7 +119,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.requests, c.requestsPerTarget, c.responseTime,
 		c.target2xx, c.target3xx, c.target4xx, c.target5xx, c.elb5xx,
 		c.healthy, c.unhealthy,
-		c.activeConnections, c.newConnections, c.rejectedConnections, c.nonCompliant,
+		c.activeConnections, c.newConnections, c.rejectedConnections, c.deniedConnections, c.nonCompliant,
 	} {
 		ch <- d
 	}
@@ -180,6 +183,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.activeConnections, n.Active, lb)
 		counter(c.newConnections, n.New, lb)
 		counter(c.rejectedConnections, n.Rejected, lb)
+		counter(c.deniedConnections, n.Denied, lb)
 		for _, k := range []httpwire.Class{httpwire.Acceptable, httpwire.Ambiguous, httpwire.Severe} {
 			counter(c.nonCompliant, n.NonCompliant[k], lb, k.String())
 		}

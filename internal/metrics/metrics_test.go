@@ -150,7 +150,7 @@ func TestCollector_ExactValues(t *testing.T) {
 			{Group: "web", Target: "127.0.0.5:4002", State: proxy.StateHealthy, Requests: 1},
 		},
 		conns: map[string]proxy.ConnectionCounts{
-			"public":   {Active: 3, New: 120, Rejected: 7, NonCompliant: [4]uint64{0, 4, 2, 1}},
+			"public":   {Active: 3, New: 120, Rejected: 7, Denied: 5, NonCompliant: [4]uint64{0, 4, 2, 1}},
 			"internal": {},
 		},
 	}
@@ -185,12 +185,14 @@ func TestCollector_ExactValues(t *testing.T) {
 		p + "HealthyHostCount{target_group=web}":   1,
 		p + "UnHealthyHostCount{target_group=web}": 0,
 
-		p + "ActiveConnectionCount{load_balancer=public}":     3,
-		p + "NewConnectionCount{load_balancer=public}":        120,
-		p + "RejectedConnectionCount{load_balancer=public}":   7,
-		p + "ActiveConnectionCount{load_balancer=internal}":   0,
-		p + "NewConnectionCount{load_balancer=internal}":      0,
-		p + "RejectedConnectionCount{load_balancer=internal}": 0,
+		p + "ActiveConnectionCount{load_balancer=public}":                3,
+		p + "NewConnectionCount{load_balancer=public}":                   120,
+		p + "RejectedConnectionCount{load_balancer=public}":              7,
+		p + "SecurityGroupDeniedConnectionCount{load_balancer=public}":   5,
+		p + "SecurityGroupDeniedConnectionCount{load_balancer=internal}": 0,
+		p + "ActiveConnectionCount{load_balancer=internal}":              0,
+		p + "NewConnectionCount{load_balancer=internal}":                 0,
+		p + "RejectedConnectionCount{load_balancer=internal}":            0,
 
 		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Acceptable,load_balancer=public}":   4,
 		p + "DesyncMitigationMode_NonCompliant_Request_Count{classification=Ambiguous,load_balancer=public}":    2,
@@ -221,7 +223,7 @@ func TestCollector_ExactValues(t *testing.T) {
 		"HTTPCode_Target_2XX_Count": "counter", "HTTPCode_Target_3XX_Count": "counter",
 		"HTTPCode_Target_4XX_Count": "counter", "HTTPCode_Target_5XX_Count": "counter",
 		"HTTPCode_ELB_5XX_Count": "counter", "HealthyHostCount": "gauge", "UnHealthyHostCount": "gauge",
-		"ActiveConnectionCount": "gauge", "NewConnectionCount": "counter", "RejectedConnectionCount": "counter",
+		"ActiveConnectionCount": "gauge", "NewConnectionCount": "counter", "RejectedConnectionCount": "counter", "SecurityGroupDeniedConnectionCount": "counter",
 		"DesyncMitigationMode_NonCompliant_Request_Count": "counter",
 	}
 	for name, typ := range maps.Clone(wantTypes) {

@@ -303,6 +303,7 @@ func (c *Change) Commit() error {
 	}
 	b.table.Store(table)
 	c.certs.install(c.next)
+	installGuards(c.cfg, c.next)
 	for _, l := range c.bound {
 		l.start(b, table.routes[l].idleTimeout, b.d.log, &b.wg)
 	}

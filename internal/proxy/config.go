@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/routing"
+	"github.com/shoalhq/shoal/internal/secgroup"
 )
 
 // Config is what the balancer serves: listeners and the target groups they
@@ -20,6 +21,11 @@ type Config struct {
 	Listeners []ListenerConfig
 	// TargetGroups by name.
 	TargetGroups map[string]TargetGroupConfig
+	// SecurityGroups are the stack's security groups with their members;
+	// a listener with SecurityGroups of its own closes every connection
+	// whose source no rule of them admits. nil: no listener is guarded.
+	// Not encoded: whoever copies a Config through JSON carries it over.
+	SecurityGroups *secgroup.Set `json:"-"`
 }
 
 // ListenerConfig is one listener.
@@ -70,6 +76,9 @@ type ListenerConfig struct {
 	// MaxRequestBody is the largest request body taken, in bytes; larger
 	// ones get 413. 0: no limit.
 	MaxRequestBody int64
+	// SecurityGroups name the groups of Config.SecurityGroups that guard
+	// the listener (its load balancer's); none: anyone may connect.
+	SecurityGroups []string
 }
 
 // X-Forwarded-For processing modes, as ALB names them.

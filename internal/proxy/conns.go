@@ -30,6 +30,10 @@ type ConnectionCounts struct {
 	// Rejected is how many connections were refused or shed for lack of
 	// capacity (ALB RejectedConnectionCount; see gate.go).
 	Rejected uint64
+	// Denied is how many connections the load balancer's security groups
+	// closed before a byte was read (shoal's own: on AWS they never reach
+	// the load balancer).
+	Denied uint64
 	// NonCompliant counts the requests that were not compliant, by their
 	// desync class (ALB DesyncMitigationMode_NonCompliant_Request_Count,
 	// split by class): index 1 acceptable, 2 ambiguous, 3 severe (index 0
@@ -44,11 +48,12 @@ type connCounters struct {
 	accepted     atomic.Uint64
 	active       atomic.Int64
 	rejected     atomic.Uint64
+	denied       atomic.Uint64
 	nonCompliant [4]atomic.Uint64 // by httpwire.Class
 }
 
 func (c *connCounters) read() ConnectionCounts {
-	cc := ConnectionCounts{Active: c.active.Load(), New: c.accepted.Load(), Rejected: c.rejected.Load()}
+	cc := ConnectionCounts{Active: c.active.Load(), New: c.accepted.Load(), Rejected: c.rejected.Load(), Denied: c.denied.Load()}
 	for i := range c.nonCompliant {
 		cc.NonCompliant[i] = c.nonCompliant[i].Load()
 	}
@@ -59,6 +64,13 @@ func (c *connCounters) read() ConnectionCounts {
 func (c *connCounters) reject() {
 	if c != nil {
 		c.rejected.Add(1)
+	}
+}
+
+// deny counts a connection its security groups denied; c may be nil.
+func (c *connCounters) deny() {
+	if c != nil {
+		c.denied.Add(1)
 	}
 }
 

@@ -34,6 +34,10 @@ type listener struct {
 	// closing is set once the listener shuts down: connections finish
 	// the request they serve and close.
 	closing atomic.Bool
+	// guard checks each connection's source against the load balancer's
+	// security groups (guard.go); denied counts those it closed.
+	guard  atomic.Pointer[guard]
+	denied denials
 
 	mu      sync.Mutex
 	served  map[*serverConn]struct{}
@@ -95,6 +99,11 @@ func (l *listener) accept(b *Balancer, log *slog.Logger) {
 		}
 		pause = 0
 		counters := l.conns.Load()
+		if !l.guard.Load().admit(conn) {
+			counters.deny()
+			conn.Close() // before a byte is read, as a dropped SYN
+			continue
+		}
 		e, evicted := b.gate.enter(conn)
 		if evicted || e == nil {
 			counters.reject()

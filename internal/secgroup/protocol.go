@@ -54,3 +54,7 @@ func protocolError(s string) error {
 	}
 	return fmt.Errorf("protocol %q is not supported: %s (AWS's -1, 6, 17 and 1 work too)", s, want)
 }
+
+// HasPorts reports whether connections of p have ports to choose: tcp and
+// udp do, icmp and all do not (their rules take every port).
+func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }

@@ -51,6 +51,9 @@ func stack(s Stack) *Stack {
 	if s.Cluster.InstanceCPU == 0 {
 		s.Cluster.InstanceCPU, s.Cluster.InstanceMemory = 2048, 4096
 	}
+	if s.Cluster.Isolation == "" {
+		s.Cluster.Isolation, s.Cluster.Network = "none", "198.18.0.0/15"
+	}
 	if s.AWSAPI == (AWSAPI{}) {
 		s.AWSAPI = AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"}
 	}
@@ -167,7 +170,7 @@ func TestParse_Catalog(t *testing.T) {
 			HealthCheck: HealthCheck{Path: "/", Port: "traffic-port", Interval: secs(2), Timeout: secs(1),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: MustMatcher("200")},
 		}},
-		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096},
+		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096, Isolation: "none", Network: "198.18.0.0/15"},
 		AWSAPI:  AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"},
 		TaskDefinitions: map[string]*TaskDefinition{"catalog": {
 			Build: "go build -o bin/catalog .", Command: Command{"bin/catalog"}, Port: 3000,

@@ -74,7 +74,11 @@ func (c *Cluster) setDefaults() {
 	c.Instances = DefaultInstances
 	c.InstanceCPU = DefaultInstanceCPU
 	c.InstanceMemory = DefaultInstanceMemory
+	c.Isolation = DefaultIsolation
+	c.Network = DefaultNetwork
 }
+
+func (r *IngressRule) setDefaults() { r.Protocol = DefaultIngressProtocol }
 
 func (hc *ContainerHealthCheck) setDefaults() {
 	hc.Interval = Duration(DefaultCHInterval)

@@ -39,6 +39,8 @@ var docSections = map[string]reflect.Type{
 	"`placement_constraints[]`": reflect.TypeFor[PlacementConstraint](),
 	"`autoscaling`":             reflect.TypeFor[Autoscaling](),
 	"`target_tracking[]`":       reflect.TypeFor[TargetTracking](),
+	"`security_groups.NAME`":    reflect.TypeFor[SecurityGroup](),
+	"`ingress[]`":               reflect.TypeFor[IngressRule](),
 }
 
 // docRow is one field row of a table in docs/stack.md.

@@ -31,6 +31,12 @@ type Stack struct {
 	// Metrics is the Prometheus endpoint that serves the load balancer's
 	// metrics, named after ALB's CloudWatch metrics. Default: off.
 	Metrics Metrics `yaml:"metrics" json:"metrics"`
+	// SecurityGroups by name: allow-lists of inbound connections, as AWS
+	// security groups. A load balancer's groups guard its listeners, the
+	// cluster's guard its instances' task ports (enforced with
+	// cluster.isolation: netns), a service's add to its instances' for its
+	// own task ports. Default: none (everything may connect).
+	SecurityGroups map[string]*SecurityGroup `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
 
 	// File is the path the stack was read from ("" when parsed from memory).
 	File string `yaml:"-" json:"-"`
@@ -86,6 +92,10 @@ type LoadBalancer struct {
 	// request is then cut short). shoal's own setting: ALB has no such
 	// limit. 0 is none. Default: 0.
 	MaxRequestBody int64 `yaml:"max_request_body" json:"max_request_body"`
+	// SecurityGroups name the groups that guard the load balancer's
+	// listeners: a connection whose source no rule of them allows is
+	// closed before a byte is read. Default: none (anyone may connect).
+	SecurityGroups []string `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
 }
 
 // AccessLog is a load balancer's access log.
@@ -443,6 +453,21 @@ type Cluster struct {
 	// does (Linux: /proc/sys/net/ipv4/ip_local_port_range; macOS: the
 	// net.inet.ip.portrange.first and .last sysctls).
 	HostPortRange string `yaml:"host_port_range" json:"host_port_range,omitempty"`
+	// SecurityGroups name the groups of the instances (the tutorial's EC2
+	// instance group): who may connect to their tasks' ports. Enforced
+	// with isolation: netns. Default: none.
+	SecurityGroups []string `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
+	// Isolation is how instances are kept apart: none (every instance is a
+	// loopback address of this host, any local process can reach a task)
+	// or netns (every instance is a network namespace on a bridge of its
+	// own, and its security groups are nftables rules: Linux, as root).
+	// Default: none.
+	Isolation string `yaml:"isolation" json:"isolation"`
+	// Network is the IPv4 range isolated instances take their addresses
+	// from, /24 or larger: the stack uses one /24 of it that no address or
+	// route of this host overlaps. Default: 198.18.0.0/15 (reserved for
+	// benchmarking, RFC 2544: never routed on the internet).
+	Network string `yaml:"network" json:"network"`
 }
 
 // AWSAPI is shoal's AWS API endpoint: the ECS and Elastic Load Balancing
@@ -575,6 +600,10 @@ type Service struct {
 	// target group is healthy once its task accepts TCP connections.
 	// Default: none.
 	DependsOn []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
+	// SecurityGroups name groups that admit connections to this
+	// service's task ports on top of the instances' groups
+	// (cluster.security_groups). Default: none.
+	SecurityGroups []string `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
 }
 
 // Deployment is how a service replaces its tasks when its task definition
@@ -751,6 +780,38 @@ type TargetTracking struct {
 	DisableScaleIn bool `yaml:"disable_scale_in" json:"disable_scale_in"`
 }
 
+// SecurityGroup is an allow-list of inbound connections, as an AWS
+// security group: a connection to something the group guards is allowed if
+// one of its rules (or a rule of another group guarding the same thing)
+// admits it, and dropped otherwise. Egress is not filtered.
+type SecurityGroup struct {
+	// Description says what the group is for. Default: none.
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Ingress lists the rules, each admitting one protocol and port range
+	// from one source. Default: none (nothing is admitted).
+	Ingress []*IngressRule `yaml:"ingress" json:"ingress,omitempty"`
+}
+
+// IngressRule admits new connections of a protocol, to a port range, from
+// a CIDR or from the members of another group (exactly one of the two).
+type IngressRule struct {
+	// Protocol is tcp, udp, icmp or all (AWS's -1, 6, 17 and 1 are
+	// accepted too). Default: tcp.
+	Protocol string `yaml:"protocol" json:"protocol"`
+	// Port is a port (80), a range (8000-8100) or all. Required for tcp
+	// and udp; icmp and all take every port.
+	Port string `yaml:"port" json:"port,omitempty"`
+	// CIDR is the range of source addresses, IPv4 or IPv6: 0.0.0.0/0 is
+	// anyone, 203.0.113.7/32 one host.
+	CIDR string `yaml:"cidr" json:"cidr,omitempty"`
+	// SourceGroup is another group whose members may connect: a load
+	// balancer's group admits the load balancer, the cluster's group the
+	// instances.
+	SourceGroup string `yaml:"source_group" json:"source_group,omitempty"`
+	// Description says what the rule is for. Default: none.
+	Description string `yaml:"description" json:"description,omitempty"`
+}
+
 // Command is an argv. In YAML it is a list, or a string run by /bin/sh -c.
 type Command []string
 
@@ -792,6 +853,9 @@ const (
 	DefaultStopTimeout         = 30 * time.Second
 	DefaultDesired             = 1
 	DefaultInstances           = 1
+	DefaultIsolation           = "none"
+	DefaultNetwork             = "198.18.0.0/15"
+	DefaultIngressProtocol     = "tcp"
 	StrategyReplica            = "replica"
 	DefaultProtocolVersion     = "HTTP1"
 	DefaultStickinessType      = "lb_cookie"

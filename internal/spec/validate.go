@@ -24,6 +24,8 @@ func (s *Stack) validate() ErrorList {
 	v.loadBalancers()
 	v.targetGroups()
 	v.cluster()
+	v.isolation()
+	v.securityGroups()
 	v.taskDefinitions()
 	v.services()
 	v.awsAPI()

@@ -1,0 +1,98 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shoalhq/shoal/internal/secgroup"
+)
+
+const tutorialGroups = `
+security_groups:
+  alb:
+    ingress:
+      - {port: 80, cidr: 0.0.0.0/0}
+      - {port: 443, cidr: "::/0"}
+  instances:
+    ingress:
+      - {protocol: all, source_group: alb}
+      - {port: 22, cidr: 0.0.0.0/0}
+  ping:
+    ingress:
+      - {protocol: icmp, cidr: "::/0"}
+load_balancers:
+  web:
+    security_groups: [alb]
+    listeners:
+      - port: 8080
+        default_action: {forward: {target_group: api}}
+target_groups:
+  api: {}
+cluster:
+  security_groups: [instances]
+services:
+  api:
+    task_definition: app
+    target_group: api
+    security_groups: [ping]
+task_definitions:
+  app:
+    command: [app]
+`
+
+func TestStack_Warnings_TaskPortsOpenToTheWorld(t *testing.T) {
+	s, err := Parse("shoal.yaml", []byte(tutorialGroups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(s.Warnings().Error(), "\n")
+	want := []string{
+		`shoal.yaml:10:20: security_groups.instances.ingress[1].cidr: warning: this rule opens the instances' task ports to the whole internet (0.0.0.0/0): let only the load balancer in, with source_group naming its group`,
+		`shoal.yaml:13:26: security_groups.ping.ingress[0].cidr: warning: this rule opens service api's task ports to the whole internet (::/0): let only the load balancer in, with source_group naming its group`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+func TestStack_SecurityGroupList(t *testing.T) {
+	s, err := Parse("shoal.yaml", []byte(tutorialGroups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := s.SecurityGroupList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range groups {
+		for _, r := range g.Ingress {
+			got = append(got, g.Name+": "+r.String())
+		}
+	}
+	want := []string{
+		"alb: tcp 80 from 0.0.0.0/0",
+		"alb: tcp 443 from ::/0",
+		"instances: all traffic from group alb",
+		"instances: tcp 22 from 0.0.0.0/0",
+		"ping: icmp from ::/0",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+	if _, err := secgroup.NewSet(groups, nil); err != nil {
+		t.Errorf("the model refuses what the stack accepted: %v", err)
+	}
+}
+
+func TestStack_Warnings_NoneWithoutGroups(t *testing.T) {
+	s, err := Parse("shoal.yaml", []byte("services: {api: {task_definition: app}}\ntask_definitions: {app: {command: [app]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a stack without groups: %v", w)
+	}
+}
