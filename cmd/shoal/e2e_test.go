@@ -217,8 +217,9 @@ func exampleStack(t *testing.T, dir string) string {
 }
 
 // writeExample writes an example stack into dir as name, with two changes
-// that let the test run anywhere: the listener takes a free port, and the
-// database lives in dir. Everything else is the example as shipped.
+// that let the test run anywhere: the listener takes a free port (which
+// the load balancer's security group admits), and the database lives in
+// dir. Everything else is the example as shipped.
 func writeExample(t *testing.T, dir, s, name string) string {
 	t.Helper()
 	exampleDir, err := filepath.Abs("../../examples/catalog")
@@ -235,6 +236,9 @@ func writeExample(t *testing.T, dir, s, name string) string {
 		}
 		s = strings.Replace(s, old, repl, 1)
 	}
+	// The load balancer's group admits the listener's port, which the
+	// test leaves to the kernel.
+	s = strings.ReplaceAll(s, "{port: 8080, cidr:", "{port: all, cidr:")
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
