@@ -155,6 +155,7 @@ type Agent struct {
 	backoff   map[string]announcedBackoff   // services whose back-off was announced
 	waiting   map[string]string             // services announced waiting, and for what
 	endpoints map[string]*endpoint.Endpoint // of the services others depend on
+	images    map[ImageBuild]string         // the image last built from each build
 	closing   bool
 	// state is the revisions, desired counts, deployments and instance
 	// statuses; applying is set while an Apply records a new one, when
@@ -380,7 +381,11 @@ func (a *Agent) check(s *Stack) error {
 	for _, name := range sortedKeys(s.TaskDefinitions) {
 		td := s.TaskDefinitions[name]
 		if c, ok := a.cfg.Runners[td.Kind].(Checker); ok {
-			if err := c.Check(td.Task); err != nil {
+			spec := td.Task
+			if td.Image != nil {
+				spec.Containers = withImage(spec.Containers, a.builtImage(*td.Image))
+			}
+			if err := c.Check(spec); err != nil {
 				return fmt.Errorf("task definition %s: %w", name, err)
 			}
 		}

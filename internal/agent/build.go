@@ -3,7 +3,11 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
+	"slices"
+
+	"github.com/shoalhq/shoal/internal/driver"
 	"time"
 )
 
@@ -20,17 +24,70 @@ const buildProgressEvery = 4 * time.Second
 func (a *Agent) build(ctx context.Context, s *Stack) error {
 	for _, name := range sortedKeys(s.TaskDefinitions) {
 		def := s.TaskDefinitions[name]
-		if def.Build == "" {
-			continue
+		if def.Build != "" {
+			fmt.Fprintf(a.cfg.BuildOutput, "shoal: building task definition %s: %s (in %s)\n", name, def.Build, def.BuildDir)
+			start := a.clock.Now()
+			if err := a.runBuild(ctx, name, def); err != nil {
+				return fmt.Errorf("build of task definition %s failed (%v): %s, in %s", name, err, def.Build, def.BuildDir)
+			}
+			fmt.Fprintf(a.cfg.BuildOutput, "shoal: built task definition %s in %s\n", name, roundDuration(a.clock.Now().Sub(start)))
 		}
-		fmt.Fprintf(a.cfg.BuildOutput, "shoal: building task definition %s: %s (in %s)\n", name, def.Build, def.BuildDir)
-		start := a.clock.Now()
-		if err := a.runBuild(ctx, name, def); err != nil {
-			return fmt.Errorf("build of task definition %s failed (%v): %s, in %s", name, err, def.Build, def.BuildDir)
+		if def.Image != nil {
+			if err := a.buildImage(ctx, name, def); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintf(a.cfg.BuildOutput, "shoal: built task definition %s in %s\n", name, roundDuration(a.clock.Now().Sub(start)))
 	}
 	return nil
+}
+
+// ImageBuilder is a Runner that builds images: the Docker driver. Build
+// returns the image's reference.
+type ImageBuilder interface {
+	Build(ctx context.Context, contextDir, dockerfile string, out io.Writer) (string, error)
+}
+
+// buildImage builds def's image, which the containers that name none
+// run from then on (see builtImage).
+func (a *Agent) buildImage(ctx context.Context, name string, def TaskDefinition) error {
+	b, ok := a.cfg.Runners[def.Kind].(ImageBuilder)
+	if !ok {
+		return fmt.Errorf("task definition %s: the %s runner cannot build images", name, def.Kind)
+	}
+	fmt.Fprintf(a.cfg.BuildOutput, "shoal: building the image of task definition %s from %s (in %s)\n", name, def.Image.Dockerfile, def.Image.Context)
+	start := a.clock.Now()
+	image, err := b.Build(ctx, def.Image.Context, def.Image.Dockerfile, a.cfg.BuildOutput)
+	if err != nil {
+		return fmt.Errorf("image build of task definition %s failed: %w", name, err)
+	}
+	fmt.Fprintf(a.cfg.BuildOutput, "shoal: built image %s for task definition %s in %s\n", image, name, roundDuration(a.clock.Now().Sub(start)))
+	a.mu.Lock()
+	if a.images == nil {
+		a.images = map[ImageBuild]string{}
+	}
+	a.images[*def.Image] = image
+	a.mu.Unlock()
+	return nil
+}
+
+// builtImage is the image last built from b ("" if none was).
+func (a *Agent) builtImage(b ImageBuild) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.images[b]
+}
+
+// withImage gives image to the containers that name none. The task
+// definition's revision keeps no image: a build of the same context
+// refreshes it, as a build command refreshes a process's binary.
+func withImage(cs []driver.ContainerSpec, image string) []driver.ContainerSpec {
+	out := slices.Clone(cs)
+	for i := range out {
+		if out[i].Image == "" {
+			out[i].Image = image
+		}
+	}
+	return out
 }
 
 // runBuild runs one build command and reports its progress until it ends.

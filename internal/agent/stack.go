@@ -60,6 +60,10 @@ type TaskDefinition struct {
 	// starts ("": none).
 	Build    string
 	BuildDir string
+	// Image, if set, is built after Build (by the runner, an
+	// ImageBuilder) before the first task starts; its containers without
+	// an image of their own run it.
+	Image *ImageBuild
 	// Task is the driver's spec of every task of this definition; the
 	// agent adds the task's ID and Address and the SHOAL_ variables to Env.
 	Task driver.TaskSpec
@@ -82,8 +86,18 @@ type EnvPart struct {
 	Service, Field string
 }
 
-// KindProcess is the kind of task definitions run as local processes.
-const KindProcess = "process"
+// Kinds of task definitions: local processes, and containers run by the
+// Docker engine.
+const (
+	KindProcess = "process"
+	KindDocker  = "docker"
+)
+
+// ImageBuild is a Docker build of a task definition's image: the context
+// folder (absolute) and the Dockerfile in it (relative to it).
+type ImageBuild struct {
+	Context, Dockerfile string
+}
 
 // Service keeps tasks of a task definition running and registered.
 type Service struct {

@@ -157,7 +157,10 @@ func (a *Agent) runTask(t *task) {
 func (a *Agent) launch(t *task) (driver.Task, error) {
 	a.setStatus(t, sched.Pending)
 	spec := t.spec()
-	if spec.HealthCheck != nil {
+	if t.def.Image != nil {
+		spec.Containers = withImage(spec.Containers, a.builtImage(*t.def.Image))
+	}
+	if hasHealthCheck(spec) {
 		spec.OnHealth = func(h driver.ContainerHealth) { a.containerHealthChanged(t, h) }
 	}
 	h, err := a.cfg.Runners[t.def.Kind].Start(a.life, spec)
@@ -405,7 +408,25 @@ func (t *task) spec() driver.TaskSpec {
 	s.Env["SHOAL_SERVICE"] = t.service
 	s.Env["SHOAL_INSTANCE"] = t.instance.Name
 	maps.Copy(s.Env, t.env)
+	if len(s.Containers) > 0 {
+		s.Containers = containersWithEnv(s.Containers, s.Env)
+	}
 	return s
+}
+
+// containersWithEnv gives every container of a task the task's
+// environment under its own, and HOST=0.0.0.0: in a container, the
+// application listens on every address of its own network, which the
+// engine publishes on the instance's address.
+func containersWithEnv(cs []driver.ContainerSpec, env map[string]string) []driver.ContainerSpec {
+	out := slices.Clone(cs)
+	for i := range out {
+		merged := maps.Clone(env)
+		merged["HOST"] = "0.0.0.0"
+		maps.Copy(merged, cs[i].Env)
+		out[i].Env = merged
+	}
+	return out
 }
 
 func targetKey(group, addr string) string { return group + "|" + addr }
@@ -423,4 +444,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// hasHealthCheck reports whether the task or one of its containers has a
+// container health check.
+func hasHealthCheck(s driver.TaskSpec) bool {
+	return s.HealthCheck != nil || slices.ContainsFunc(s.Containers, func(c driver.ContainerSpec) bool { return c.HealthCheck != nil })
 }

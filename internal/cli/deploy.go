@@ -33,9 +33,13 @@ type backend struct {
 	// settings it started with, which a running shoal keeps.
 	metrics    *metricsEndpoint
 	metricsCfg compile.Metrics
-	// isolation is how shoal up set up the instances, which a running
-	// shoal keeps.
+	// isolation is how shoal up set up the instances, and registry the
+	// address of its image registry: a running shoal keeps both.
 	isolation compile.Isolation
+	registry  string
+	// containers says the Docker driver runs: shoal up started with a
+	// stack that has containers or a registry.
+	containers bool
 }
 
 // Rules lists every listener's rules.
@@ -74,6 +78,12 @@ func (b backend) DeployStack(ctx context.Context, req admin.StackRequest) ([]age
 	}
 	if out.Metrics != b.metricsCfg {
 		return nil, fmt.Errorf("%w: %s: metrics changed; a running shoal keeps the metrics address it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if usesContainers(out.Stack) && !b.containers {
+		return nil, fmt.Errorf("%w: %s: this stack runs containers, and shoal up started without the Docker driver (its stack had neither containers nor a registry): stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if out.Registry != b.registry {
+		return nil, fmt.Errorf("%w: %s: registry changed; a running shoal keeps the registry it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	if out.Isolation != b.isolation {
 		return nil, fmt.Errorf("%w: %s: cluster.isolation or cluster.network changed; a running shoal keeps the instances' network it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)

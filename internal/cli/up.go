@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/shoalhq/shoal/internal/compile"
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/registry"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
 )
@@ -117,7 +119,7 @@ func loadStack(e *env, file, outcome string) (*spec.Stack, []byte, error) {
 		problems = append(problems, certificateProblems(s, out.Stack.LoadBalancer)...)
 		for name, td := range out.Stack.TaskDefinitions {
 			var ce *driver.CheckError
-			if !errors.As(driver.CheckCommand(td.Task), &ce) {
+			if td.Kind != agent.KindProcess || !errors.As(driver.CheckCommand(td.Task), &ce) {
 				continue
 			}
 			field := "command"
@@ -213,6 +215,18 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	if err != nil {
 		return err
 	}
+	runners := map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})}
+	if usesContainers(out.Stack) || out.Registry != "" { // a registry is there for containers to come
+		dk, err := openDocker(ctx, e, s.Name, st.Dir(), ports, log)
+		if err != nil {
+			return err
+		}
+		defer dk.Close() // after every task has stopped: the watchdog goes quietly
+		runners[agent.KindDocker] = dk
+		if cl.endpointHost == "" {
+			cl.endpointHost = dk.gateway
+		}
+	}
 	var ag *agent.Agent
 	printer := newProgress(e.stdout)
 	// Access log lines to "-" go through the printer, whole lines at a
@@ -220,7 +234,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	lb := proxy.New(proxy.Options{Logger: log, Dial: instances.DialContext, OnHealthChange: func(c proxy.HealthChange) { ag.HealthChanged(c) },
 		AccessLogStdout: printer})
 	ag = agent.New(agent.Config{
-		Runners:   map[string]agent.Runner{agent.KindProcess: driver.NewProcess(driver.ProcessOptions{Ports: ports, Logger: log})},
+		Runners:   runners,
 		Instances: instances, Dial: instances.DialContext,
 		Firewall: cl.firewall, BalancerAddrs: cl.balancer, HostAddr: cl.host, EndpointHost: cl.endpointHost,
 		Balancer: lb, Store: st, Logger: log, OnEvent: printer.notify, BuildOutput: e.stdout,
@@ -230,7 +244,16 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics, isolation: out.Isolation}
+	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics, isolation: out.Isolation, registry: out.Registry,
+		containers: runners[agent.KindDocker] != nil}
+	if out.Registry != "" {
+		reg, err := registry.Serve(registry.Options{Address: out.Registry, Dir: filepath.Join(st.Dir(), "registry"), Log: log})
+		if err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		defer reg.Close(context.Background())
+		fmt.Fprintf(e.stdout, "shoal: image registry at %s: docker push %s/NAME:TAG, then name that image in a task definition\n", reg.Addr(), reg.Addr())
+	}
 	if out.Metrics.Address != "" {
 		if b.metrics, err = listenMetrics(out.Metrics, b, log); err != nil {
 			return err

@@ -49,6 +49,9 @@ type Output struct {
 	Metrics Metrics
 	// Isolation is how shoal up keeps the instances apart.
 	Isolation Isolation
+	// Registry is the address of the image registry shoal up runs ("":
+	// none).
+	Registry string
 }
 
 // Isolation is the cluster's isolation settings.
@@ -102,13 +105,14 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 		out.HostPorts = PortRange{lo, hi}
 	}
 	for name, td := range s.TaskDefinitions {
-		out.Stack.TaskDefinitions[name] = taskDefinition(s.Dir, td)
+		out.Stack.TaskDefinitions[name] = taskDefinition(s.Dir, name, td)
 	}
 	sec, err := security(s)
 	if err != nil {
 		return Output{}, err
 	}
 	out.Stack.Security = sec
+	out.Registry = s.Registry.Address
 	out.Isolation = Isolation{Netns: s.Cluster.Isolation == spec.IsolationNetns, Network: s.Cluster.Network}
 	for name, svc := range s.Services {
 		out.Stack.Services[name] = service(svc)
@@ -453,11 +457,14 @@ func targetGroup(tg *spec.TargetGroup) proxy.TargetGroupConfig {
 	}
 }
 
-func taskDefinition(stackDir string, td *spec.TaskDefinition) agent.TaskDefinition {
+func taskDefinition(stackDir, name string, td *spec.TaskDefinition) agent.TaskDefinition {
+	if td.IsContainer() {
+		return containerTaskDefinition(stackDir, name, td)
+	}
 	dir := workingDir(stackDir, td.WorkingDir)
 	return agent.TaskDefinition{
 		Kind:     agent.KindProcess,
-		Build:    td.Build,
+		Build:    td.Build.Command,
 		BuildDir: dir,
 		EnvRefs:  EnvRefs(td.Environment),
 		CPU:      td.CPU,

@@ -39,6 +39,16 @@ type TaskSpec struct {
 	// port it gets in PORT, and ContainerPort is given to it only as
 	// SHOAL_CONTAINER_PORT, for apps that log or check it.
 	ContainerPort int
+	// Containers, when set, make the task a set of containers that the
+	// Docker driver runs (an ECS task definition's containerDefinitions);
+	// Command, Dir, HealthCheck and the process fields are then unused.
+	// The target is the host port mapped to ContainerPort of the first
+	// container that maps it (else the first mapping of the first
+	// container that has one).
+	Containers []ContainerSpec `json:",omitempty"`
+	// Labels are added to every container of the task, on top of the
+	// driver's own (shoal.task, shoal.stack, shoal.state-dir).
+	Labels map[string]string `json:",omitempty"`
 	// Output, if set, gets the task's output (stdout and stderr
 	// interleaved) as it comes, on top of the capture Logs reads. Writes
 	// to it must not block for long: the task waits for them.
@@ -60,6 +70,54 @@ type TaskSpec struct {
 	// Every call returns before Done is closed. Being code, not
 	// configuration, it is left out when a TaskSpec is encoded as JSON.
 	OnHealth func(ContainerHealth) `json:"-"`
+}
+
+// ContainerSpec is one container of a task, as an ECS container
+// definition in bridge network mode.
+type ContainerSpec struct {
+	// Name is unique within the task ("app"); Image the image to run
+	// ("catalog:1", "127.0.0.1:5000/catalog:1"). An image that is not
+	// present is pulled.
+	Name, Image string
+	// Command and EntryPoint override the image's CMD and ENTRYPOINT when
+	// set; WorkingDir its WORKDIR, User its USER.
+	Command, EntryPoint []string
+	WorkingDir, User    string
+	// Env is the container's environment, on top of the image's.
+	Env map[string]string
+	// PortMappings publish container ports on the instance's address; a
+	// HostPort of 0 takes a dynamic host port from the driver's allocator,
+	// as ECS does in bridge mode.
+	PortMappings []PortMapping
+	// CPU is in ECS units (1024 = one vCPU: cpu shares), Memory the hard
+	// limit and MemoryReservation the soft one, in MiB; 0: none.
+	CPU, Memory, MemoryReservation int
+	// Essential containers stop the whole task when they exit; a task
+	// needs at least one.
+	Essential bool
+	// DependsOn makes the container start only once others reached a
+	// condition: START, COMPLETE, SUCCESS or HEALTHY.
+	DependsOn []ContainerDependency
+	// HealthCheck is the container's health check, run by the engine;
+	// Command is Docker's form (["CMD-SHELL", "curl -f …"] or ["CMD", …]).
+	HealthCheck *HealthCheck
+	// StopTimeout is the container's time between SIGTERM and SIGKILL;
+	// 0: the task's.
+	StopTimeout time.Duration
+}
+
+// PortMapping publishes ContainerPort on the instance's address at
+// HostPort (0: dynamic), over Protocol ("tcp", the default, or "udp").
+type PortMapping struct {
+	ContainerPort, HostPort int
+	Protocol                string
+}
+
+// ContainerDependency is one entry of a container's dependsOn.
+type ContainerDependency struct {
+	Container string
+	// Condition is START, COMPLETE, SUCCESS or HEALTHY, as ECS's.
+	Condition string
 }
 
 // HealthCheck is a container health check, as in an ECS container
@@ -187,11 +245,20 @@ type Exit struct {
 	Signal string
 	// Err is set when the task could not be waited for at all.
 	Err error
+	// Reason, when set, is why the task stopped in ECS's words
+	// ("OutOfMemoryError: Container killed due to memory usage",
+	// "CannotPullContainerError: …"); the exit code or signal still says
+	// how it ended.
+	Reason string `json:",omitempty"`
 }
 
 // String describes the exit the way `docker ps` and ECS do.
 func (e Exit) String() string {
 	switch {
+	case e.Reason != "" && e.Err == nil && e.Signal == "":
+		return fmt.Sprintf("%s (exit code %d)", e.Reason, e.Code)
+	case e.Reason != "":
+		return e.Reason
 	case e.Err != nil:
 		return e.Err.Error()
 	case e.Signal != "":

@@ -73,6 +73,8 @@ func RunShimIfInvoked() {
 		os.Exit(runShim(os.Args[1:]))
 	case netnsExecName:
 		os.Exit(runNetnsExec(os.Args[1:])) // returns only when it failed
+	case dockerWatchdogName:
+		os.Exit(runDockerWatchdog(os.Args[1:]))
 	}
 }
 

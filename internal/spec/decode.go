@@ -74,6 +74,8 @@ func (d *decoder) special(n *yaml.Node, v reflect.Value, path string) bool {
 		d.matcher(n, p, path)
 	case *Command:
 		d.command(n, p, path)
+	case *Build:
+		d.build(n, p, path)
 	default:
 		return false
 	}

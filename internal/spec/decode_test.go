@@ -173,7 +173,7 @@ func TestParse_Catalog(t *testing.T) {
 		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096, Isolation: "none", Network: "198.18.0.0/15"},
 		AWSAPI:  AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"},
 		TaskDefinitions: map[string]*TaskDefinition{"catalog": {
-			Build: "go build -o bin/catalog .", Command: Command{"bin/catalog"}, Port: 3000,
+			Build: Build{Command: "go build -o bin/catalog ."}, Command: Command{"bin/catalog"}, Port: 3000,
 			Environment: map[string]string{"DATABASE_URL": "sqlite:catalog.db"}, StopTimeout: secs(10),
 		}},
 		Services: map[string]*Service{"api": {TaskDefinition: "catalog", Desired: 3,

@@ -159,3 +159,9 @@ func (r *RedirectAction) setDefaults() {
 func (f *FixedResponseAction) setDefaults() { f.ContentType = DefaultContentType }
 
 func (w *WeightedTargetGroup) setDefaults() { w.Weight = DefaultWeight }
+
+func (c *Container) setDefaults() { c.Essential = true }
+
+func (m *PortMapping) setDefaults() { m.Protocol = DefaultPortProtocol }
+
+func (d *ContainerDependency) setDefaults() { d.Condition = DefaultDependsCondition }

@@ -17,6 +17,7 @@ import (
 func Parse(file string, data []byte) (*Stack, error) {
 	s, errs := decode(file, data)
 	if s != nil {
+		errs = append(errs, s.loadECSTaskDefinitions()...)
 		errs = append(errs, s.validate()...)
 	}
 	if err := errs.err(); err != nil {

@@ -180,3 +180,26 @@ func (d *decoder) argv(n *yaml.Node, p *Command, path, hint string) {
 	}
 	*p = argv
 }
+
+// build decodes a task definition's build: a shell command, or a mapping
+// {context, dockerfile} for a Docker image.
+func (d *decoder) build(n *yaml.Node, p *Build, path string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		p.Command = n.Value
+	case yaml.MappingNode:
+		var image struct {
+			Command    string `yaml:"command"`
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		}
+		image.Dockerfile = DefaultDockerfile
+		d.structure(n, reflect.ValueOf(&image).Elem(), path)
+		p.Command, p.Context, p.Dockerfile = image.Command, image.Context, image.Dockerfile
+		if p.Context == "" {
+			d.fail(n, path, "a Docker build needs context: the folder to build, like {context: ., dockerfile: Dockerfile}")
+		}
+	default:
+		d.fail(n, path, "expected a shell command or {context: ., dockerfile: Dockerfile}, got %s", describe(n))
+	}
+}

@@ -135,9 +135,10 @@ func (v *validator) isolation() {
 	}
 }
 
-// Warnings are what a valid stack should still be told: for now, rules
-// that open the instances' task ports to the whole internet, which the
-// tutorial's design exists to prevent. Each is at the rule's cidr.
+// Warnings are what a valid stack should still be told: the fields of
+// its ECS task definitions that shoal does not implement, then rules that
+// open the instances' task ports to the whole internet, which the
+// tutorial's design exists to prevent (each at the rule's cidr).
 func (s *Stack) Warnings() ErrorList {
 	v := &validator{s: s}
 	guarded := map[string]string{} // group → what it guards
@@ -167,7 +168,7 @@ func (s *Stack) Warnings() ErrorList {
 		}
 	}
 	v.errs.sort()
-	return v.errs
+	return append(slices.Clone(s.loadWarnings), v.errs...)
 }
 
 // SecurityGroupList is the stack's groups as the security-group model

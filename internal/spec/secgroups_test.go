@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,5 +96,33 @@ func TestStack_Warnings_NoneWithoutGroups(t *testing.T) {
 	}
 	if w := s.Warnings(); len(w) != 0 {
 		t.Errorf("warnings for a stack without groups: %v", w)
+	}
+}
+
+func TestParse_ECSTaskDefinitionFile(t *testing.T) {
+	dir := t.TempDir()
+	json := `{"family": "catalog", "containerDefinitions": [{"name": "catalog", "image": "catalog:1",
+  "portMappings": [{"containerPort": 3000}], "logConfiguration": {"logDriver": "awslogs"}}]}`
+	if err := os.WriteFile(filepath.Join(dir, "td.json"), []byte(json), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := "services: {api: {task_definition: app}}\ntask_definitions:\n  app:\n    ecs_task_definition: td.json\n    memory: 64\n"
+	s, err := Parse(filepath.Join(dir, "shoal.yaml"), []byte(stack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := s.TaskDefinitions["app"]
+	if len(td.Containers) != 1 || td.Containers[0].Image != "catalog:1" || td.Containers[0].PortMappings[0].ContainerPort != 3000 || !td.Containers[0].Essential {
+		t.Errorf("containers = %+v, want the JSON's one", td.Containers)
+	}
+	w := s.Warnings().Error()
+	if !strings.Contains(w, "td.json:2:") || !strings.Contains(w, "containerDefinitions[0].logConfiguration") {
+		t.Errorf("warnings = %q, want logConfiguration at its line of td.json", w)
+	}
+
+	// A file that is not there is an error at ecs_task_definition.
+	_, err = Parse(filepath.Join(dir, "shoal.yaml"), []byte(strings.Replace(stack, "td.json", "nope.json", 1)))
+	if err == nil || !strings.Contains(err.Error(), "shoal.yaml:4:5: task_definitions.app.ecs_task_definition: cannot read the ECS task definition") {
+		t.Errorf("Parse with a missing file = %v", err)
 	}
 }

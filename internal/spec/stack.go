@@ -31,6 +31,10 @@ type Stack struct {
 	// Metrics is the Prometheus endpoint that serves the load balancer's
 	// metrics, named after ALB's CloudWatch metrics. Default: off.
 	Metrics Metrics `yaml:"metrics" json:"metrics"`
+	// Registry is a container image registry that shoal up runs, as the
+	// tutorial's ECR: `docker push 127.0.0.1:5000/catalog:1`, then a task
+	// definition's image names it. Default: off.
+	Registry Registry `yaml:"registry" json:"registry"`
 	// SecurityGroups by name: allow-lists of inbound connections, as AWS
 	// security groups. A load balancer's groups guard its listeners, the
 	// cluster's guard its instances' task ports (enforced with
@@ -47,6 +51,9 @@ type Stack struct {
 	// src is where each field was written, so that Validate can point at
 	// lines; nil for a stack built in code.
 	src *source
+	// loadWarnings are what reading the files the stack names found to
+	// say (ECS task definitions' fields shoal does not implement).
+	loadWarnings ErrorList
 }
 
 // LoadBalancer is a named set of listeners, like an AWS Application Load
@@ -470,6 +477,15 @@ type Cluster struct {
 	Network string `yaml:"network" json:"network"`
 }
 
+// Registry is shoal's container image registry (an OCI distribution
+// registry, as ECR is), its images kept in the state directory.
+type Registry struct {
+	// Address is the host:port it listens on, a loopback address (Docker
+	// pushes to loopback registries over plain HTTP); "" runs none.
+	// Default: "" (off).
+	Address string `yaml:"address" json:"address,omitempty"`
+}
+
 // AWSAPI is shoal's AWS API endpoint: the ECS and Elastic Load Balancing
 // v2 operations that map onto the running stack, for the AWS CLI and
 // SDKs (docs/aws-api.md).
@@ -503,11 +519,50 @@ type TaskDefinition struct {
 	// /bin/sh -c). It runs in WorkingDir, with PORT set to the task's
 	// dynamic host port and HOST to its instance's address, which it must
 	// listen on. Required.
-	Command Command `yaml:"command" json:"command"`
-	// Build is a shell command run once, in WorkingDir, before the first
-	// task of this definition starts (for example `go build -o bin/app .`).
-	// If it fails nothing starts. Default: none.
-	Build string `yaml:"build" json:"build,omitempty"`
+	Command Command `yaml:"command,omitempty" json:"command"`
+	// Build makes what the tasks run, once, before the first task of
+	// this definition starts; if it fails nothing starts. A string is a
+	// shell command run in WorkingDir (`go build -o bin/app .`); a mapping
+	// {context: ., dockerfile: Dockerfile} builds a Docker image from that
+	// context (relative to the stack file's folder), which the task's
+	// container runs unless it names an image of its own; an unchanged
+	// context is not built again. The mapping may have a command too, run
+	// first (`CGO_ENABLED=0 go build -o bin/app .`, for a FROM scratch
+	// image). Default: none.
+	Build Build `yaml:"build" json:"build,omitempty"`
+	// Image is the Docker image the task runs as a container, with ECS's
+	// bridge networking ("catalog:1", "127.0.0.1:5000/catalog:1"); an
+	// image that is not on this host is pulled. Command, if set,
+	// overrides the image's CMD. Default: none (the task is a process).
+	Image string `yaml:"image" json:"image,omitempty"`
+	// PortMappings publish the container's ports on its instance's
+	// address, each {container_port: 3000, host_port: 0}; host port 0
+	// takes a dynamic host port, as ECS. The target is the mapping of
+	// port. Default: [{container_port: PORT, host_port: 0}] when port is
+	// set.
+	PortMappings []*PortMapping `yaml:"port_mappings" json:"port_mappings,omitempty"`
+	// EntryPoint overrides the image's ENTRYPOINT. Default: the image's.
+	EntryPoint Command `yaml:"entry_point,omitempty" json:"entry_point,omitempty"`
+	// WorkingDirectory is the directory in the container the command
+	// runs in. Default: the image's WORKDIR.
+	WorkingDirectory string `yaml:"working_directory" json:"working_directory,omitempty"`
+	// User the container runs as ("1000", "app:app"). Default: the
+	// image's.
+	User string `yaml:"user" json:"user,omitempty"`
+	// MemoryReservation is a container's soft memory limit, in MiB.
+	// Default: 0 (none).
+	MemoryReservation int `yaml:"memory_reservation" json:"memory_reservation,omitempty"`
+	// Containers make a task of several containers, each with its own
+	// image, as an ECS task definition's containerDefinitions; the fields
+	// above that describe one container (image, command, port_mappings …)
+	// are then not used. Default: none.
+	Containers []*Container `yaml:"containers" json:"containers,omitempty"`
+	// ECSTaskDefinition is a file holding the JSON that `aws ecs
+	// register-task-definition --cli-input-json` takes, relative to the
+	// stack file's folder: its containerDefinitions become Containers.
+	// Fields shoal does not implement are listed in one warning.
+	// Default: none.
+	ECSTaskDefinition string `yaml:"ecs_task_definition" json:"ecs_task_definition,omitempty"`
 	// WorkingDir of the command and of Build, relative to the stack file's
 	// folder. Default: the stack file's folder.
 	WorkingDir string `yaml:"working_dir" json:"working_dir,omitempty"`
@@ -539,6 +594,95 @@ type TaskDefinition struct {
 	// definition: a command run inside the task's environment. An
 	// unhealthy task is stopped and replaced. Default: none.
 	HealthCheck *ContainerHealthCheck `yaml:"health_check" json:"health_check,omitempty"`
+}
+
+// Build is a task definition's build: a shell command, or a Docker
+// build of a context.
+type Build struct {
+	// Command is a shell command: the string form, or run before the
+	// Docker build in the mapping form.
+	Command string `json:"command,omitempty"`
+	// Context is the folder sent to the Docker engine, relative to the
+	// stack file's folder, and Dockerfile the file in it (default
+	// Dockerfile): the mapping form.
+	Context    string `json:"context,omitempty"`
+	Dockerfile string `json:"dockerfile,omitempty"`
+}
+
+// MarshalYAML writes the build as it is read: a string, or a mapping.
+func (b Build) MarshalYAML() (any, error) {
+	if !b.IsImage() {
+		return b.Command, nil
+	}
+	return struct {
+		Command    string `yaml:"command,omitempty"`
+		Context    string `yaml:"context"`
+		Dockerfile string `yaml:"dockerfile"`
+	}{b.Command, b.Context, b.Dockerfile}, nil
+}
+
+// IsImage reports whether the build makes a Docker image.
+func (b Build) IsImage() bool { return b.Context != "" }
+
+// PortMapping publishes a container port on its instance.
+type PortMapping struct {
+	// ContainerPort is the port the application listens on in the
+	// container, 1-65535. Required.
+	ContainerPort int `yaml:"container_port" json:"container_port"`
+	// HostPort is the port on the instance's address, 0 for a dynamic
+	// one. Default: 0.
+	HostPort int `yaml:"host_port" json:"host_port"`
+	// Protocol is tcp or udp. Default: tcp.
+	Protocol string `yaml:"protocol" json:"protocol"`
+}
+
+// Container is one container of a task of several, as an ECS container
+// definition.
+type Container struct {
+	// Name is the container's name, unique in the task. Required.
+	Name string `yaml:"name" json:"name"`
+	// Image to run. Required, unless the task definition's build makes it.
+	Image string `yaml:"image" json:"image,omitempty"`
+	// Essential containers stop the task when they exit; a task needs at
+	// least one. Default: true.
+	Essential bool `yaml:"essential" json:"essential"`
+	// Command overrides the image's CMD. Default: the image's.
+	Command Command `yaml:"command,omitempty" json:"command,omitempty"`
+	// EntryPoint overrides the image's ENTRYPOINT. Default: the image's.
+	EntryPoint Command `yaml:"entry_point,omitempty" json:"entry_point,omitempty"`
+	// Environment variables of the container, which may name services as
+	// the task definition's can. Default: none.
+	Environment map[string]string `yaml:"environment" json:"environment,omitempty"`
+	// WorkingDirectory in the container. Default: the image's.
+	WorkingDirectory string `yaml:"working_directory" json:"working_directory,omitempty"`
+	// User the container runs as. Default: the image's.
+	User string `yaml:"user" json:"user,omitempty"`
+	// PortMappings publish its ports; see the task definition's.
+	// Default: none.
+	PortMappings []*PortMapping `yaml:"port_mappings" json:"port_mappings,omitempty"`
+	// CPU shares in ECS units, Memory its hard limit and
+	// MemoryReservation its soft one, in MiB. Default: 0 (none).
+	CPU               int `yaml:"cpu" json:"cpu,omitempty"`
+	Memory            int `yaml:"memory" json:"memory,omitempty"`
+	MemoryReservation int `yaml:"memory_reservation" json:"memory_reservation,omitempty"`
+	// DependsOn makes it start once other containers reached a
+	// condition, each {container_name: db, condition: HEALTHY}: START,
+	// COMPLETE, SUCCESS or HEALTHY. Default: none.
+	DependsOn []*ContainerDependency `yaml:"depends_on" json:"depends_on,omitempty"`
+	// HealthCheck is the container's health check, run by the engine
+	// inside it. Default: none.
+	HealthCheck *ContainerHealthCheck `yaml:"health_check" json:"health_check,omitempty"`
+	// StopTimeout is its time between SIGTERM and SIGKILL, 0-120 s.
+	// Default: the task definition's.
+	StopTimeout Duration `yaml:"stop_timeout" json:"stop_timeout,omitempty"`
+}
+
+// ContainerDependency is one entry of a container's depends_on.
+type ContainerDependency struct {
+	// ContainerName is the container depended on. Required.
+	ContainerName string `yaml:"container_name" json:"container_name"`
+	// Condition is START, COMPLETE, SUCCESS or HEALTHY. Default: START.
+	Condition string `yaml:"condition" json:"condition"`
 }
 
 // ContainerHealthCheck is an ECS container health check: a command run in
@@ -856,6 +1000,9 @@ const (
 	DefaultIsolation           = "none"
 	DefaultNetwork             = "198.18.0.0/15"
 	DefaultIngressProtocol     = "tcp"
+	DefaultDockerfile          = "Dockerfile"
+	DefaultPortProtocol        = "tcp"
+	DefaultDependsCondition    = "START"
 	StrategyReplica            = "replica"
 	DefaultProtocolVersion     = "HTTP1"
 	DefaultStickinessType      = "lb_cookie"

@@ -30,6 +30,7 @@ func (s *Stack) validate() ErrorList {
 	v.services()
 	v.awsAPI()
 	v.metrics()
+	v.registry()
 	return v.errs
 }
 

@@ -26,8 +26,13 @@ func (v *validator) taskDefinitions() {
 		if !ok {
 			continue
 		}
-		if len(td.Command) == 0 {
-			v.errorf(path+".command", `command is required: write the command that starts the task, like [bin/app] or "python app.py"`)
+		if td.IsContainer() {
+			v.containerTask(path, td)
+		} else if len(td.Command) == 0 {
+			v.errorf(path+".command", `command is required: write the command that starts the task, like [bin/app] or "python app.py", or give an image to run`)
+		}
+		if !td.IsContainer() {
+			v.processOnly(path, td)
 		}
 		v.port(path+".port", td.Port, "none")
 		v.durationRange(path+".stop_timeout", "stop_timeout", td.StopTimeout, 0, 120*time.Second)

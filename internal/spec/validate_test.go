@@ -87,7 +87,7 @@ func TestStack_Validate(t *testing.T) {
 			"cluster.instances: instances 0 is out of range: use 1-250\n" +
 				"cluster.instance_cpu: instance_cpu 0 is out of range: use 128-196608\n" +
 				"cluster.instance_memory: instance_memory 0 is out of range: use 128-1572864\n" +
-				`task_definitions.app.command: command is required: write the command that starts the task, like [bin/app] or "python app.py"`},
+				`task_definitions.app.command: command is required: write the command that starts the task, like [bin/app] or "python app.py", or give an image to run`},
 		{"metrics on every interface", func(s *Stack) { s.Metrics.Address = ":9100" }, ""},
 		{"metrics on IPv6 loopback, a free port", func(s *Stack) { s.Metrics.Address = "[::1]:0" }, ""},
 		{"metrics without a port", func(s *Stack) { s.Metrics.Address = "127.0.0.1" },
