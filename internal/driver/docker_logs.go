@@ -2,6 +2,7 @@ package driver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,29 +101,31 @@ func (w *lineWriter) Flush() {
 	w.partial = nil
 }
 
-// follow starts c's log follower: it copies c's stdout and stderr, which
-// the engine multiplexes on one stream, into the task's sink as they come,
-// each line prefixed with c's name when the task has several containers.
-// It ends when c exits (the engine then ends the stream), or when the
-// task's log context is cancelled.
-func (t *dockerTask) follow(c *dockerContainer) {
+// follow attaches to c, before it starts, and copies its stdout and
+// stderr, which the engine multiplexes on one stream, into the task's sink
+// as they come, each line prefixed with c's name when the task has several
+// containers. The copy ends when c exits (the engine then ends the
+// stream), or when the task's log context is cancelled (closing the
+// attached connection).
+func (t *dockerTask) follow(ctx context.Context, c *dockerContainer) error {
 	w := &lineWriter{sink: t.sink}
 	if len(t.containers) > 1 {
 		w.prefix = []byte(c.spec.Name + " | ")
 	}
+	att, err := t.d.cli.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return fmt.Errorf("task %s: attach to container %q: %w", t.spec.ID, c.spec.Name, err)
+	}
+	stop := context.AfterFunc(t.logsCtx, att.Close)
 	t.followers.Go(func() {
+		defer stop()
+		defer att.Close()
 		defer w.Flush()
-		rc, err := t.d.cli.ContainerLogs(t.logsCtx, c.id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
-		if err != nil {
-			t.d.log.Warn("cannot follow container output (is the engine's log driver json-file or local?)",
-				"task", t.spec.ID, "container", c.spec.Name, "err", err)
-			return
-		}
-		defer rc.Close()
-		if _, err := stdcopy.StdCopy(w, w, rc); err != nil && t.logsCtx.Err() == nil {
+		if _, err := stdcopy.StdCopy(w, w, att.Reader); err != nil && t.logsCtx.Err() == nil {
 			t.d.log.Debug("container output ended", "task", t.spec.ID, "container", c.spec.Name, "err", err)
 		}
 	})
+	return nil
 }
 
 // jsonMessage is one message of the engine's pull and build streams.

@@ -226,10 +226,15 @@ func (t *dockerTask) startContainer(ctx context.Context, c *dockerContainer) err
 	for _, w := range resp.Warnings {
 		t.d.log.Warn("docker engine warning", "task", t.spec.ID, "container", c.spec.Name, "warning", w)
 	}
+	// Attached before it starts, as `docker run` does: a container that
+	// exits at once has its whole output, which a log stream opened after
+	// the start can miss (the engine's log file lags the exit).
+	if err := t.follow(ctx, c); err != nil {
+		return err
+	}
 	if err := t.d.cli.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 		return fmt.Errorf("task %s: start container %q: %w", t.spec.ID, c.spec.Name, err)
 	}
-	t.follow(c)
 	t.watch(c)
 	if ins, err := t.d.cli.ContainerInspect(ctx, c.id); err == nil && ins.State != nil {
 		c.pid = ins.State.Pid
