@@ -49,12 +49,15 @@ func TestEndToEnd_DockerExample(t *testing.T) {
 	replacement := waitReplacement(t, up, ex.bin, ex.state, tasks, victim.ID)
 	waitServedBy(t, up, url, replacement)
 
+	last := serviceTasks(shoalPS(t, ex.bin, ex.state), "api")
 	up.stop(t)
 	out := up.out.String()
-	drained := strings.Index(out, "draining")
-	stopped := strings.LastIndex(out, "stopped: shoal is shutting down")
-	if drained < 0 || stopped < drained {
-		t.Errorf("the stop did not drain the targets before stopping the containers:\n%s", out)
+	for _, task := range last {
+		drained := lineWith(out, task.Address, "healthy → draining")
+		stopped := lineWith(out, task.ID, "stopped: shoal is shutting down")
+		if drained < 0 || stopped < drained {
+			t.Errorf("task %s: its target was not drained before its container was stopped (draining at %d, stopped at %d):\n%s", task.ID, drained, stopped, out)
+		}
 	}
 	if left := stackContainers(t, docker, ex.state, ""); len(left) > 0 {
 		t.Errorf("containers left after shoal stopped: %v", left)
@@ -261,4 +264,15 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
+}
+
+// lineWith is the number of the first line of out holding both a and b
+// (events name several tasks or targets on one line), or -1.
+func lineWith(out, a, b string) int {
+	for i, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, a) && strings.Contains(line, b) {
+			return i
+		}
+	}
+	return -1
 }
