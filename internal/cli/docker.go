@@ -33,7 +33,7 @@ type dockerRunner struct {
 func openDocker(ctx context.Context, e *env, stack, stateDir string, ports *driver.PortAllocator, log *slog.Logger) (*dockerRunner, error) {
 	dk, err := driver.NewDocker(ctx, driver.DockerOptions{Ports: ports, Stack: stack, StateDir: stateDir, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("the stack runs containers: %w", err)
+		return nil, fmt.Errorf("the stack's containers and image registry need a Docker engine: %w", err)
 	}
 	removed, err := dk.RemoveLeftovers(ctx)
 	if err != nil {
