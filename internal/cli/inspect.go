@@ -39,7 +39,7 @@ func runValidate(_ context.Context, e *env, args []string) error {
 		count(s.Cluster.Instances, "instance"), count(len(s.TaskDefinitions), "task definition"),
 		count(len(s.Services), "service"))
 	for _, w := range s.Warnings() {
-		fmt.Fprintln(e.stderr, w)
+		fmt.Fprintf(e.stderr, "warning: %v\n", w)
 	}
 	return nil
 }

@@ -199,7 +199,7 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return err
 	}
 	for _, w := range s.Warnings() {
-		fmt.Fprintf(e.stderr, "shoal: %v\n", w)
+		fmt.Fprintf(e.stderr, "shoal: warning: %v\n", w)
 	}
 	cl, err := openCluster(ctx, e, s, out.Isolation, log)
 	if err != nil {

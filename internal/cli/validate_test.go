@@ -142,3 +142,25 @@ func TestValidate_WithoutStackFileSaysHowToStart(t *testing.T) {
 		}
 	}
 }
+
+// TestValidate_Warnings: a valid stack whose instances' group admits the
+// whole internet is valid, with a warning at the rule.
+func TestValidate_Warnings(t *testing.T) {
+	stack := writeStack(t, `security_groups:
+  instances:
+    ingress:
+      - {port: all, cidr: 0.0.0.0/0}
+cluster:
+  security_groups: [instances]
+task_definitions:
+  app:
+    command: [sh]
+services:
+  app: {task_definition: app}
+`)
+	code, stdout, stderr := run(t, context.Background(), "validate", "-f", stack)
+	want := "warning: " + stack + ":4:21: security_groups.instances.ingress[0].cidr: this rule opens the instances' task ports to the whole internet (0.0.0.0/0): let only the load balancer in, with source_group naming its group\n"
+	if code != 0 || !strings.Contains(stdout, "is valid") || stderr != want {
+		t.Errorf("got exit %d, stdout %q, stderr:\n%s\nwant exit 0, valid, and the warning:\n%s", code, stdout, stderr, want)
+	}
+}

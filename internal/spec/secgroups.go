@@ -162,7 +162,7 @@ func (s *Stack) Warnings() ErrorList {
 		for i, r := range g.Ingress {
 			if rule, err := r.Rule(); err == nil && rule.OpensToWorld() {
 				v.errorf(indexPath(joinPath("security_groups", name)+".ingress", i)+".cidr",
-					"warning: this rule opens %s to the whole internet (%s): let only the load balancer in, with source_group naming its group",
+					"this rule opens %s to the whole internet (%s): let only the load balancer in, with source_group naming its group",
 					guarded[name], rule.CIDR)
 			}
 		}

@@ -51,8 +51,8 @@ func TestStack_Warnings_TaskPortsOpenToTheWorld(t *testing.T) {
 	}
 	got := strings.Split(s.Warnings().Error(), "\n")
 	want := []string{
-		`shoal.yaml:10:20: security_groups.instances.ingress[1].cidr: warning: this rule opens the instances' task ports to the whole internet (0.0.0.0/0): let only the load balancer in, with source_group naming its group`,
-		`shoal.yaml:13:26: security_groups.ping.ingress[0].cidr: warning: this rule opens service api's task ports to the whole internet (::/0): let only the load balancer in, with source_group naming its group`,
+		`shoal.yaml:10:20: security_groups.instances.ingress[1].cidr: this rule opens the instances' task ports to the whole internet (0.0.0.0/0): let only the load balancer in, with source_group naming its group`,
+		`shoal.yaml:13:26: security_groups.ping.ingress[0].cidr: this rule opens service api's task ports to the whole internet (::/0): let only the load balancer in, with source_group naming its group`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
