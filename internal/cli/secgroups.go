@@ -159,12 +159,30 @@ func reachRows(set *secgroup.Set, srcs []secgroup.Source, dests []sgDest) []sgRo
 	rows := make([]sgRow, 0, len(srcs)*len(dests))
 	for _, src := range srcs {
 		for _, d := range dests {
+			src := hostSourceFor(src, d)
 			access, why := judge(set, src, d.Destination)
 			rows = append(rows, sgRow{Source: src.Name, Destination: d.Name, Access: access, Why: why})
 		}
 	}
 	return rows
 }
+
+// hostSourceFor is the source this host's processes are to d: a listener
+// on a loopback address sees them come from that address, not from the
+// address they reach the instances from.
+func hostSourceFor(src secgroup.Source, d sgDest) secgroup.Source {
+	if !strings.HasPrefix(src.Name, hostSourcePrefix) || d.task {
+		return src
+	}
+	ap, err := netip.ParseAddrPort(d.addr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return src
+	}
+	return secgroup.Source{Name: hostSourcePrefix + ap.Addr().String() + ")", CIDR: onlyAddr(ap.Addr())}
+}
+
+// hostSourcePrefix starts the name of the source that is this host.
+const hostSourcePrefix = "this host ("
 
 // judge says whether src can open a connection to d: allowed, partly or
 // denied, and why. A destination without groups takes every connection
@@ -193,7 +211,7 @@ func sources(v agent.SecurityView) []secgroup.Source {
 		{Name: "internet (IPv6)", CIDR: netip.MustParsePrefix("::/0")},
 	}
 	if v.Host.IsValid() {
-		srcs = append(srcs, secgroup.Source{Name: "this host (" + v.Host.String() + ")", CIDR: onlyAddr(v.Host)})
+		srcs = append(srcs, secgroup.Source{Name: hostSourcePrefix + v.Host.String() + ")", CIDR: onlyAddr(v.Host)})
 	}
 	for _, g := range v.Groups {
 		if len(v.Members[g.Name]) > 0 {

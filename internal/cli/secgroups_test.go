@@ -74,7 +74,7 @@ func TestSG_TableSaysWhoReachesWhat(t *testing.T) {
 		"internet (IPv6)         listener web/0 (127.0.0.1:8080)                                  denied   no rule of alb allows tcp 8080 from ::/0\n" +
 		"internet (IPv6)         task api-3f9a1c2b (service api on instance-1, 198.18.7.2:41234)  denied   no rule of instances allows tcp 41234 from ::/0; instances rule 1 allows only members of group alb\n" +
 		"internet (IPv6)         task api-7c0d5e6f (service api on instance-2, 198.18.7.3:41240)  denied   no rule of instances allows tcp 41240 from ::/0; instances rule 1 allows only members of group alb\n" +
-		"this host (198.18.7.1)  listener web/0 (127.0.0.1:8080)                                  allowed  allowed by alb rule 1: tcp 8080 from 0.0.0.0/0\n" +
+		"this host (127.0.0.1)   listener web/0 (127.0.0.1:8080)                                  allowed  allowed by alb rule 1: tcp 8080 from 0.0.0.0/0\n" +
 		"this host (198.18.7.1)  task api-3f9a1c2b (service api on instance-1, 198.18.7.2:41234)  denied   no rule of instances allows tcp 41234 from 198.18.7.1\n" +
 		"this host (198.18.7.1)  task api-7c0d5e6f (service api on instance-2, 198.18.7.3:41240)  denied   no rule of instances allows tcp 41240 from 198.18.7.1\n" +
 		"group alb               listener web/0 (127.0.0.1:8080)                                  allowed  allowed for every member of group alb (1 address), by alb rule 1: tcp 8080 from 0.0.0.0/0\n" +
