@@ -33,7 +33,7 @@ function render() {
         const task = taskAt[g.name + "|" + t.target];
         if (task) targetOf[task.id] = t;
         return `<div class="target" data-target="${esc(t.target)}" data-state="${esc(t.state)}" title="${esc(t.description)}">
-          <span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 8))}</span>` : ""}</span>
+          <span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 12))}</span>` : ""}</span>
           <span><span class="state ${esc(t.state)}">${esc(t.state)}</span> <span class="dim">${esc(t.reason)}</span></span>
         </div>`;
       }).join("") || `<div class="dim">no targets</div>`}
@@ -46,7 +46,7 @@ function render() {
         const tg = targetOf[t.id];
         const health = tg ? tg.state : (t.health || "");
         return `<div class="task" data-task="${esc(t.id)}" data-status="${esc(t.last_status)}" data-health="${esc(health)}">
-          <div><b>${esc(t.service)}</b> <span class="id" title="${esc(t.id)}">${esc(t.id.slice(0, 8))}</span></div>
+          <div><b>${esc(t.service)}</b> <span class="id" title="${esc(t.id)}">${esc(t.id.slice(0, 12))}</span></div>
           <div><span class="state ${esc(t.last_status)}">${esc(t.last_status)}</span>
             ${health ? `<span class="state ${esc(health)}">${esc(health)}</span>` : ""}
             ${tg && tg.reason ? `<span class="dim">${esc(tg.reason)}</span>` : ""}</div>
