@@ -90,7 +90,8 @@ func fullBackend() *goldenBackend {
 			Listeners:   []string{"127.0.0.1:8080", "127.0.0.1:8443"},
 			URLs:        []string{"http://127.0.0.1:8080/", "https://127.0.0.1:8443/"},
 			AWSEndpoint: "http://127.0.0.1:4566", AWSRegion: "eu-west-3",
-			Metrics: "http://127.0.0.1:9100/metrics",
+			Metrics:   "http://127.0.0.1:9100/metrics",
+			Dashboard: "http://127.0.0.1:8000/?token=0123abcd",
 			Services: []agent.ServiceStatus{
 				{Name: "api", SchedulingStrategy: "replica", TaskDefinition: "api:2", Desired: 3, Running: 2, Pending: 1, Healthy: 2, TargetGroup: "api", SteadyState: false,
 					Autoscaling:      &agent.ScalingRange{Min: 2, Max: 6},

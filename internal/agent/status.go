@@ -62,6 +62,9 @@ type Status struct {
 	// Metrics is the URL of the Prometheus metrics ("" when off): shoal
 	// up fills it in.
 	Metrics string `json:"metrics,omitempty"`
+	// Dashboard is the URL of the web dashboard, with its token ("" when
+	// off): shoal up fills it in.
+	Dashboard string `json:"dashboard,omitempty"`
 }
 
 // ServiceStatus counts a service's tasks as ECS does, and lists its

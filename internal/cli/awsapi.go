@@ -60,6 +60,9 @@ func (b backend) Status() agent.Status {
 	if b.metrics != nil {
 		st.Metrics = b.metrics.URL
 	}
+	if b.dashboard != nil {
+		st.Dashboard = b.dashboard.URL
+	}
 	return st
 }
 

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,8 +137,14 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 	tasks := checkPs(t, state)
 	checkTargets(t, state)
 	checkLogs(t, state, tasks[0].ID)
+	streamEnded := openDashboard(t, st)
 
 	cancel()
+	select {
+	case <-streamEnded:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dashboard's event stream did not end within 30s of cancel")
+	}
 	select {
 	case code := <-upDone:
 		if code != 0 {
@@ -150,7 +158,7 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 		return runtime.NumGoroutine() <= baseGoroutines
 	})
 	out := upOut.String()
-	for _, want := range []string{"service web has reached a steady state.", "shoal: open http://", "shoal: stopped", "service web deregistered ",
+	for _, want := range []string{"service web has reached a steady state.", "shoal: open http://", "shoal: stopped", "shoal: dashboard at " + st.Dashboard, "service web deregistered ",
 		tasks[0].ID + " | test app listening on 127.0.0.", // each task's output, prefixed with its id
 		"shoal: stopping: draining 2 targets (up to 1s), then SIGTERM to 2 tasks (up to 5s to exit, then SIGKILL)",
 	} {
@@ -158,6 +166,45 @@ func TestUp_ServesAndCommandsReportIt(t *testing.T) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// openDashboard checks the dashboard status gives: refused without its
+// token, served with it. It opens its event stream and returns a channel
+// closed when the stream ends.
+func openDashboard(t *testing.T, st agent.Status) <-chan struct{} {
+	t.Helper()
+	u, err := url.Parse(st.Dashboard)
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("status: dashboard %q, want a URL with a token", st.Dashboard)
+	}
+	bare := *u
+	bare.RawQuery = ""
+	for _, c := range []struct {
+		url  string
+		want int
+	}{{bare.String(), http.StatusUnauthorized}, {u.String(), http.StatusOK}} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: got %d, want %d", c.url, resp.StatusCode, c.want)
+		}
+	}
+	events := *u
+	events.Path = "/events"
+	resp, err := http.Get(events.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+	}()
+	return ended
 }
 
 // TestUp_ReplacesTaskThatTurnsUnhealthy: real health checks find a task

@@ -33,6 +33,10 @@ type backend struct {
 	// settings it started with, which a running shoal keeps.
 	metrics    *metricsEndpoint
 	metricsCfg compile.Metrics
+	// dashboard is the web dashboard (nil: off), and dashboardCfg the
+	// stack's settings shoal up started with, which a running shoal keeps.
+	dashboard    *dashboardEndpoint
+	dashboardCfg compile.Dashboard
 	// isolation is how shoal up set up the instances, and registry the
 	// address of its image registry: a running shoal keeps both.
 	isolation compile.Isolation
@@ -78,6 +82,9 @@ func (b backend) DeployStack(ctx context.Context, req admin.StackRequest) ([]age
 	}
 	if out.Metrics != b.metricsCfg {
 		return nil, fmt.Errorf("%w: %s: metrics changed; a running shoal keeps the metrics address it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
+	}
+	if out.Dashboard != b.dashboardCfg {
+		return nil, fmt.Errorf("%w: %s: dashboard changed; a running shoal keeps the dashboard it started with: stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)
 	}
 	if usesContainers(out.Stack) && !b.containers {
 		return nil, fmt.Errorf("%w: %s: this stack runs containers, and shoal up started without the Docker driver (its stack had neither containers nor a registry): stop shoal up and start it again with this file (nothing was changed)", admin.ErrBadRequest, file)

@@ -37,6 +37,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	flags.BoolVar(&quiet, "q", false, "don't print the tasks' output (`shoal logs` still has it)")
 	flags.BoolVar(&quiet, "quiet", false, "the same as -q")
 	timeScale := flags.Float64("time-scale", 0, "divide the bake and wait times of blue/green, canary and linear deployments by `N`, to rehearse them fast")
+	noDashboard := flags.Bool("no-dashboard", false, "serve no web dashboard, whatever the stack file's dashboard section says")
 	pprofAddr := flags.String("pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `host:port`, to see where shoal's time goes")
 	if _, err := parse(flags, args); err != nil {
 		return err
@@ -62,7 +63,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		// has changed since.
 		fmt.Fprintf(e.stdout, "shoal: no %s here: resuming the stack recorded in %s (%s, deployed %s)\n",
 			defaultStackFile, *stateDir, d.File, d.AppliedAt.Local().Format(time.DateTime))
-		return upRecorded(ctx, e, d, *stateDir, upOptions{taskOutput: !quiet, timeScale: *timeScale})
+		return upRecorded(ctx, e, d, *stateDir, upOptions{taskOutput: !quiet, timeScale: *timeScale, noDashboard: *noDashboard})
 	}
 	s, source, err := loadStack(e, *file, "; nothing was started")
 	if err != nil {
@@ -73,7 +74,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	return serve(ctx, e, s, source, st, upOptions{taskOutput: !quiet, timeScale: *timeScale})
+	return serve(ctx, e, s, source, st, upOptions{taskOutput: !quiet, timeScale: *timeScale, noDashboard: *noDashboard})
 }
 
 // parses reports whether a recorded stack can be run again.
@@ -188,6 +189,8 @@ type upOptions struct {
 	// timeScale divides the bake and wait times of blue/green, canary and
 	// linear deployments (0: as configured).
 	timeScale float64
+	// noDashboard serves no dashboard, whatever the stack says.
+	noDashboard bool
 }
 
 // serve runs the stack until ctx is done, then stops it the proper way.
@@ -244,8 +247,8 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		return fmt.Errorf("%w; move %s away to start afresh", err, st.Dir())
 	}
 	printer.skipRecorded(ag)
-	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics, isolation: out.Isolation, registry: out.Registry,
-		containers: runners[agent.KindDocker] != nil}
+	b := backend{Agent: ag, lb: lb, hostPorts: out.HostPorts, awsCfg: out.AWSAPI, metricsCfg: out.Metrics, dashboardCfg: out.Dashboard,
+		isolation: out.Isolation, registry: out.Registry, containers: runners[agent.KindDocker] != nil}
 	if out.Registry != "" {
 		reg, err := registry.Serve(registry.Options{Address: out.Registry, Dir: filepath.Join(st.Dir(), "registry"), Log: log})
 		if err != nil {
@@ -266,6 +269,12 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 		}
 		defer b.aws.Close(context.Background())
 	}
+	if out.Dashboard.Enabled && !opts.noDashboard {
+		if b.dashboard, err = listenDashboard(out.Dashboard, b, log); err != nil {
+			return err
+		}
+		defer b.dashboard.Close(context.Background())
+	}
 	api, err := admin.Listen(st.SocketPath(), b, log)
 	if err != nil {
 		return err
@@ -282,6 +291,9 @@ func serve(ctx context.Context, e *env, s *spec.Stack, source []byte, st *store.
 	}
 	if b.metrics != nil {
 		fmt.Fprintf(e.stdout, "shoal: metrics at %s\n", b.metrics.URL)
+	}
+	if b.dashboard != nil {
+		fmt.Fprintf(e.stdout, "shoal: dashboard at %s\n", b.dashboard.URL)
 	}
 	printer.start(ag, lb.ListenerURLs())
 	loopDone := make(chan struct{})

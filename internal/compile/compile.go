@@ -47,6 +47,8 @@ type Output struct {
 	AWSAPI AWSAPI
 	// Metrics is where shoal up serves the Prometheus metrics.
 	Metrics Metrics
+	// Dashboard is where shoal up serves the web dashboard.
+	Dashboard Dashboard
 	// Isolation is how shoal up keeps the instances apart.
 	Isolation Isolation
 	// Registry is the address of the image registry shoal up runs ("":
@@ -78,6 +80,13 @@ type Metrics struct {
 	Address string
 }
 
+// Dashboard is the web dashboard's settings.
+type Dashboard struct {
+	// Enabled serves it; Address is host:port to listen on.
+	Enabled bool
+	Address string
+}
+
 // PortRange is the ports Lo to Hi, both included.
 type PortRange struct{ Lo, Hi int }
 
@@ -97,6 +106,7 @@ func Stack(s *spec.Stack, source []byte) (Output, error) {
 	}}
 	out.AWSAPI = AWSAPI{Enabled: s.AWSAPI.Enabled, Address: s.AWSAPI.Address, Region: s.AWSAPI.Region}
 	out.Metrics = Metrics{Address: s.Metrics.Address}
+	out.Dashboard = Dashboard{Enabled: s.Dashboard.Enabled, Address: s.Dashboard.Address}
 	if r := s.Cluster.HostPortRange; r != "" {
 		lo, hi, err := spec.ParsePortRange(r)
 		if err != nil {

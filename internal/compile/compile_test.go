@@ -47,9 +47,10 @@ func render(t *testing.T, out Output) string {
 		HostPorts PortRange
 		AWSAPI    AWSAPI
 		Metrics   Metrics
+		Dashboard Dashboard
 		Isolation Isolation
 		Registry  string
-	}{st, out.HostPorts, out.AWSAPI, out.Metrics, out.Isolation, out.Registry}, "", "  ")
+	}{st, out.HostPorts, out.AWSAPI, out.Metrics, out.Dashboard, out.Isolation, out.Registry}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,7 @@ var notCompiled = map[string]string{
 	"description":         "security groups' and rules' descriptions are for people reading the file",
 	"protocol":            "http is the only protocol so far",
 	"algorithm":           "round_robin is the only algorithm so far",
+	"allow_remote":        "validation's: it lets dashboard.address be an address other than loopback",
 }
 
 // TestStack_EveryFieldReachesAPart changes each field of the full stack in

@@ -57,6 +57,9 @@ func stack(s Stack) *Stack {
 	if s.AWSAPI == (AWSAPI{}) {
 		s.AWSAPI = AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"}
 	}
+	if s.Dashboard == (Dashboard{}) {
+		s.Dashboard = Dashboard{Enabled: true, Address: "127.0.0.1:0"}
+	}
 	return &s
 }
 
@@ -170,8 +173,9 @@ func TestParse_Catalog(t *testing.T) {
 			HealthCheck: HealthCheck{Path: "/", Port: "traffic-port", Interval: secs(2), Timeout: secs(1),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: MustMatcher("200")},
 		}},
-		Cluster: Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096, Isolation: "none", Network: "198.18.0.0/15"},
-		AWSAPI:  AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"},
+		Cluster:   Cluster{Instances: 2, InstanceCPU: 2048, InstanceMemory: 4096, Isolation: "none", Network: "198.18.0.0/15"},
+		AWSAPI:    AWSAPI{Enabled: true, Address: "127.0.0.1:0", Region: "us-east-1"},
+		Dashboard: Dashboard{Enabled: true, Address: "127.0.0.1:0"},
 		TaskDefinitions: map[string]*TaskDefinition{"catalog": {
 			Build: Build{Command: "go build -o bin/catalog ."}, Command: Command{"bin/catalog"}, Port: 3000,
 			Environment: map[string]string{"DATABASE_URL": "sqlite:catalog.db"}, StopTimeout: secs(10),

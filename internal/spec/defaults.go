@@ -12,6 +12,12 @@ type defaulter interface{ setDefaults() }
 func (s *Stack) setDefaults() {
 	s.Cluster.setDefaults()
 	s.AWSAPI.setDefaults()
+	s.Dashboard.setDefaults()
+}
+
+func (d *Dashboard) setDefaults() {
+	d.Enabled = true
+	d.Address = DefaultDashboardAddress
 }
 
 func (a *AWSAPI) setDefaults() {

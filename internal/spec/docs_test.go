@@ -25,6 +25,7 @@ var docSections = map[string]reflect.Type{
 	"`cluster`":                            reflect.TypeFor[Cluster](),
 	"`aws_api`":                            reflect.TypeFor[AWSAPI](),
 	"`metrics`":                            reflect.TypeFor[Metrics](),
+	"`dashboard`":                          reflect.TypeFor[Dashboard](),
 	"`task_definitions.NAME`":              reflect.TypeFor[TaskDefinition](),
 	"`services.NAME`":                      reflect.TypeFor[Service](),
 	"`task_definitions.NAME.health_check`": reflect.TypeFor[ContainerHealthCheck](),

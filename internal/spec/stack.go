@@ -31,6 +31,10 @@ type Stack struct {
 	// Metrics is the Prometheus endpoint that serves the load balancer's
 	// metrics, named after ALB's CloudWatch metrics. Default: off.
 	Metrics Metrics `yaml:"metrics" json:"metrics"`
+	// Dashboard is the live web dashboard shoal up serves: the stack as a
+	// picture, its events, and buttons to scale services, stop tasks and
+	// drain instances. Default: on, at 127.0.0.1, a free port.
+	Dashboard Dashboard `yaml:"dashboard" json:"dashboard"`
 	// Registry is a container image registry that shoal up runs, as the
 	// tutorial's ECR: `docker push 127.0.0.1:5000/catalog:1`, then a task
 	// definition's image names it. Default: off.
@@ -499,6 +503,23 @@ type AWSAPI struct {
 	// Region is the AWS region ARNs name and requests must be signed for.
 	// Default: us-east-1.
 	Region string `yaml:"region" json:"region"`
+}
+
+// Dashboard is shoal's live web dashboard (docs/dashboard.md), behind a
+// random token: shoal up prints its URL with the token, and shoal status
+// --json gives it as dashboard.
+type Dashboard struct {
+	// Enabled serves the dashboard while shoal up runs (shoal up
+	// --no-dashboard turns it off for one run). Default: true.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Address is the host:port the dashboard listens on, a loopback
+	// address unless AllowRemote. Port 0 picks a free port. Default:
+	// 127.0.0.1:0.
+	Address string `yaml:"address" json:"address"`
+	// AllowRemote lets Address be any address of this machine: the
+	// dashboard, its token included, then travels unencrypted over the
+	// network. Default: false.
+	AllowRemote bool `yaml:"allow_remote" json:"allow_remote,omitempty"`
 }
 
 // Metrics is shoal's Prometheus endpoint: GET /metrics with the load
@@ -976,6 +997,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 const (
 	DefaultListenerAddress     = "127.0.0.1"
 	DefaultAWSAPIAddress       = "127.0.0.1:0"
+	DefaultDashboardAddress    = "127.0.0.1:0"
 	DefaultAWSRegion           = "us-east-1"
 	DefaultProtocol            = "http"
 	DefaultAlgorithm           = "round_robin"

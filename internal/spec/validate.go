@@ -30,6 +30,7 @@ func (s *Stack) validate() ErrorList {
 	v.services()
 	v.awsAPI()
 	v.metrics()
+	v.dashboard()
 	v.registry()
 	return v.errs
 }
@@ -185,6 +186,27 @@ func (v *validator) awsAPI() {
 	}
 	if !regionPattern.MatchString(a.Region) {
 		v.errorf("aws_api.region", "region %q is not an AWS region's name, like us-east-1 or eu-west-3", a.Region)
+	}
+}
+
+// dashboard checks the dashboard's address: host:port, a loopback one
+// unless allow_remote.
+func (v *validator) dashboard() {
+	d := v.s.Dashboard
+	host, port, err := net.SplitHostPort(d.Address)
+	switch {
+	case err != nil:
+		v.errorf("dashboard.address", "address %q: write host:port, like 127.0.0.1:8000 (port 0 picks a free one)", d.Address)
+		return
+	case !isLoopback(host) && !d.AllowRemote:
+		v.errorf("dashboard.address", "address %q is not a loopback address: the dashboard drives the stack and travels unencrypted, so shoal serves it only on this machine (127.0.0.1, ::1, localhost) unless allow_remote: true", d.Address)
+	case host != "" && host != "localhost":
+		if _, err := netip.ParseAddr(host); err != nil {
+			v.errorf("dashboard.address", "address %q: the host must be an IP address of this machine or localhost", d.Address)
+		}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("dashboard.address", "address %q: port %q: use 0-65535 (0 picks a free one)", d.Address, port)
 	}
 }
 

@@ -96,6 +96,11 @@ func TestStack_Validate(t *testing.T) {
 			`metrics.address: address "metrics.example.com:9100": the host must be an IP address of this machine or localhost, like 127.0.0.1:9100 (this machine only) or 0.0.0.0:9100 (every interface)`},
 		{"metrics port out of range", func(s *Stack) { s.Metrics.Address = "localhost:65536" },
 			`metrics.address: address "localhost:65536": port "65536": use 0-65535 (0 picks a free one)`},
+		{"dashboard on a remote address", func(s *Stack) { s.Dashboard.Address = "0.0.0.0:8000" },
+			`dashboard.address: address "0.0.0.0:8000" is not a loopback address: the dashboard drives the stack and travels unencrypted, so shoal serves it only on this machine (127.0.0.1, ::1, localhost) unless allow_remote: true`},
+		{"dashboard on a remote address, allowed", func(s *Stack) { s.Dashboard = Dashboard{Address: "0.0.0.0:8000", AllowRemote: true} }, ""},
+		{"dashboard without a port", func(s *Stack) { s.Dashboard.Address = "127.0.0.1" },
+			`dashboard.address: address "127.0.0.1": write host:port, like 127.0.0.1:8000 (port 0 picks a free one)`},
 		{"zero health check", func(s *Stack) {
 			s.TargetGroups = map[string]*TargetGroup{"tg": {Protocol: "http", Algorithm: "round_robin"}}
 		},

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/shoalhq/shoal/internal/agent"
+)
+
+// TestEndToEnd_Dashboard drives the dashboard of the bundled example in a
+// headless Chromium: refused without the token, it shows every running
+// task; a task stopped with its button goes and its replacement comes,
+// healthy, and scaling api to 5 shows 5 healthy targets, all without
+// reloading the page, while the events list receives the ECS sentences.
+// With SHOAL_SCREENSHOTS=1 it writes docs/img/dashboard*.png.
+func TestEndToEnd_Dashboard(t *testing.T) {
+	chromium := needChromium(t)
+	ex := newExample(t)
+	up := ex.up(t)
+	st := waitSteady(t, up, ex.bin, ex.state)
+	u, err := url.Parse(st.Dashboard)
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("shoal status: dashboard %q, want a URL with a token", st.Dashboard)
+	}
+	if !strings.Contains(up.out.String(), "shoal: dashboard at "+st.Dashboard) {
+		t.Errorf("shoal up did not print the dashboard's URL:\n%s", up.out)
+	}
+	bare := *u
+	bare.RawQuery = ""
+	resp, err := http.Get(bare.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without the token: got %d, want 401", bare.String(), resp.StatusCode)
+	}
+
+	b := newBrowser(t, chromium)
+	step(t, b, "size the window", chromedp.EmulateViewport(1400, 900))
+	step(t, b, "open the dashboard without the token", chromedp.Navigate(bare.String()))
+	if text := step(t, b, "read the page", chromedp.Evaluate[string](`document.body.innerText`)); !strings.Contains(text, "Open the URL `shoal up` printed") {
+		t.Errorf("the page without the token says %q, want it to say to open the URL shoal up printed", text)
+	}
+	step(t, b, "open the dashboard", chromedp.Navigate(st.Dashboard))
+	// A mark the page keeps until it is reloaded.
+	step(t, b, "mark the page", chromedp.Evaluate[bool](`window.notReloaded = true`))
+
+	tasks := shoalPS(t, ex.bin, ex.state)
+	for _, task := range tasks {
+		waitPage(t, b, "task "+task.ID+" shown", `document.querySelector('[data-task="`+task.ID+`"]') !== null`)
+	}
+	waitPage(t, b, "3 healthy api targets", healthyTargets("api", 3))
+	screenshot(t, b, "dashboard.png")
+
+	api := serviceTasks(tasks, "api")
+	victim := api[0].ID
+	step(t, b, "click the stop button of "+victim, chromedp.Click(chromedp.CSS(`[data-stop="`+victim+`"]`)))
+	waitPage(t, b, "task "+victim+" gone", `document.querySelector('[data-task="`+victim+`"]') === null`)
+	// Its replacement: a fourth api task id, healthy.
+	known := `[` + quoteIDs(api) + `]`
+	waitPage(t, b, "the replacement of "+victim+" healthy", `[...document.querySelectorAll('[data-task]')].some(e =>
+		!`+known+`.includes(e.dataset.task) && e.dataset.health === "healthy")`)
+	waitPage(t, b, "the events of the stop", `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("task `+victim+` stopping: Task stopped from the shoal dashboard"))`)
+	waitPage(t, b, "the events of the replacement", `[...document.querySelectorAll('#events li')].some(e =>
+		/service api has started 1 tasks/.test(e.textContent))`)
+
+	step(t, b, "type 5 as api's count", chromedp.SetValue(chromedp.CSS(`[data-service="api"] input`), "5"))
+	step(t, b, "click scale", chromedp.Click(chromedp.CSS(`[data-service="api"] button[data-scale]`)))
+	waitPage(t, b, "5 healthy api targets", healthyTargets("api", 5))
+	waitPage(t, b, "the event of the scaling", `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("service api desired count set to 5 (was 3)."))`)
+	waitPage(t, b, "api steady", `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("service api has reached a steady state."))`)
+	screenshot(t, b, "dashboard-scaled.png")
+	step(t, b, "filter the events by service cache", chromedp.SetValue(chromedp.CSS(`#filter`), "cache"))
+	step(t, b, "apply the filter", chromedp.Evaluate[bool](`document.getElementById("filter").dispatchEvent(new Event("change"))`))
+	if n := step(t, b, "count api events shown", chromedp.Evaluate[int](`[...document.querySelectorAll('#events li')].filter(e => !e.hidden && e.dataset.service === "api").length`)); n != 0 {
+		t.Errorf("filtered by cache, %d api events are shown, want 0", n)
+	}
+	if !step(t, b, "check the page was not reloaded", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
+		t.Error("the page was reloaded")
+	}
+	up.stop(t)
+}
+
+// needChromium returns the path of Chromium: without it the test is
+// skipped, or fails on CI (CI set), which must have it.
+func needChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "the dashboard test drives a headless browser: install chromium (apt-get install chromium)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// waitPage waits until a JavaScript expression holds on the page.
+func waitPage(t *testing.T, b *browser, what, expr string) {
+	t.Helper()
+	step(t, b, "wait for "+what, chromedp.Poll[bool](expr))
+}
+
+// healthyTargets is an expression: group shows n healthy targets.
+func healthyTargets(group string, n int) string {
+	return `document.querySelectorAll('[data-group="` + group + `"] [data-state="healthy"]').length === ` + strconv.Itoa(n)
+}
+
+func quoteIDs(tasks []agent.TaskStatus) string {
+	q := make([]string, len(tasks))
+	for i, task := range tasks {
+		q[i] = strconv.Quote(task.ID)
+	}
+	return strings.Join(q, ",")
+}
+
+// screenshot writes the page into docs/img/name when SHOAL_SCREENSHOTS=1,
+// so that ordinary runs leave the files in git alone.
+func screenshot(t *testing.T, b *browser, name string) {
+	t.Helper()
+	if os.Getenv("SHOAL_SCREENSHOTS") != "1" {
+		return
+	}
+	png := step(t, b, "screenshot "+name, chromedp.CaptureScreenshot())
+	dir := filepath.Join("..", "..", "docs", "img")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

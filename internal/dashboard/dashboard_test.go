@@ -1,0 +1,348 @@
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/proxy"
+)
+
+// fakeBackend is a stack of one service, api, with two tasks on two
+// instances; it records the actions it is asked to do.
+type fakeBackend struct {
+	mu      sync.Mutex
+	events  []agent.Event
+	desired map[string]int
+	stopped []string
+	actions []string
+}
+
+func newFake() *fakeBackend {
+	return &fakeBackend{desired: map[string]int{"api": 2}}
+}
+
+func (f *fakeBackend) Status() agent.Status { return agent.Status{Stack: "test"} }
+
+func (f *fakeBackend) Tasks(all bool) []agent.TaskStatus {
+	return []agent.TaskStatus{
+		{ID: "aaaa1111", Service: "api", Instance: "instance-1", Address: "127.0.0.2:4000", LastStatus: "RUNNING", TargetGroup: "api"},
+		{ID: "bbbb2222", Service: "api", Instance: "instance-2", Address: "127.0.0.3:4000", LastStatus: "RUNNING", TargetGroup: "api"},
+	}
+}
+
+func (f *fakeBackend) Targets() []proxy.TargetHealth {
+	return []proxy.TargetHealth{
+		{Group: "api", Target: "127.0.0.2:4000", State: proxy.StateHealthy},
+		{Group: "api", Target: "127.0.0.3:4000", State: proxy.StateInitial, Reason: "Elb.InitialHealthChecking"},
+	}
+}
+
+func (f *fakeBackend) Events(since int64) []agent.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []agent.Event
+	for _, e := range f.events {
+		if e.Seq > since {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (f *fakeBackend) record(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, agent.Event{Seq: int64(len(f.events) + 1), Time: time.Now(), Service: "api", Message: msg})
+}
+
+func (f *fakeBackend) Services() []agent.ServiceStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return []agent.ServiceStatus{{Name: "api", Desired: f.desired["api"], Running: 2}}
+}
+
+func (f *fakeBackend) Instances() []agent.InstanceStatus {
+	return []agent.InstanceStatus{{Name: "instance-1", Status: "ACTIVE"}, {Name: "instance-2", Status: "ACTIVE"}}
+}
+
+func (f *fakeBackend) Rules() []proxy.ListenerRules { return nil }
+func (f *fakeBackend) TargetGroups() []string       { return []string{"api"} }
+func (f *fakeBackend) GroupMetrics(group string) (proxy.GroupMetrics, bool) {
+	return proxy.GroupMetrics{}, group == "api"
+}
+
+// SetDesired, StopTask and InstanceAction check as the agent does.
+func (f *fakeBackend) SetDesired(service string, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.desired[service]; !ok {
+		return fmt.Errorf("%w: no service %q", agent.ErrNotFound, service)
+	}
+	if n < 0 || n > 1000 {
+		return fmt.Errorf("%w: desired count %d is out of range: use 0-1000", agent.ErrInvalid, n)
+	}
+	f.desired[service] = n
+	return nil
+}
+
+func (f *fakeBackend) StopTask(ref, reason string) error {
+	if _, err := agent.FindTask(f.Tasks(false), ref); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, ref)
+	return nil
+}
+
+func (f *fakeBackend) InstanceAction(name, action string) error {
+	if !slices.ContainsFunc(f.Instances(), func(in agent.InstanceStatus) bool { return in.Name == name }) {
+		return fmt.Errorf("%w: no instance %q", agent.ErrNotFound, name)
+	}
+	if !slices.Contains([]string{agent.ActionDrain, agent.ActionActivate, agent.ActionStop}, action) {
+		return fmt.Errorf("%w: unknown instance action %q: use drain, activate or stop", agent.ErrInvalid, action)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, name+" "+action)
+	return nil
+}
+
+const token = "0123456789abcdef"
+
+func newServer(t *testing.T, f *fakeBackend) *httptest.Server {
+	t.Helper()
+	d := New(f, Options{Token: token, Interval: 10 * time.Millisecond})
+	srv := httptest.NewServer(d)
+	t.Cleanup(func() {
+		d.Close()
+		srv.Close()
+	})
+	return srv
+}
+
+func TestServer_TokenRequired(t *testing.T) {
+	srv := newServer(t, newFake())
+	get := func(path string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, path := range []string{"/", "/static/app.js", "/events", "/?token=wrong"} {
+		if resp := get(path, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: got %d, want 401", path, resp.StatusCode)
+		}
+	}
+	if resp := get("/", &http.Cookie{Name: cookieName, Value: "wrong"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET / with a wrong cookie: got %d, want 401", resp.StatusCode)
+	}
+	resp := get("/?token="+token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /?token=…: got %d, want 200", resp.StatusCode)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == cookieName {
+			cookie = c
+		}
+	}
+	if cookie == nil || cookie.Value != token || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
+		t.Fatalf("cookie set: %+v, want %s=<token>, HttpOnly, SameSite=Strict, Path=/", cookie, cookieName)
+	}
+	for _, path := range []string{"/", "/static/app.js", "/static/style.css"} {
+		if resp := get(path, &http.Cookie{Name: cookieName, Value: cookie.Value}); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s with the cookie only: got %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct{ name, data string }
+
+// readEvents reads the stream's events into a channel until it ends.
+func readEvents(t *testing.T, ctx context.Context, url string) <-chan sseEvent {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("GET /events: %d %s, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	out := make(chan sseEvent, 100)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data = strings.TrimPrefix(line, "data: ")
+			case line == "" && ev.name != "":
+				out <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return out
+}
+
+func next(t *testing.T, events <-chan sseEvent, name string) sseEvent {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatalf("the stream ended before a %s event", name)
+			}
+			if ev.name == name {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within 5s", name)
+		}
+	}
+}
+
+func TestServer_EventsStreamsStateAndEvents(t *testing.T) {
+	f := newFake()
+	f.record("service api has started 2 tasks: task aaaa1111 task bbbb2222.")
+	srv := newServer(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := readEvents(t, ctx, srv.URL+"/events?token="+token)
+
+	var snap Snapshot
+	if err := json.Unmarshal([]byte(next(t, events, "state").data), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Stack != "test" || len(snap.Tasks) != 2 || len(snap.Groups) != 1 || len(snap.Groups[0].Targets) != 2 || len(snap.Instances) != 2 {
+		t.Errorf("state: got %+v, want stack test with 2 tasks, group api with 2 targets, 2 instances", snap)
+	}
+	if ev := next(t, events, "event"); !strings.Contains(ev.data, "has started 2 tasks") {
+		t.Errorf("first event: got %s, want the one recorded before", ev.data)
+	}
+
+	f.record("service api has reached a steady state.")
+	if ev := next(t, events, "event"); !strings.Contains(ev.data, "steady state") {
+		t.Errorf("event as recorded: got %s, want the steady state", ev.data)
+	}
+	// A change sends a new state.
+	f.SetDesired("api", 4)
+	if err := json.Unmarshal([]byte(next(t, events, "state").data), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Services[0].Desired != 4 {
+		t.Errorf("state after scaling: desired %d, want 4", snap.Services[0].Desired)
+	}
+}
+
+// TestServer_CloseEndsStreams: a stream open when shoal stops ends, so
+// that the server's Shutdown does not wait for it.
+func TestServer_CloseEndsStreams(t *testing.T) {
+	f := newFake()
+	d := New(f, Options{Token: token, Interval: 10 * time.Millisecond})
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	events := readEvents(t, context.Background(), srv.URL+"/events?token="+token)
+	next(t, events, "state")
+	d.Close()
+	select {
+	case _, ok := <-events:
+		for ok {
+			_, ok = <-events
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end within 5s of Close")
+	}
+}
+
+func TestServer_Actions(t *testing.T) {
+	tests := []struct {
+		name, path, body string
+		contentType      string
+		want             int
+		wantErr          string
+		changed          func(f *fakeBackend) bool
+	}{
+		{"scale", "/api/services/api/scale", `{"desired": 5}`, "", 200, "", func(f *fakeBackend) bool { return f.desired["api"] == 5 }},
+		{"scale an unknown service", "/api/services/web/scale", `{"desired": 5}`, "", 404, `no service "web"`, nil},
+		{"scale to a negative count", "/api/services/api/scale", `{"desired": -1}`, "", 400, "desired count -1 is out of range", nil},
+		{"scale without a count", "/api/services/api/scale", `{}`, "", 400, "desired count", nil},
+		{"scale with a bad body", "/api/services/api/scale", `{"desired": "five"}`, "", 400, "request body", nil},
+		{"scale as a form", "/api/services/api/scale", `desired=5`, "application/x-www-form-urlencoded", 415, "application/json", nil},
+		{"stop a task", "/api/tasks/aaaa1111/stop", `{}`, "", 200, "", func(f *fakeBackend) bool { return slices.Equal(f.stopped, []string{"aaaa1111"}) }},
+		{"stop a task, no body", "/api/tasks/bbbb/stop", ``, "", 200, "", func(f *fakeBackend) bool { return slices.Equal(f.stopped, []string{"bbbb"}) }},
+		{"stop an unknown task", "/api/tasks/cccc/stop", `{}`, "", 404, "cccc", nil},
+		{"drain an instance", "/api/instances/instance-1/drain", `{}`, "", 200, "", func(f *fakeBackend) bool { return slices.Equal(f.actions, []string{"instance-1 drain"}) }},
+		{"drain an unknown instance", "/api/instances/instance-9/drain", `{}`, "", 404, `no instance "instance-9"`, nil},
+		{"an unknown action", "/api/instances/instance-1/reboot", `{}`, "", 400, `unknown instance action "reboot"`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			srv := newServer(t, f)
+			ct := tt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			req, _ := http.NewRequest("POST", srv.URL+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", ct)
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: token})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body errorBody
+			json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tt.want || !strings.Contains(body.Error, tt.wantErr) {
+				t.Errorf("got %d %q, want %d with an error saying %q", resp.StatusCode, body.Error, tt.want, tt.wantErr)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if tt.changed != nil {
+				if !tt.changed(f) {
+					t.Errorf("the backend was not changed: desired %v, stopped %v, actions %v", f.desired, f.stopped, f.actions)
+				}
+			} else if f.desired["api"] != 2 || len(f.stopped) > 0 || len(f.actions) > 0 {
+				t.Errorf("a refused action changed something: desired %v, stopped %v, actions %v", f.desired, f.stopped, f.actions)
+			}
+		})
+	}
+	// Without the token nothing happens.
+	f := newFake()
+	srv := newServer(t, f)
+	resp, err := http.Post(srv.URL+"/api/services/api/scale", "application/json", strings.NewReader(`{"desired": 5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || f.desired["api"] != 2 {
+		t.Errorf("scale without the token: got %d, desired %d; want 401, 2", resp.StatusCode, f.desired["api"])
+	}
+}

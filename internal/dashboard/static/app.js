@@ -1,0 +1,177 @@
+// shoal's dashboard: renders the state the server streams (/events) and
+// posts the actions to /api/…. The token travels in the cookie the page's
+// first load set. A reconnected stream sends the recent events again.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+let state = null;
+const history = {}; // target group → requests per second, one per second
+const HISTORY = 60;
+
+function render() {
+  if (!state) return;
+  $("stack").textContent = state.stack;
+  $("listeners").innerHTML = state.listeners.map((l) => `
+    <div class="box" data-listener="${esc(l.name)}">
+      <h3>${esc(l.name)}</h3>
+      <div class="dim">${esc(l.protocol)}://${esc(l.address)}</div>
+      <div class="arrow">→ ${l.target_groups.map(esc).join(", ") || "no target group"}</div>
+    </div>`).join("");
+  const taskAt = {}; // group|address → task
+  for (const t of state.tasks) if (t.target_group && t.address) taskAt[t.target_group + "|" + t.address] = t;
+  const targetOf = {}; // task id → target
+  $("groups").innerHTML = state.target_groups.map((g) => `
+    <div class="box" data-group="${esc(g.name)}">
+      <h3>${esc(g.name)}</h3>
+      <div class="metrics">
+        <span title="requests per second"><b data-rps>${g.requests_per_second}</b> req/s</span>
+        <span title="5xx per second" class="${g.errors_5xx_per_second > 0 ? "unhealthy" : ""}"><b>${g.errors_5xx_per_second}</b> 5xx/s</span>
+        <canvas class="spark" width="90" height="22" data-spark="${esc(g.name)}"></canvas>
+      </div>
+      ${g.targets.map((t) => {
+        const task = taskAt[g.name + "|" + t.target];
+        if (task) targetOf[task.id] = t;
+        return `<div class="target" data-target="${esc(t.target)}" data-state="${esc(t.state)}" title="${esc(t.description)}">
+          <span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 12))}</span>` : ""}</span>
+          <span><span class="state ${esc(t.state)}">${esc(t.state)}</span> <span class="dim">${esc(t.reason)}</span></span>
+        </div>`;
+      }).join("") || `<div class="dim">no targets</div>`}
+    </div>`).join("");
+  $("instances").innerHTML = state.instances.map((i) => `
+    <div class="box instance" data-instance="${esc(i.name)}" data-status="${esc(i.status)}">
+      <h3>${esc(i.name)} <span class="dim">${esc(i.address)}</span> <span class="state ${esc(i.status)}">${esc(i.status)}</span>
+        ${["drain", "activate", "stop"].map((a) => `<button data-instance-action="${a}">${a}</button>`).join(" ")}</h3>
+      <div class="tasks">${state.tasks.filter((t) => t.instance === i.name).map((t) => {
+        const tg = targetOf[t.id];
+        const health = tg ? tg.state : (t.health || "");
+        return `<div class="task" data-task="${esc(t.id)}" data-status="${esc(t.last_status)}" data-health="${esc(health)}">
+          <div><b>${esc(t.service)}</b> <span class="id" title="${esc(t.id)}">${esc(t.id.slice(0, 12))}</span></div>
+          <div><span class="state ${esc(t.last_status)}">${esc(t.last_status)}</span>
+            ${health ? `<span class="state ${esc(health)}">${esc(health)}</span>` : ""}
+            ${tg && tg.reason ? `<span class="dim">${esc(tg.reason)}</span>` : ""}</div>
+          <div class="dim">${esc(t.address)}</div>
+          <button class="stop" data-stop="${esc(t.id)}">stop</button>
+        </div>`;
+      }).join("") || `<span class="dim">no tasks</span>`}</div>
+    </div>`).join("");
+  renderServices();
+  drawSparks();
+}
+
+// renderServices keeps each service's box (and what is typed in its
+// count) and updates its numbers and deployments.
+function renderServices() {
+  const root = $("services");
+  const names = state.services.map((s) => s.name);
+  for (const el of [...root.children]) if (!names.includes(el.dataset.service)) el.remove();
+  for (const s of state.services) {
+    let el = root.querySelector(`[data-service="${CSS.escape(s.name)}"]`);
+    if (!el) {
+      el = document.createElement("div");
+      el.className = "box service";
+      el.dataset.service = s.name;
+      el.innerHTML = `<h3></h3><div class="counts dim"></div>
+        <div class="row"><input type="number" min="0" max="1000" aria-label="desired count of ${esc(s.name)}">
+        <button data-scale>scale</button></div><div class="deployments"></div>`;
+      el.querySelector("input").value = s.desired;
+      root.appendChild(el);
+    }
+    el.querySelector("h3").innerHTML = `${esc(s.name)} <span class="dim">${esc(s.task_definition)}</span>`;
+    el.querySelector(".counts").textContent =
+      `desired ${s.desired} · running ${s.running} · pending ${s.pending} · healthy ${s.healthy}${s.steady_state ? " · steady" : ""}`;
+    el.querySelector(".deployments").innerHTML = (s.deployments || []).map((d) => {
+      const pct = d.desired > 0 ? Math.min(100, Math.round(100 * d.running / d.desired)) : 100;
+      return `<div class="deployment" data-deployment="${esc(d.id)}">
+        <span class="state ${esc(d.status)}">${esc(d.status)}</span> ${esc(d.task_definition)}
+        <span class="state ${esc(d.rollout)}">${esc(d.rollout)}</span> ${d.running}/${d.desired}
+        <div class="bar"><div style="width:${pct}%"></div></div>
+        ${d.reason ? `<div class="dim">${esc(d.reason)}</div>` : ""}</div>`;
+    }).join("");
+  }
+  const filter = $("filter");
+  for (const n of names) {
+    if (![...filter.options].some((o) => o.value === n)) filter.add(new Option(n, n));
+  }
+}
+
+function drawSparks() {
+  for (const c of document.querySelectorAll("canvas[data-spark]")) {
+    const h = history[c.dataset.spark] || [];
+    const ctx = c.getContext("2d");
+    ctx.clearRect(0, 0, c.width, c.height);
+    const max = Math.max(1, ...h);
+    ctx.strokeStyle = "#2b6cb0";
+    ctx.beginPath();
+    h.forEach((v, i) => {
+      const x = c.width - (h.length - 1 - i) * (c.width / (HISTORY - 1));
+      const y = c.height - 1 - (v / max) * (c.height - 2);
+      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+    });
+    ctx.stroke();
+  }
+}
+
+// Once a second, each group's rate goes into its sparkline.
+setInterval(() => {
+  if (!state) return;
+  for (const g of state.target_groups) {
+    const h = (history[g.name] ||= []);
+    h.push(g.requests_per_second);
+    if (h.length > HISTORY) h.shift();
+  }
+  drawSparks();
+}, 1000);
+
+function addEvent(ev) {
+  const li = document.createElement("li");
+  li.dataset.service = ev.service || "";
+  const t = new Date(ev.time);
+  li.innerHTML = `<time datetime="${esc(ev.time)}">${esc(t.toLocaleTimeString())}</time>${esc(ev.message)}`;
+  li.hidden = !shown(li);
+  const list = $("events");
+  list.prepend(li);
+  while (list.children.length > 500) list.lastChild.remove();
+}
+
+const shown = (li) => !$("filter").value || li.dataset.service === $("filter").value;
+$("filter").addEventListener("change", () => {
+  for (const li of $("events").children) li.hidden = !shown(li);
+});
+
+async function post(path, body) {
+  $("error").textContent = "";
+  try {
+    const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
+    if (!r.ok) {
+      const e = await r.json().catch(() => ({error: r.statusText}));
+      $("error").textContent = e.error;
+    }
+  } catch (e) {
+    $("error").textContent = String(e);
+  }
+}
+
+document.addEventListener("click", (e) => {
+  const b = e.target.closest("button");
+  if (!b) return;
+  if (b.dataset.stop) {
+    b.disabled = true;
+    post(`/api/tasks/${encodeURIComponent(b.dataset.stop)}/stop`);
+  } else if (b.dataset.instanceAction) {
+    const name = b.closest("[data-instance]").dataset.instance;
+    post(`/api/instances/${encodeURIComponent(name)}/${b.dataset.instanceAction}`);
+  } else if ("scale" in b.dataset) {
+    const el = b.closest("[data-service]");
+    post(`/api/services/${encodeURIComponent(el.dataset.service)}/scale`, {desired: Number(el.querySelector("input").value)});
+  }
+});
+
+function connect() {
+  const es = new EventSource("/events");
+  es.addEventListener("open", () => { $("events").replaceChildren(); $("conn").textContent = "live"; $("conn").className = "conn on"; });
+  es.addEventListener("error", () => { $("conn").textContent = "reconnecting…"; $("conn").className = "conn off"; });
+  es.addEventListener("state", (m) => { state = JSON.parse(m.data); render(); });
+  es.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
+}
+connect();
