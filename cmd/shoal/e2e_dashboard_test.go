@@ -59,6 +59,10 @@ func TestEndToEnd_Dashboard(t *testing.T) {
 		waitPage(t, b, "task "+task.ID+" shown", `document.querySelector('[data-task="`+task.ID+`"]') !== null`)
 	}
 	waitPage(t, b, "3 healthy api targets", healthyTargets("api", 3))
+	// The tutorial's two groups: alb on the listener, instances on the
+	// tasks, said to be not enforced with isolation none.
+	waitPage(t, b, "the security groups", `document.querySelector('[data-listener="web/0"] .sg')?.textContent === "alb" &&
+		document.querySelector('[data-secgroup="instances"]')?.textContent.includes("the instances (not enforced")`)
 	screenshot(t, b, "dashboard.png")
 
 	api := serviceTasks(tasks, "api")

@@ -49,6 +49,7 @@ type Backend interface {
 	SetDesired(service string, n int) error
 	StopTask(ref, reason string) error
 	InstanceAction(name, action string) error
+	SecurityGroups() agent.SecurityView
 }
 
 // Options are a dashboard's settings; the zero value of each but Token

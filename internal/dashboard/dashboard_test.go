@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/proxy"
+	"github.com/shoalhq/shoal/internal/secgroup"
 )
 
 // fakeBackend is a stack of one service, api, with two tasks on two
@@ -76,7 +80,24 @@ func (f *fakeBackend) Instances() []agent.InstanceStatus {
 }
 
 func (f *fakeBackend) Rules() []proxy.ListenerRules { return nil }
-func (f *fakeBackend) TargetGroups() []string       { return []string{"api"} }
+
+// SecurityGroups are the tutorial's two groups: alb guards listener
+// web/0, instances every task.
+func (f *fakeBackend) SecurityGroups() agent.SecurityView {
+	return agent.SecurityView{
+		Groups: []secgroup.Group{
+			{Name: "alb", Ingress: []secgroup.Rule{{Protocol: secgroup.TCP, Ports: secgroup.PortRange{From: 80, To: 80}, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
+			{Name: "instances", Ingress: []secgroup.Rule{{Protocol: secgroup.TCP, Ports: secgroup.AllPorts, SourceGroup: "alb"}}},
+		},
+		Listeners: []agent.GuardedPort{{Name: "web/0", Address: "127.0.0.1:8080", Groups: []string{"alb"}}},
+		Tasks: []agent.GuardedPort{
+			{Name: "aaaa1111", Address: "127.0.0.2:4000", Groups: []string{"instances"}},
+			{Name: "bbbb2222", Address: "127.0.0.3:4000", Groups: []string{"instances"}},
+		},
+		Isolated: true,
+	}
+}
+func (f *fakeBackend) TargetGroups() []string { return []string{"api"} }
 func (f *fakeBackend) GroupMetrics(group string) (proxy.GroupMetrics, bool) {
 	return proxy.GroupMetrics{}, group == "api"
 }
@@ -242,6 +263,13 @@ func TestServer_EventsStreamsStateAndEvents(t *testing.T) {
 	}
 	if snap.Stack != "test" || len(snap.Tasks) != 2 || len(snap.Groups) != 1 || len(snap.Groups[0].Targets) != 2 || len(snap.Instances) != 2 {
 		t.Errorf("state: got %+v, want stack test with 2 tasks, group api with 2 targets, 2 instances", snap)
+	}
+	wantGroups := []SecurityGroup{
+		{Name: "alb", Rules: []string{"tcp 80 from 0.0.0.0/0"}, Listeners: []string{"web/0"}},
+		{Name: "instances", Rules: []string{"tcp all ports from group alb"}, Listeners: []string{}, Instances: true},
+	}
+	if diff := cmp.Diff(wantGroups, snap.SecurityGroups); diff != "" || !snap.Isolated {
+		t.Errorf("state's security groups (-want +got), isolated %v:\n%s", snap.Isolated, diff)
 	}
 	if ev := next(t, events, "event"); !strings.Contains(ev.data, "has started 2 tasks") {
 		t.Errorf("first event: got %s, want the one recorded before", ev.data)

@@ -17,6 +17,20 @@ type Snapshot struct {
 	Tasks     []agent.TaskStatus     `json:"tasks"`
 	Instances []agent.InstanceStatus `json:"instances"`
 	Services  []agent.ServiceStatus  `json:"services"`
+	// SecurityGroups are the stack's groups, each with its rules and what
+	// it guards; Isolated says the instances' groups are enforced.
+	SecurityGroups []SecurityGroup `json:"security_groups"`
+	Isolated       bool            `json:"isolated"`
+}
+
+// SecurityGroup is a group as the picture shows it.
+type SecurityGroup struct {
+	Name string `json:"name"`
+	// Rules in the words of `shoal sg explain` ("tcp 8080 from 0.0.0.0/0").
+	Rules []string `json:"rules"`
+	// Listeners it guards, by name, and whether it guards the instances.
+	Listeners []string `json:"listeners"`
+	Instances bool     `json:"instances"`
 }
 
 // Listener is a listener and the target groups its rules forward to.
@@ -90,6 +104,7 @@ func snapshot(b Backend, r *rates) Snapshot {
 		Listeners: []Listener{},
 		Groups:    []Group{},
 	}
+	s.SecurityGroups, s.Isolated = securityGroups(b.SecurityGroups())
 	for _, l := range b.Rules() {
 		s.Listeners = append(s.Listeners, Listener{Name: l.Listener, Address: l.Address, Protocol: l.Protocol, Groups: forwardsTo(l)})
 	}
@@ -139,4 +154,24 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// securityGroups is the picture of the stack's groups: rules, and what
+// each guards (a group on every task is the instances').
+func securityGroups(v agent.SecurityView) ([]SecurityGroup, bool) {
+	out := []SecurityGroup{}
+	for _, g := range v.Groups {
+		sg := SecurityGroup{Name: g.Name, Rules: []string{}, Listeners: []string{}}
+		for _, r := range g.Ingress {
+			sg.Rules = append(sg.Rules, r.String())
+		}
+		for _, l := range v.Listeners {
+			if slices.Contains(l.Groups, g.Name) {
+				sg.Listeners = append(sg.Listeners, l.Name)
+			}
+		}
+		sg.Instances = len(v.Tasks) > 0 && !slices.ContainsFunc(v.Tasks, func(t agent.GuardedPort) bool { return !slices.Contains(t.Groups, g.Name) })
+		out = append(out, sg)
+	}
+	return out, v.Isolated
 }

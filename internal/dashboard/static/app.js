@@ -55,8 +55,27 @@ function render() {
         </div>`;
       }).join("") || `<span class="dim">no tasks</span>`}</div>
     </div>`).join("");
+  renderSecurityGroups();
   renderServices();
   drawSparks();
+}
+
+// renderSecurityGroups shows each group with its rules and what it
+// guards, and puts a badge on the listeners it guards.
+function renderSecurityGroups() {
+  const groups = state.security_groups || [];
+  for (const g of groups) {
+    for (const l of g.listeners) {
+      const el = $("listeners").querySelector(`[data-listener="${CSS.escape(l)}"] h3`);
+      if (el) el.insertAdjacentHTML("beforeend", ` <span class="sg" title="security group">${esc(g.name)}</span>`);
+    }
+  }
+  $("secgroups").innerHTML = groups.map((g) => `
+    <div class="box" data-secgroup="${esc(g.name)}">
+      <h3><span class="sg">${esc(g.name)}</span>
+        <span class="dim">${[...g.listeners.map((l) => "listener " + l), ...(g.instances ? ["the instances" + (state.isolated ? "" : " (not enforced: isolation none)")] : [])].map(esc).join(", ") || "guards nothing"}</span></h3>
+      ${g.rules.map((r) => `<div class="dim">${esc(r)}</div>`).join("") || `<div class="dim">no rule: nothing may connect</div>`}
+    </div>`).join("") || `<span class="dim">none: anyone may connect</span>`;
 }
 
 // renderServices keeps each service's box (and what is typed in its
