@@ -121,6 +121,9 @@ type targetGroup struct {
 	set      atomic.Pointer[targetSet]
 	next     atomic.Uint64
 	metrics  groupCounters // the group's ALB metrics (metrics.go)
+	// fault is the response fault injected (`shoal fault latency|errors`);
+	// nil, one atomic load on the forward path, when there is none.
+	fault atomic.Pointer[ResponseFault]
 
 	mu      sync.Mutex
 	targets map[string]*target
