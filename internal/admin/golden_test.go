@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/strategy"
 )
@@ -413,3 +414,9 @@ func (b *goldenBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error)
 }
 
 func (b *goldenBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }
+
+func (b *goldenBackend) InjectFault(fault.Request) (fault.Fault, error) {
+	return fault.Fault{}, errors.New("not in this test")
+}
+func (b *goldenBackend) Faults() []fault.Fault    { return nil }
+func (b *goldenBackend) RemoveFault(string) error { return errors.New("not in this test") }
