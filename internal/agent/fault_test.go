@@ -155,3 +155,31 @@ func TestAgent_BadFaultsChangeNothing(t *testing.T) {
 		t.Errorf("a refused fault changed something: faults %v, calls %v", h.agent.Faults(), h.rec.list()[calls:])
 	}
 }
+
+// An errors fault reaches the load balancer: the group answers 503 until
+// the fault is removed.
+func TestAgent_ErrorsFaultIsSetAndEndedInTheBalancer(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(1))
+	waitFor(t, "1 running task", h.running(1))
+	f, err := h.agent.InjectFault(fault.Request{Kind: fault.Errors, TargetGroup: "app", For: fault.Duration(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Status != 503 || f.Fraction != 1 {
+		t.Errorf("got %+v, want status 503 on every request", f)
+	}
+	if _, err := h.agent.InjectFault(fault.Request{Kind: fault.Latency, TargetGroup: "app", Delay: fault.Duration(time.Second), For: fault.Duration(time.Minute)}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a second response fault on app: got %v, want ErrInvalid", err)
+	}
+	if err := h.agent.RemoveFault(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"fault f-1: target-group app answers 100% of its requests with 503 until 12:01:00.",
+		"fault f-1 removed: target-group app forwards every request to its targets again.",
+	}
+	if diff := cmp.Diff(want, h.faultEvents()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}

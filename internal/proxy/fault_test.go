@@ -114,3 +114,23 @@ func TestBalancer_NoFaultLeavesForwardingAlone(t *testing.T) {
 		t.Errorf("got target 2xx %d, want 5", m.Target2XX)
 	}
 }
+
+func TestBalancer_ErrorFaultTouchesItsFraction(t *testing.T) {
+	h := newHarness(t, testGroup(), 0)
+	a := newBackend(t, "a")
+	h.register(a.addr)
+	if err := h.b.SetResponseFault("api", &ResponseFault{Fraction: 0.5, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	failed := 0
+	for range n {
+		if code, _ := h.mustGet("/"); code == http.StatusServiceUnavailable {
+			failed++
+		}
+	}
+	// 50% of 200: outside 60-140 with a probability below 1e-8.
+	if failed < 60 || failed > 140 || int(a.hits.Load()) != n-failed {
+		t.Errorf("got %d of %d answered 503 and %d at the target; want about half, the rest at the target", failed, n, a.hits.Load())
+	}
+}
