@@ -44,6 +44,9 @@ func (a *Agent) InjectFault(req fault.Request) (fault.Fault, error) {
 		return fault.Fault{}, err
 	}
 	f := a.faults.Add(req, a.clock.Now())
+	if f.Kind == fault.PauseTask {
+		a.setPausedBy(f.Task, f.ID)
+	}
 	a.events.add(Event{Time: f.Created, Service: sub.service, Task: f.Task, Target: f.Target, Message: f.StartMessage()})
 	a.poke() // the loop wakes at the new fault's end
 	return f, nil
@@ -161,6 +164,16 @@ func (a *Agent) startFault(req fault.Request, sub faultSubject) error {
 	return err
 }
 
+// setPausedBy marks a task as paused by fault id ("": no longer), for
+// `shoal ps`.
+func (a *Agent) setPausedBy(id, faultID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t := a.tasks[id]; t != nil {
+		t.pausedBy = faultID
+	}
+}
+
 // targetsOf are the registered targets of a group, for error messages.
 func (a *Agent) targetsOf(group string) []string {
 	var out []string
@@ -180,6 +193,7 @@ func (a *Agent) endFault(f fault.Fault, removed bool) {
 	var err error
 	switch f.Kind {
 	case fault.PauseTask:
+		a.setPausedBy(f.Task, "")
 		var h driver.Task
 		a.mu.Lock()
 		if t := a.tasks[f.Task]; t != nil {

@@ -68,11 +68,17 @@ func TestAgent_PauseFaultResumesWhenRemoved(t *testing.T) {
 	if f.Task != task.ID {
 		t.Errorf("got task %s, want the prefix resolved to %s", f.Task, task.ID)
 	}
+	if got := h.agent.Tasks(false)[0].PausedBy; got != f.ID {
+		t.Errorf("paused by: got %q, want %s", got, f.ID)
+	}
 	if _, err := h.agent.InjectFault(fault.Request{Kind: fault.PauseTask, Task: task.ID, For: fault.Duration(time.Minute)}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("pausing it again: got %v, want ErrInvalid", err)
 	}
 	if err := h.agent.RemoveFault(f.ID); err != nil {
 		t.Fatal(err)
+	}
+	if got := h.agent.Tasks(false)[0].PausedBy; got != "" {
+		t.Errorf("paused by after rm: got %q, want none", got)
 	}
 	addr := h.runner.started()[0].addr
 	calls := h.rec.list()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/fault"
+	"github.com/shoalhq/shoal/internal/proxy"
 )
 
 // faultBackend keeps the faults it is given in a real table, and the
@@ -119,5 +120,21 @@ func TestFault_ErrorsAreClear(t *testing.T) {
 	}
 	if got := b.Faults(); len(got) != 0 {
 		t.Errorf("faults left: %v", got)
+	}
+}
+
+// targetsWithFault is a backend whose one target has a fault on it.
+type targetsWithFault struct{ *faultBackend }
+
+func (b targetsWithFault) Targets() []proxy.TargetHealth {
+	return []proxy.TargetHealth{{Group: "api", Target: "127.0.0.2:4000", State: proxy.StateUnhealthy,
+		Reason: proxy.ReasonFailedHealthChecks, Description: "Health checks failed", Fault: "health checks fail"}}
+}
+
+func TestFault_TargetsMarksTheFault(t *testing.T) {
+	state, _ := serveAdmin(t, targetsWithFault{&faultBackend{fixedBackend: newFixedBackend()}})
+	code, out, errOut := run(t, context.Background(), "targets", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "FAULT: health checks fail; Health checks failed") {
+		t.Errorf("exit %d, stderr %q:\n%s", code, errOut, out)
 	}
 }

@@ -3,9 +3,11 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +62,23 @@ func (b *Balancer) SetResponseFault(group string, f *ResponseFault) error {
 	}
 	g.fault.Store(f)
 	return nil
+}
+
+// faultNoteLocked says what the faults injected do to t: TargetHealth.Fault.
+func (g *targetGroup) faultNoteLocked(t *target) string {
+	var notes []string
+	if t.healthFault.Load() {
+		notes = append(notes, "health checks fail")
+	}
+	if f := g.fault.Load(); f != nil {
+		share := strconv.FormatFloat(math.Round(f.Fraction*10000)/100, 'f', -1, 64) + "% of the group's requests"
+		if f.Status != 0 {
+			notes = append(notes, strconv.Itoa(f.Status)+" on "+share)
+		} else {
+			notes = append(notes, "+"+f.Delay.String()+" on "+share)
+		}
+	}
+	return strings.Join(notes, "; ")
 }
 
 // injectFault applies the group's response fault f to r: it waits out a

@@ -25,6 +25,9 @@ func TestBalancer_HealthFaultTurnsTargetUnhealthyThenHealthy(t *testing.T) {
 	h.tick(2)
 	h.waitState(a.addr, StateUnhealthy)
 	th, _ := h.target(a.addr)
+	if th.Fault != "health checks fail" {
+		t.Errorf("fault note: got %q, want %q", th.Fault, "health checks fail")
+	}
 	if th.Reason != ReasonFailedHealthChecks || !strings.Contains(th.Description, "fault injection") {
 		t.Errorf("got reason %s (%q), want %s naming the fault", th.Reason, th.Description, ReasonFailedHealthChecks)
 	}
@@ -72,8 +75,14 @@ func TestBalancer_ErrorFaultAnswersAsTarget(t *testing.T) {
 	if m.Target5XX != 5 || m.ELB5XX != 0 {
 		t.Errorf("got target 5xx %d, ELB 5xx %d; want 5 and 0", m.Target5XX, m.ELB5XX)
 	}
+	if th, _ := h.target(a.addr); th.Fault != "502 on 100% of the group's requests" {
+		t.Errorf("fault note: got %q", th.Fault)
+	}
 	if err := h.b.SetResponseFault("api", nil); err != nil {
 		t.Fatal(err)
+	}
+	if th, _ := h.target(a.addr); th.Fault != "" {
+		t.Errorf("fault note after the fault: got %q, want none", th.Fault)
 	}
 	if code, body := h.mustGet("/"); code != http.StatusOK || body != "a" {
 		t.Errorf("after the fault: got %d %q, want 200 a", code, body)

@@ -86,6 +86,9 @@ type TargetHealth struct {
 	// again at 0 when the target is registered again. Health checks do not
 	// count. Service auto scaling reads it per task (ALBRequestCountPerTarget).
 	Requests uint64 `json:"requests"`
+	// Fault says what an injected fault does to the target (`shoal
+	// fault health|latency|errors`), while one does.
+	Fault string `json:"fault,omitempty"`
 }
 
 // checkCause is why a health check failed. The reason code says it the

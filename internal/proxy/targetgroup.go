@@ -407,7 +407,9 @@ func (g *targetGroup) report() []TargetHealth {
 	defer g.mu.Unlock()
 	out := make([]TargetHealth, 0, len(g.targets))
 	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
-		out = append(out, g.targets[addr].snapshotLocked(g.name))
+		th := g.targets[addr].snapshotLocked(g.name)
+		th.Fault = g.faultNoteLocked(g.targets[addr])
+		out = append(out, th)
 	}
 	return out
 }
