@@ -191,27 +191,31 @@ func (a *Agent) targetsOf(group string) []string {
 func (a *Agent) endFault(f fault.Fault, removed bool) {
 	lb := a.cfg.Balancer
 	var err error
+	gone := false
 	switch f.Kind {
 	case fault.PauseTask:
 		a.setPausedBy(f.Task, "")
 		var h driver.Task
 		a.mu.Lock()
-		if t := a.tasks[f.Task]; t != nil {
+		if t := a.tasks[f.Task]; t != nil && t.status != sched.Stopped {
 			h = t.handle
 		}
 		a.mu.Unlock()
-		if sig, ok := h.(driver.Signaler); ok {
+		sig, ok := h.(driver.Signaler)
+		if ok {
 			err = sig.Resume()
 		}
+		gone = !ok || err != nil
 	case fault.StopInstance:
 		err = a.InstanceAction(f.Instance, ActionActivate)
 	case fault.FailHealth:
 		err = lb.SetHealthFault(f.TargetGroup, f.Target, false)
+		gone = err != nil
 	case fault.Latency, fault.Errors:
 		err = lb.SetResponseFault(f.TargetGroup, nil)
 	}
 	if err != nil {
 		a.log.Debug("ending a fault: nothing left to undo", "fault", f.ID, "err", err)
 	}
-	a.events.add(Event{Time: a.clock.Now(), Task: f.Task, Target: f.Target, Message: f.EndMessage(removed)})
+	a.events.add(Event{Time: a.clock.Now(), Task: f.Task, Target: f.Target, Message: f.EndMessage(removed, gone)})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/sched"
 )
@@ -187,5 +188,31 @@ func TestAgent_ErrorsFaultIsSetAndEndedInTheBalancer(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, h.faultEvents()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// A paused task that stops before its fault ends leaves nothing to
+// resume: the end says so.
+func TestAgent_PauseFaultOfAStoppedTaskEndsSaying(t *testing.T) {
+	h := newHarness(t)
+	h.run(t, testStack(1))
+	waitFor(t, "1 running task", h.running(1))
+	task := h.agent.Tasks(false)[0]
+	if _, err := h.agent.InjectFault(fault.Request{Kind: fault.PauseTask, Task: task.ID, For: fault.Duration(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	h.runner.started()[0].die(driver.Exit{Code: -1, Signal: "SIGKILL"})
+	waitFor(t, "the paused task STOPPED", func() bool {
+		for _, ts := range h.agent.Tasks(true) {
+			if ts.ID == task.ID {
+				return ts.LastStatus == "STOPPED"
+			}
+		}
+		return false
+	})
+	h.clock.Advance(time.Minute)
+	waitFor(t, "the fault's end", func() bool { return len(h.agent.Faults()) == 0 })
+	if got := h.faultEvents(); len(got) != 2 || got[1] != "fault f-1 ended: task "+task.ID+" had stopped; nothing to resume." {
+		t.Errorf("events: %q", got)
 	}
 }

@@ -347,13 +347,23 @@ func (f Fault) StartMessage() string {
 }
 
 // EndMessage is the event line of f's end: removed on request, or
-// expired.
-func (f Fault) EndMessage(removed bool) string {
+// expired. gone says that what it acted on went meanwhile (the paused task
+// stopped, the target deregistered), leaving nothing to undo.
+func (f Fault) EndMessage(removed, gone bool) string {
 	how := "ended"
 	if removed {
 		how = "removed"
 	}
 	var what string
+	switch {
+	case gone && f.Task != "":
+		what = fmt.Sprintf("task %s had stopped; nothing to resume", f.Task)
+	case gone && f.Target != "":
+		what = fmt.Sprintf("target %s is no longer in target-group %s; nothing to undo", f.Target, f.TargetGroup)
+	}
+	if what != "" {
+		return fmt.Sprintf("fault %s %s: %s.", f.ID, how, what)
+	}
 	switch f.Kind {
 	case PauseTask:
 		what = fmt.Sprintf("task %s resumed (SIGCONT)", f.Task)

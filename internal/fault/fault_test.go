@@ -103,7 +103,10 @@ func TestFault_Messages(t *testing.T) {
 	if got, want := f.StartMessage(), "fault f-2: target 127.0.0.2:41234 in target-group api fails its health checks until 07:31:05."; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if got, want := f.EndMessage(false), "fault f-2 ended: target 127.0.0.2:41234 in target-group api takes its health checks again."; got != want {
+	if got, want := f.EndMessage(false, false), "fault f-2 ended: target 127.0.0.2:41234 in target-group api takes its health checks again."; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := f.EndMessage(true, true), "fault f-2 removed: target 127.0.0.2:41234 is no longer in target-group api; nothing to undo."; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	e := Fault{ID: "f-3", Kind: Errors, TargetGroup: "api", Fraction: 0.1, Status: 503, Until: until}
