@@ -104,6 +104,11 @@ var rules = []rule{
 		from:  []string{"internal/secgroup"},
 		never: []string{anyOfShoal},
 	},
+	{
+		what: "internal/fault imports only the standard library: the fault kinds, their checks and their table are pure, timed by the caller",
+		from: []string{"internal/fault"},
+		only: []string{},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -25,6 +26,7 @@ type fakeBackend struct {
 	tasks    []agent.TaskStatus
 	askedAll bool
 	logs     map[string]string
+	faults   fault.Table
 }
 
 func (f *fakeBackend) Status() agent.Status {

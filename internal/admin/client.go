@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -137,6 +138,27 @@ func (c *Client) Rules(ctx context.Context) ([]proxy.ListenerRules, error) {
 func (c *Client) Explain(ctx context.Context, req proxy.ExplainRequest) (proxy.Explanation, error) {
 	var out proxy.Explanation
 	return out, c.do(ctx, http.MethodPost, "/v1/explain", req, &out)
+}
+
+// InjectFault injects a fault and returns it.
+func (c *Client) InjectFault(ctx context.Context, req fault.Request) (fault.Fault, error) {
+	var out fault.Fault
+	return out, c.do(ctx, http.MethodPost, "/v1/faults", req, &out)
+}
+
+// Faults lists the active faults.
+func (c *Client) Faults(ctx context.Context) ([]fault.Fault, error) {
+	var out []fault.Fault
+	return out, c.getJSON(ctx, "/v1/faults", &out)
+}
+
+// RemoveFault ends an active fault.
+func (c *Client) RemoveFault(ctx context.Context, id string) error {
+	resp, err := c.send(ctx, http.MethodDelete, "/v1/faults/"+url.PathEscape(id), nil)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
 
 // do sends body as JSON with method and decodes the answer into out (when

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/strategy"
 )
@@ -48,6 +49,7 @@ type goldenBackend struct {
 	logs    map[string]string
 	targets []proxy.TargetHealth
 	events  []agent.Event
+	faults  []fault.Fault
 }
 
 func (b *goldenBackend) Status() agent.Status { return b.status }
@@ -123,6 +125,7 @@ func fullBackend() *goldenBackend {
 				ID: "api-77b0e1c4", Service: "api", TaskDefinition: "api", Instance: "instance-2",
 				Address: "127.0.0.3:40200", Pid: 4243, LastStatus: "ACTIVATING", DesiredStatus: "RUNNING",
 				Health: "initial", HealthReason: "Elb.RegistrationInProgress", TargetGroup: "api", CreatedAt: cetLater,
+				PausedBy: "f-2",
 			},
 			{ // nothing optional set yet
 				ID: "worker-0a1b2c3d", Service: "worker", TaskDefinition: "worker", Instance: "instance-1",
@@ -144,12 +147,20 @@ func fullBackend() *goldenBackend {
 			},
 		},
 		logs: map[string]string{"api-1f0c9a2e": "one\ntwo\n"},
+		faults: []fault.Fault{
+			{ID: "f-2", Kind: "pause-task", Task: "api-77b0e1c4", Until: stopped, Created: started},
+			{ID: "f-3", Kind: "errors", TargetGroup: "api", Fraction: 0.1, Status: 503, Until: stopped, Created: started},
+			{ID: "f-4", Kind: "fail-health", TargetGroup: "api", Target: "127.0.0.3:40200", Until: stopped, Created: started},
+			{ID: "f-5", Kind: "latency", TargetGroup: "api-green", Fraction: 1, Delay: fault.Duration(500 * time.Millisecond), Until: stopped, Created: cetLater},
+			{ID: "f-6", Kind: "stop-instance", Instance: "instance-3", Until: stopped, Created: cetLater},
+		},
 		targets: []proxy.TargetHealth{
 			// Untyped constants, so that only the exported field names are
 			// depended on; the golden files pin the values.
 			{Group: "api", Target: "127.0.0.2:40123", State: "healthy", Since: started, InFlight: 3, Requests: 1204},
 			{Group: "api", Target: "127.0.0.3:40200", State: "initial", Reason: "Elb.RegistrationInProgress",
-				Description: "Target registration is in progress", Since: cetLater},
+				Description: "Target registration is in progress", Since: cetLater,
+				Fault: "health checks fail; 503 on 10% of the group's requests"},
 			{Group: "api", Target: "127.0.0.3:40001", State: "draining", Reason: "Target.DeregistrationInProgress",
 				Description: "Target deregistration is in progress", Since: stopped, InFlight: 1},
 		},
@@ -183,6 +194,7 @@ var goldenCases = []goldenCase{
 	{"events", fullBackend, "/v1/events", 200, jsonType, nil, "events.json"},
 	{"events since 2", fullBackend, "/v1/events?since=2", 200, jsonType, nil, "events_since_2.json"},
 	{"events since last", fullBackend, "/v1/events?since=4", 200, jsonType, nil, "empty_list.json"},
+	{"faults", fullBackend, "/v1/faults", 200, jsonType, nil, "faults.json"},
 	{"logs from 4", fullBackend, "/v1/tasks/api-1f0c9a2e/logs?from=4", 200, "text/plain; charset=utf-8", map[string]string{LogNextHeader: "8"}, "logs_from_4.txt"},
 
 	// One task, by its id or a unique prefix of it (a stopped task's too).
@@ -198,6 +210,7 @@ var goldenCases = []goldenCase{
 	{"tasks empty", emptyBackend, "/v1/tasks?all=1", 200, jsonType, nil, "empty_list.json"},
 	{"targets empty", emptyBackend, "/v1/targets", 200, jsonType, nil, "empty_list.json"},
 	{"events empty", emptyBackend, "/v1/events?since=0", 200, jsonType, nil, "empty_list.json"},
+	{"faults empty", emptyBackend, "/v1/faults", 200, jsonType, nil, "empty_list.json"},
 
 	// Errors: {"error": "..."} with a status that says whose fault it is.
 	{"logs of unknown task", fullBackend, "/v1/tasks/api-nope/logs?from=0", 404, jsonType, nil, "error_unknown_task.json"},
@@ -251,6 +264,7 @@ func TestGoldenBackend_SetsEveryField(t *testing.T) {
 	coversFields(t, b.tasks)
 	coversFields(t, b.targets)
 	coversFields(t, b.events)
+	coversFields(t, append(b.faults, goldenKill)) // fault_kill.json shows until omitted
 }
 
 func coversFields[T any](t *testing.T, values []T) {
@@ -287,6 +301,9 @@ func TestAPI_GoldenFilesAllUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
+		if slices.Contains(goldenPinnedElsewhere, filepath.Base(f)) {
+			continue
+		}
 		if !slices.ContainsFunc(goldenCases, func(c goldenCase) bool { return c.golden == filepath.Base(f) }) {
 			t.Errorf("%s is pinned by no case in goldenCases: delete it or add its case", f)
 		}
@@ -414,3 +431,37 @@ func (b *goldenBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error)
 }
 
 func (b *goldenBackend) SecurityGroups() agent.SecurityView { return agent.SecurityView{} }
+
+// InjectFault answers every request with goldenKill, an instant fault.
+func (b *goldenBackend) InjectFault(fault.Request) (fault.Fault, error) {
+	return goldenKill, nil
+}
+
+// goldenKill is an instant fault: it has no until.
+var goldenKill = fault.Fault{ID: "f-1", Kind: "kill-task", Task: "api-5e6f7a8b", Created: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+
+// goldenPinnedElsewhere are the golden files of answers to requests other
+// than a GET, each pinned by a test of its own.
+var goldenPinnedElsewhere = []string{"fault_kill.json"}
+
+// TestAPI_GoldenInjectFault pins the answer to POST /v1/faults: 201 and
+// the fault.
+func TestAPI_GoldenInjectFault(t *testing.T) {
+	srv := httptest.NewServer(Handler(fullBackend()))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/faults", jsonType, strings.NewReader(`{"kind":"kill-task","task":"api-5e"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("status %d, want 201", resp.StatusCode)
+	}
+	golden(t, filepath.Join("testdata", "fault_kill.json"), body)
+}
+func (b *goldenBackend) Faults() []fault.Fault    { return b.faults }
+func (b *goldenBackend) RemoveFault(string) error { return errors.New("not in this test") }

@@ -15,6 +15,9 @@
 //	POST /v1/instances/{name}/{action}  drain, activate or stop an instance
 //	GET /v1/rules                   every listener's rules, in evaluation order
 //	POST /v1/explain                where a request would go, and why
+//	POST /v1/faults                 inject a fault: a fault.Request; the fault
+//	GET /v1/faults                  the active faults
+//	DELETE /v1/faults/{id}          end an active fault
 //
 // A task {id} may be a unique prefix of one (agent.FindTask): an unknown one
 // is 404, one that several tasks' ids start with is 409, naming them.
@@ -33,6 +36,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -56,6 +60,12 @@ type Backend interface {
 	// SecurityGroups are the stack's groups, their members and what they
 	// guard, with what the listeners' groups denied.
 	SecurityGroups() agent.SecurityView
+	// InjectFault, Faults and RemoveFault are `shoal fault`: a bad value
+	// is an error matching agent.ErrInvalid, an unknown task, instance,
+	// target group, target or fault one matching agent.ErrNotFound.
+	InjectFault(req fault.Request) (fault.Fault, error)
+	Faults() []fault.Fault
+	RemoveFault(id string) error
 }
 
 // StackRequest is the body of POST /v1/stack.
@@ -214,6 +224,31 @@ func Handler(b Backend) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/instances/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.InstanceAction(r.PathValue("name"), r.PathValue("action")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		var req fault.Request
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		dec.DisallowUnknownFields() // a misspelt field must not pass for a default
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
+			return
+		}
+		f, err := b.InjectFault(req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, f)
+	})
+	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, nonNil(b.Faults()))
+	})
+	mux.HandleFunc("DELETE /v1/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.RemoveFault(r.PathValue("id")); err != nil {
 			writeError(w, err)
 			return
 		}

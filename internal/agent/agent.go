@@ -23,6 +23,7 @@ import (
 	"github.com/shoalhq/shoal/internal/clock"
 	"github.com/shoalhq/shoal/internal/driver"
 	"github.com/shoalhq/shoal/internal/endpoint"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/instance"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/sched"
@@ -61,6 +62,11 @@ type Balancer interface {
 	ListenerAddrs() []string
 	// ListenerURLs are the same, as scheme://address/.
 	ListenerURLs() []string
+	// SetHealthFault fails every health check of a target while on;
+	// SetResponseFault sets (nil: ends) a target group's response fault.
+	// Both inject faults (InjectFault).
+	SetHealthFault(group, target string, on bool) error
+	SetResponseFault(group string, f *proxy.ResponseFault) error
 }
 
 // DesiredStore records the stack a user asked for.
@@ -141,6 +147,11 @@ type Agent struct {
 	// firewall took last.
 	fwMu      sync.Mutex
 	fwApplied map[string][]secgroup.Admission
+
+	// faultMu serialises fault injection and guards faults, the active
+	// ones. It is taken before applyMu and mu, never after.
+	faultMu sync.Mutex
+	faults  fault.Table
 
 	applyMu sync.Mutex // serialises Apply; guards recorded and previous
 	// recorded is the stack record last saved, previous the one before.
@@ -470,7 +481,7 @@ func (a *Agent) Run(ctx context.Context) {
 		save.Stop()
 	}
 	for {
-		wake := a.reconcile()
+		wake := earliest(a.reconcile(), a.expireFaults())
 		a.applyRoutes(ctx)
 		a.syncFirewall(ctx)
 		if !wake.IsZero() {

@@ -89,6 +89,13 @@ func (f *fakeTask) CPUTime() (time.Duration, error)          { return 0, nil }
 func (f *fakeTask) die(e driver.Exit) {
 	f.exitOnce.Do(func() { f.exit = e; close(f.done) })
 }
+func (f *fakeTask) Kill() error {
+	f.rec.add("SIGKILL %s", f.addr)
+	f.die(driver.Exit{Code: -1, Signal: "SIGKILL"})
+	return nil
+}
+func (f *fakeTask) Pause() error  { f.rec.add("SIGSTOP %s", f.addr); return nil }
+func (f *fakeTask) Resume() error { f.rec.add("SIGCONT %s", f.addr); return nil }
 func (f *fakeTask) Stop(ctx context.Context) driver.Exit {
 	f.rec.add("SIGTERM %s", f.addr)
 	f.die(driver.Exit{Code: 0})
@@ -143,14 +150,37 @@ type fakeBalancer struct {
 	*proxy.Balancer
 	rec   *recorder
 	drain chan struct{} // nil: drains end at once
+
+	mu         sync.Mutex
+	registered map[string]bool // by targetKey
 }
 
 func (b *fakeBalancer) Register(group, target string) error {
 	b.rec.add("register %s in %s", target, group)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.registered == nil {
+		b.registered = map[string]bool{}
+	}
+	b.registered[targetKey(group, target)] = true
+	return nil
+}
+
+// SetHealthFault records the fault on a target Register recorded.
+func (b *fakeBalancer) SetHealthFault(group, target string, on bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.registered[targetKey(group, target)] {
+		return fmt.Errorf("%w %s", proxy.ErrUnknownTarget, target)
+	}
+	b.rec.add("health fault %s %v", target, on)
 	return nil
 }
 func (b *fakeBalancer) Deregister(ctx context.Context, group, target string) error {
 	b.rec.add("deregister %s", target)
+	b.mu.Lock()
+	delete(b.registered, targetKey(group, target))
+	b.mu.Unlock()
 	if b.drain != nil {
 		select {
 		case <-b.drain:

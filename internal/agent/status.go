@@ -44,6 +44,9 @@ type TaskStatus struct {
 	// then says why).
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	ExitSignal string `json:"exit_signal,omitempty"`
+	// PausedBy is the id of the fault that holds the task paused
+	// (`shoal fault pause`), while it does.
+	PausedBy string `json:"paused_by,omitempty"`
 }
 
 // Status is the whole picture: the stack, its listeners, its services.
@@ -145,6 +148,7 @@ func (t *task) statusLocked() TaskStatus {
 	}
 	if t.handle != nil && t.status != sched.Stopped {
 		s.Pid = t.handle.Pid()
+		s.PausedBy = t.pausedBy
 	}
 	// A task is STOPPED only once its handle is done, so its exit is known.
 	if t.handle != nil && t.status == sched.Stopped {

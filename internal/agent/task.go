@@ -68,6 +68,8 @@ type task struct {
 	// killed is set when its instance stopped: it dies at once, without a
 	// drain or a stop timeout, as on a failed host.
 	killed bool
+	// pausedBy is the id of the fault that holds it paused, while one does.
+	pausedBy string
 }
 
 func (t *task) observed() sched.Task {

@@ -18,6 +18,7 @@ import (
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/consistency"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -495,6 +496,12 @@ func (b *consistencyBackend) Instances() []agent.InstanceStatus { return nil }
 func (b *consistencyBackend) InstanceAction(string, string) error {
 	return errors.New("not in this test")
 }
+
+func (b *consistencyBackend) InjectFault(fault.Request) (fault.Fault, error) {
+	return fault.Fault{}, errors.New("not in this test")
+}
+func (b *consistencyBackend) Faults() []fault.Fault    { return nil }
+func (b *consistencyBackend) RemoveFault(string) error { return errors.New("not in this test") }
 
 func (b *consistencyBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *consistencyBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {

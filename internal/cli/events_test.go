@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/store"
 	"github.com/shoalhq/shoal/internal/testkit"
@@ -314,6 +315,12 @@ func (b *fixedBackend) Services() []agent.ServiceStatus     { return b.services 
 func (b *fixedBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *fixedBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *fixedBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
+
+func (b *fixedBackend) InjectFault(fault.Request) (fault.Fault, error) {
+	return fault.Fault{}, errors.New("not in this test")
+}
+func (b *fixedBackend) Faults() []fault.Fault    { return nil }
+func (b *fixedBackend) RemoveFault(string) error { return errors.New("not in this test") }
 
 func (b *fixedBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *fixedBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {

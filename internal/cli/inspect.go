@@ -126,7 +126,11 @@ func runPs(ctx context.Context, e *env, args []string) error {
 		if t.LastStatus == "STOPPED" {
 			health = "-"
 		}
-		row := []string{t.ID, t.Service, t.Instance, dash(t.Address), pid, t.LastStatus, health, age(t.CreatedAt), dash(t.StoppedReason)}
+		status := t.LastStatus
+		if t.PausedBy != "" {
+			status += " (paused by " + t.PausedBy + ")"
+		}
+		row := []string{t.ID, t.Service, t.Instance, dash(t.Address), pid, status, health, age(t.CreatedAt), dash(t.StoppedReason)}
 		if *all {
 			row = slices.Insert(row, 7, exitOf(t))
 		}
@@ -167,7 +171,11 @@ func runTargets(ctx context.Context, e *env, args []string) error {
 	// the last column is not padded, so it pushes no other column aside.
 	tw := table(e, "TARGET GROUP", "TARGET", "STATE", "REASON", "IN FLIGHT", "DESCRIPTION")
 	for _, t := range targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Group, t.Target, t.State, dash(string(t.Reason)), t.InFlight, dash(t.Description))
+		desc := t.Description
+		if t.Fault != "" { // first: it explains the rest
+			desc = strings.TrimSuffix("FAULT: "+t.Fault+"; "+desc, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Group, t.Target, t.State, dash(string(t.Reason)), t.InFlight, dash(desc))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/testkit"
 )
@@ -487,6 +488,12 @@ func (b *taskBackend) Services() []agent.ServiceStatus     { return nil }
 func (b *taskBackend) SetDesired(string, int) error        { return errors.New("not in this test") }
 func (b *taskBackend) Instances() []agent.InstanceStatus   { return nil }
 func (b *taskBackend) InstanceAction(string, string) error { return errors.New("not in this test") }
+
+func (b *taskBackend) InjectFault(fault.Request) (fault.Fault, error) {
+	return fault.Fault{}, errors.New("not in this test")
+}
+func (b *taskBackend) Faults() []fault.Fault    { return nil }
+func (b *taskBackend) RemoveFault(string) error { return errors.New("not in this test") }
 
 func (b *taskBackend) Rules() []proxy.ListenerRules { return nil }
 func (b *taskBackend) Explain(proxy.ExplainRequest) (proxy.Explanation, error) {

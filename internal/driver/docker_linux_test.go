@@ -791,3 +791,50 @@ func TestDocker_WatchdogHelper(t *testing.T) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	syscall.Exit(0) // as a killed shoal would: no cleanup
 }
+
+// A paused task answers nothing until resumed; Stop of a paused task
+// unpauses it and stops it the usual way; Kill ends it with SIGKILL.
+func TestDocker_PauseResumeKill(t *testing.T) {
+	d, img := dockerForTest(t)
+	task := startDockerTask(t, d, TaskSpec{ID: taskID("pause"), Address: "127.0.0.1", StopTimeout: time.Second, Containers: []ContainerSpec{web(img)}})
+	getInfo(t, task.Addr())
+	if err := task.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := client.Get("http://" + task.Addr() + "/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a paused task answered %s", resp.Status)
+	}
+	if err := task.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	getInfo(t, task.Addr())
+	if err := task.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-task.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the killed task did not end")
+	}
+	if exit := task.Exit(); exit.Signal != "SIGKILL" {
+		t.Errorf("exit: got %+v, want SIGKILL", exit)
+	}
+}
+
+func TestDocker_StopUnpausesPausedTask(t *testing.T) {
+	d, img := dockerForTest(t)
+	task := startDockerTask(t, d, TaskSpec{ID: taskID("pstop"), Address: "127.0.0.1", StopTimeout: time.Minute, Containers: []ContainerSpec{web(img)}})
+	getInfo(t, task.Addr())
+	if err := task.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if exit := task.Stop(context.Background()); exit.Code != 0 || exit.Signal != "" {
+		t.Errorf("Stop = %+v, want exit 0 on SIGTERM", exit)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Stop took %v: the paused task did not take its SIGTERM", took)
+	}
+}

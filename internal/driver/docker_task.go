@@ -64,6 +64,8 @@ type dockerTask struct {
 	endOnce  sync.Once
 	endedBy  *dockerContainer // written before ending is closed
 
+	paused atomic.Bool // set between Pause and Resume
+
 	mu      sync.Mutex
 	health  ContainerHealth
 	failure string
@@ -72,7 +74,59 @@ type dockerTask struct {
 	exit Exit // written before done is closed
 }
 
-var _ Task = (*dockerTask)(nil)
+var (
+	_ Task     = (*dockerTask)(nil)
+	_ Signaler = (*dockerTask)(nil)
+)
+
+// Kill has the engine send SIGKILL to every container of the task still
+// running: the task ends as when an essential container is killed.
+func (t *dockerTask) Kill() error {
+	return t.eachRunning(func(ctx context.Context, c *dockerContainer) error {
+		c.stopSent.Store(true) // its 137 reads as killed by signal 9
+		return t.d.cli.ContainerKill(ctx, c.id, "KILL")
+	})
+}
+
+// Pause has the engine pause every container of the task still running
+// (docker pause: the cgroup freezer); Resume or Stop unpause them.
+func (t *dockerTask) Pause() error {
+	t.paused.Store(true)
+	return t.eachRunning(func(ctx context.Context, c *dockerContainer) error {
+		return t.d.cli.ContainerPause(ctx, c.id)
+	})
+}
+
+// Resume unpauses the task's containers.
+func (t *dockerTask) Resume() error {
+	t.paused.Store(false)
+	return t.eachRunning(func(ctx context.Context, c *dockerContainer) error {
+		return t.d.cli.ContainerUnpause(ctx, c.id)
+	})
+}
+
+// eachRunning calls f for every container not yet exited, and returns
+// the first error; errExited when the task is over.
+func (t *dockerTask) eachRunning(f func(context.Context, *dockerContainer) error) error {
+	select {
+	case <-t.done:
+		return errExited
+	default:
+	}
+	var first error
+	for _, c := range t.containers {
+		if c.hasExited() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(t.ctx, engineTimeout)
+		err := f(ctx, c)
+		cancel()
+		if err != nil && first == nil && !c.hasExited() {
+			first = fmt.Errorf("container %s: %w", c.spec.Name, err)
+		}
+	}
+	return first
+}
 
 // Addr is the address:port of the task's target mapping, or "" when the
 // task maps no port.
@@ -158,6 +212,9 @@ func (t *dockerTask) run() {
 	}
 	t.cancelHealth() // an ending task is not polled; its status stays
 	t.poller.Wait()
+	if t.paused.Swap(false) {
+		t.Resume() // paused containers cannot take their SIGTERM; best effort
+	}
 	t.stopContainers()
 	t.waiters.Wait()
 	t.drainLogs()

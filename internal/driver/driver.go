@@ -237,6 +237,19 @@ type Task interface {
 	CPUTime() (time.Duration, error)
 }
 
+// Signaler is a Task that fault injection (`shoal fault kill|pause`) can
+// kill and pause. Stop resumes a paused task before its SIGTERM.
+type Signaler interface {
+	// Kill sends SIGKILL to the task's processes (containers) at once,
+	// without a stop: the task exits as if the kernel had killed it.
+	Kill() error
+	// Pause stops the task's processes (SIGSTOP, docker pause) until
+	// Resume or Stop.
+	Pause() error
+	// Resume lets a paused task run again (SIGCONT, docker unpause).
+	Resume() error
+}
+
 // Exit is how a task ended.
 type Exit struct {
 	// Code is the exit code, or -1 when the task was killed by a signal.

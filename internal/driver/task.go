@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type processTask struct {
 	cancelChecks context.CancelFunc // stops them, without waiting
 	checkers     sync.WaitGroup     // the health check goroutine
 
+	// paused is set between Pause and Resume (or Stop).
+	paused atomic.Bool
+
 	mu         sync.Mutex
 	shimExited bool          // from then on pgid is not signalled: it may be reused
 	cpuSeen    time.Duration // the most CPUTime has measured
@@ -48,7 +52,13 @@ type processTask struct {
 	exit     Exit // written before done is closed
 }
 
-var _ Task = (*processTask)(nil)
+var (
+	_ Task     = (*processTask)(nil)
+	_ Signaler = (*processTask)(nil)
+)
+
+// errExited is returned by the Signaler methods of a task that has exited.
+var errExited = errors.New("task has exited")
 
 // Addr is the host address:port the task takes traffic on.
 func (t *processTask) Addr() string { return hostPort(t.address, t.port) }
@@ -94,6 +104,9 @@ func (t *processTask) Stop(ctx context.Context) Exit {
 	default:
 	}
 	t.cancelChecks() // a stopping task is not checked
+	if t.paused.Swap(false) {
+		t.signal(syscall.SIGCONT) // a paused task must be able to take its SIGTERM
+	}
 	t.termOnce.Do(func() { t.signal(syscall.SIGTERM) })
 	timer := t.clock.NewTimer(t.stopTimeout)
 	defer timer.Stop()
@@ -118,6 +131,36 @@ func (t *processTask) signal(sig syscall.Signal) {
 	if !t.shimExited {
 		_ = syscall.Kill(-t.pgid, sig)
 	}
+}
+
+// signalErr is signal, failing with errExited once the shim has exited.
+func (t *processTask) signalErr(sig syscall.Signal) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shimExited {
+		return errExited
+	}
+	return syscall.Kill(-t.pgid, sig)
+}
+
+// Kill sends SIGKILL to the task's process group: the task exits at once,
+// killed by signal 9.
+func (t *processTask) Kill() error { return t.signalErr(syscall.SIGKILL) }
+
+// Pause sends SIGSTOP to the task's process group, the shim with it; Stop
+// and Resume send SIGCONT.
+func (t *processTask) Pause() error {
+	if err := t.signalErr(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	t.paused.Store(true)
+	return nil
+}
+
+// Resume sends SIGCONT to the task's process group.
+func (t *processTask) Resume() error {
+	t.paused.Store(false)
+	return t.signalErr(syscall.SIGCONT)
 }
 
 // run is the task's main goroutine, started by launch and ending when the

@@ -200,7 +200,12 @@ func (c *checker) run(ctx context.Context) {
 	for {
 		s := c.g.settings.Load()
 		start := clk.Now()
-		r := c.g.checks.check(ctx, c.t.addr, s)
+		var r checkResult
+		if c.t.healthFault.Load() {
+			r = newProbe(c.t.addr, s).failDetail(causeFault, faultHealthDetail)
+		} else {
+			r = c.g.checks.check(ctx, c.t.addr, s)
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -65,6 +65,9 @@ func (g *targetGroup) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeError(w, statusIncompatibleProtocol)
 		return
 	}
+	if f := g.fault.Load(); f != nil && g.injectFault(w, r, f) {
+		return
+	}
 	t := g.pickFor(w, r)
 	if t == nil {
 		g.metrics.balancerAnswered(http.StatusServiceUnavailable) // ELB5XX

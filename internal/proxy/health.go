@@ -86,6 +86,9 @@ type TargetHealth struct {
 	// again at 0 when the target is registered again. Health checks do not
 	// count. Service auto scaling reads it per task (ALBRequestCountPerTarget).
 	Requests uint64 `json:"requests"`
+	// Fault says what an injected fault does to the target (`shoal
+	// fault health|latency|errors`), while one does.
+	Fault string `json:"fault,omitempty"`
 }
 
 // checkCause is why a health check failed. The reason code says it the
@@ -105,6 +108,10 @@ const (
 	// (out of file descriptors or memory). ALB reports Elb.InternalError;
 	// shoal never counts it against the target (see observe).
 	causeInternal
+	// causeFault: an injected fault failed the check (SetHealthFault).
+	// It reads as ALB's Target.FailedHealthChecks, the code of a check
+	// that got no usable answer.
+	causeFault
 )
 
 // probe is one health check to make: GET path at addr (host:port) within
@@ -194,6 +201,8 @@ func (r checkResult) description() string {
 		return fmt.Sprintf("%s: connection failed at %s: %s", descFailedHealthChecks, p.addr, r.detail)
 	case causeInternal:
 		return fmt.Sprintf("The health check of %s could not be made for shoal's own reasons (%s); not counted against the target", p.addr, r.detail)
+	case causeFault:
+		return fmt.Sprintf("%s at %s: %s", descFailedHealthChecks, p.addr, r.detail)
 	}
 	return fmt.Sprintf("%s: GET %s failed at %s: %s", descFailedHealthChecks, p.path, p.addr, r.detail)
 }

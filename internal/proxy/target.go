@@ -30,6 +30,9 @@ type target struct {
 	draining atomic.Bool
 	gone     atomic.Bool
 	idle     chan struct{}
+	// healthFault is set while an injected fault fails its health checks
+	// (Balancer.SetHealthFault).
+	healthFault atomic.Bool
 
 	// unused is closed once the target is unused and removed.
 	unused chan struct{}

@@ -121,6 +121,9 @@ type targetGroup struct {
 	set      atomic.Pointer[targetSet]
 	next     atomic.Uint64
 	metrics  groupCounters // the group's ALB metrics (metrics.go)
+	// fault is the response fault injected (`shoal fault latency|errors`);
+	// nil, one atomic load on the forward path, when there is none.
+	fault atomic.Pointer[ResponseFault]
 
 	mu      sync.Mutex
 	targets map[string]*target
@@ -404,7 +407,9 @@ func (g *targetGroup) report() []TargetHealth {
 	defer g.mu.Unlock()
 	out := make([]TargetHealth, 0, len(g.targets))
 	for _, addr := range slices.Sorted(maps.Keys(g.targets)) {
-		out = append(out, g.targets[addr].snapshotLocked(g.name))
+		th := g.targets[addr].snapshotLocked(g.name)
+		th.Fault = g.faultNoteLocked(g.targets[addr])
+		out = append(out, th)
 	}
 	return out
 }

@@ -1,0 +1,4 @@
+package fault
+
+// Kind is what a fault does.
+type Kind string
