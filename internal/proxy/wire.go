@@ -31,7 +31,9 @@ import (
 // method, since no target saw it; the refusing target is taken out at once
 // (targetGroup.refused). A request without a body that finds a kept
 // connection closed by its target (which may close idle connections at
-// any time) is retried once on a new connection.
+// any time) is retried once on a new connection. A GET, HEAD or OPTIONS
+// without a body whose connection is lost before any of the answer came
+// (its target died as it arrived) is retried once on another target.
 
 // Limits of a target's connection pool.
 const (
@@ -52,6 +54,12 @@ var (
 	// errNotSent marks an error after which the request may go to
 	// another target: nothing of it reached this one.
 	errNotSent = errors.New("request not sent")
+	// errResendable marks a request of a safe method, without a body,
+	// whose connection was lost before any of the answer came: a target
+	// that dies as the request reaches it (its kernel took the connection
+	// while the process was exiting). Like nginx's proxy_next_upstream
+	// error, it is sent once to another target; a POST never is.
+	errResendable = errors.New("connection lost before the answer")
 )
 
 // wirePool is the HTTP/1.1 connections to one target, cleartext or TLS.
@@ -225,7 +233,7 @@ func (g *targetGroup) forwardWire(w http.ResponseWriter, r *http.Request, rt *ro
 	if err == nil {
 		return
 	}
-	if errors.Is(err, errNotSent) {
+	if errors.Is(err, errNotSent) || errors.Is(err, errResendable) {
 		if isRefusal(err) {
 			g.refused(t, err)
 		}
@@ -272,6 +280,9 @@ func (x *exchange) to(t *target) error {
 			if reused && attempt == 0 && !x.bodyUsed && isConnLost(err) {
 				pool.closeIdle(false)
 				continue
+			}
+			if resp == nil && !x.bodyUsed && isConnLost(err) && safeMethod(x.r.Method) {
+				return errors.Join(errResendable, err)
 			}
 			return err
 		}
@@ -695,6 +706,12 @@ func connectionTokens(h http.Header) map[string]bool {
 // it carried anything: the target is not listening.
 func isRefusal(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (isDialError(err) && errors.Is(err, syscall.ECONNRESET))
+}
+
+// safeMethod reports whether a request of method may be sent twice
+// without harm (RFC 9110's safe methods that the load balancer forwards).
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
 // isConnLost reports whether err is a kept connection found closed by its
