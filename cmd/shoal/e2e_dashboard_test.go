@@ -97,6 +97,67 @@ func TestEndToEnd_Dashboard(t *testing.T) {
 	up.stop(t)
 }
 
+// TestEndToEnd_DashboardFaults injects a fault from the dashboard of the
+// bundled example: "fail health 30s" on an api target turns it unhealthy
+// and marks it, the active-faults panel lists the fault, and its undo
+// button ends it, the target healthy again; the events list says when the
+// fault started and ended. All without reloading the page.
+//
+// The example's api service replaces a task whose target turns unhealthy
+// at once, as ECS does (docs/faults.md): the page would see the target go
+// rather than come back. Here api has a health check grace period, so
+// that its unhealthy task is kept and the undo shows it healthy again.
+func TestEndToEnd_DashboardFaults(t *testing.T) {
+	chromium := needChromium(t)
+	ex := newExample(t)
+	src, err := os.ReadFile(ex.stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const service = "    target_group: api\n    depends_on"
+	if !strings.Contains(string(src), service) {
+		t.Fatalf("example stack no longer contains %q; update the test", service)
+	}
+	withGrace := strings.Replace(string(src), service, "    target_group: api\n    health_check_grace_period: 10m\n    depends_on", 1)
+	if err := os.WriteFile(ex.stack, []byte(withGrace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := ex.up(t)
+	st := waitSteady(t, up, ex.bin, ex.state)
+	b := newBrowser(t, chromium)
+	step(t, b, "size the window", chromedp.EmulateViewport(1400, 900))
+	step(t, b, "open the dashboard", chromedp.Navigate(st.Dashboard))
+	step(t, b, "mark the page", chromedp.Evaluate[bool](`window.notReloaded = true`))
+	waitPage(t, b, "3 healthy api targets", healthyTargets("api", 3))
+	waitPage(t, b, "no active fault", `document.getElementById("faults").textContent.trim() === "none"`)
+
+	target := step(t, b, "pick an api target", chromedp.Evaluate[string](`document.querySelector('[data-group="api"] [data-target]').dataset.target`))
+	row := `[data-group="api"] [data-target="` + target + `"]`
+	step(t, b, "click fail health 30s on "+target, chromedp.Click(chromedp.CSS(row+` button[data-inject="fail-health"]`)))
+	started := "target " + target + " in target-group api fails its health checks"
+	waitPage(t, b, "the panel lists the fault", `[...document.querySelectorAll('#faults [data-fault-id]')].some(e => e.textContent.includes("`+started+`"))`)
+	id := step(t, b, "read the fault's id", chromedp.Evaluate[string](`document.querySelector('#faults [data-fault-id]').dataset.faultId`))
+	waitPage(t, b, target+" marked by "+id, `document.querySelector('`+row+`')?.dataset.fault === "`+id+`"`)
+	waitPage(t, b, target+" unhealthy", `document.querySelector('`+row+`')?.dataset.state === "unhealthy"`)
+	waitPage(t, b, "the event of the fault's start", `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("fault `+id+`: `+started+` until "))`)
+	screenshot(t, b, "dashboard-faults.png")
+
+	step(t, b, "click undo", chromedp.Click(chromedp.CSS(`#faults [data-fault-id="`+id+`"] button[data-undo]`)))
+	waitPage(t, b, "the panel empty", `document.querySelector('#faults [data-fault-id]') === null`)
+	waitPage(t, b, target+" no longer marked", `document.querySelector('`+row+`') !== null && !document.querySelector('`+row+`').dataset.fault`)
+	waitPage(t, b, target+" healthy again", `document.querySelector('`+row+`')?.dataset.state === "healthy"`)
+	waitPage(t, b, "the event of the fault's end", `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("fault `+id+` removed: target `+target+` in target-group api takes its health checks again."))`)
+	if text := step(t, b, "read the error line", chromedp.Evaluate[string](`document.getElementById("error").textContent`)); text != "" {
+		t.Errorf("the page shows the error %q", text)
+	}
+	if !step(t, b, "check the page was not reloaded", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
+		t.Error("the page was reloaded")
+	}
+	up.stop(t)
+}
+
 // needChromium returns the path of Chromium: without it the test is
 // skipped, or fails on CI (CI set), which must have it.
 func needChromium(t *testing.T) string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 )
 
 // errBadRequest marks errors in the request itself: answered 400.
@@ -54,6 +55,34 @@ func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.b.InstanceAction(r.PathValue("name"), r.PathValue("action")); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// injectFault takes the body POST /v1/faults of the admin API takes, a
+// fault.Request, and answers 201 with the fault.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) {
+	var req fault.Request
+	if !readJSON(w, r, &req) {
+		return
+	}
+	f, err := s.b.InjectFault(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, f)
+}
+
+// removeFault ends an active fault. Like the other actions it takes a
+// JSON body (empty or {}), so that a form of another site cannot send it.
+func (s *Server) removeFault(w http.ResponseWriter, r *http.Request) {
+	if !readJSON(w, r, &struct{}{}) {
+		return
+	}
+	if err := s.b.RemoveFault(r.PathValue("id")); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -1,7 +1,7 @@
 // Package dashboard is shoal's live web dashboard: the stack as a picture
 // (listeners → target groups → targets → tasks on instances), its events
 // and deployments as they happen, and buttons that scale services, stop
-// tasks and drain, activate or stop instances.
+// tasks and drain, activate or stop instances, and inject faults.
 //
 //	GET  /                              the page (static/index.html)
 //	GET  /static/…                      its script and style
@@ -9,6 +9,8 @@
 //	POST /api/services/{name}/scale     {"desired": N}
 //	POST /api/tasks/{id}/stop           stop a task; its service replaces it
 //	POST /api/instances/{name}/{action} drain, activate or stop an instance
+//	POST /api/faults                    inject a fault: a fault.Request
+//	DELETE /api/faults/{id}             end an active fault
 //
 // Every request needs the token shoal up printed, in the query
 // (?token=…) or in the cookie the first page load sets. The pages are
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 )
 
@@ -50,6 +53,12 @@ type Backend interface {
 	StopTask(ref, reason string) error
 	InstanceAction(name, action string) error
 	SecurityGroups() agent.SecurityView
+	// InjectFault, Faults and RemoveFault are `shoal fault`: a bad value
+	// matches agent.ErrInvalid, an unknown task, target group, target or
+	// fault agent.ErrNotFound.
+	InjectFault(req fault.Request) (fault.Fault, error)
+	Faults() []fault.Fault
+	RemoveFault(id string) error
 }
 
 // Options are a dashboard's settings; the zero value of each but Token
@@ -101,6 +110,8 @@ func New(b Backend, opts Options) *Server {
 	s.mux.HandleFunc("POST /api/services/{name}/scale", s.scale)
 	s.mux.HandleFunc("POST /api/tasks/{id}/stop", s.stopTask)
 	s.mux.HandleFunc("POST /api/instances/{name}/{action}", s.instanceAction)
+	s.mux.HandleFunc("POST /api/faults", s.injectFault)
+	s.mux.HandleFunc("DELETE /api/faults/{id}", s.removeFault)
 	return s
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/secgroup"
 )
@@ -29,6 +30,7 @@ type fakeBackend struct {
 	desired map[string]int
 	stopped []string
 	actions []string
+	faults  fault.Table
 }
 
 func newFake() *fakeBackend {
@@ -136,6 +138,46 @@ func (f *fakeBackend) InstanceAction(name, action string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.actions = append(f.actions, name+" "+action)
+	return nil
+}
+
+// InjectFault checks as the agent does: the request, then what it names.
+func (f *fakeBackend) InjectFault(req fault.Request) (fault.Fault, error) {
+	if err := req.Validate(); err != nil {
+		return fault.Fault{}, fmt.Errorf("%w: %v", agent.ErrInvalid, err)
+	}
+	if req.Task != "" {
+		t, err := agent.FindTask(f.Tasks(false), req.Task)
+		if err != nil {
+			return fault.Fault{}, err
+		}
+		req.Task = t.ID
+	}
+	if req.TargetGroup != "" && !slices.Contains(f.TargetGroups(), req.TargetGroup) {
+		return fault.Fault{}, fmt.Errorf("%w: no target group %q", agent.ErrNotFound, req.TargetGroup)
+	}
+	if req.Target != "" && !slices.ContainsFunc(f.Targets(), func(t proxy.TargetHealth) bool {
+		return t.Group == req.TargetGroup && t.Target == req.Target
+	}) {
+		return fault.Fault{}, fmt.Errorf("%w: no target %s in target group %q", agent.ErrNotFound, req.Target, req.TargetGroup)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.faults.Add(req, time.Now()), nil
+}
+
+func (f *fakeBackend) Faults() []fault.Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.faults.Active()
+}
+
+func (f *fakeBackend) RemoveFault(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.faults.Remove(id); !ok {
+		return fmt.Errorf("%w: no active fault %q", agent.ErrNotFound, id)
+	}
 	return nil
 }
 
@@ -372,5 +414,122 @@ func TestServer_Actions(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || f.desired["api"] != 2 {
 		t.Errorf("scale without the token: got %d, desired %d; want 401, 2", resp.StatusCode, f.desired["api"])
+	}
+}
+
+// TestServer_Faults: each case starts with one active fault, f-1 (task
+// bbbb2222 paused); a refused request leaves it alone and adds none.
+func TestServer_Faults(t *testing.T) {
+	tests := []struct {
+		name, method, path, body string
+		contentType              string
+		want                     int
+		wantErr                  string
+		wantFaults               []string // the active faults after, as "id kind"
+	}{
+		{"fail a target's health", "POST", "/api/faults", `{"kind": "fail-health", "target_group": "api", "target": "127.0.0.2:4000", "for": "30s"}`, "", 201, "",
+			[]string{"f-1 pause-task", "f-2 fail-health"}},
+		{"pause a task by prefix", "POST", "/api/faults", `{"kind": "pause-task", "task": "aaaa", "for": "30s"}`, "", 201, "",
+			[]string{"f-1 pause-task", "f-2 pause-task"}},
+		{"errors in half the requests", "POST", "/api/faults", `{"kind": "errors", "target_group": "api", "fraction": 0.5, "status": 503, "for": "30s"}`, "", 201, "",
+			[]string{"f-1 pause-task", "f-2 errors"}},
+		{"kill a task", "POST", "/api/faults", `{"kind": "kill-task", "task": "aaaa1111"}`, "", 201, "", []string{"f-1 pause-task"}},
+		{"an unknown task", "POST", "/api/faults", `{"kind": "kill-task", "task": "cccc"}`, "", 404, "cccc", nil},
+		{"an unknown target", "POST", "/api/faults", `{"kind": "fail-health", "target_group": "api", "target": "127.0.0.9:4000", "for": "30s"}`, "", 404, "no target 127.0.0.9:4000", nil},
+		{"an unknown group", "POST", "/api/faults", `{"kind": "latency", "target_group": "web", "delay": "500ms", "for": "30s"}`, "", 404, `no target group "web"`, nil},
+		{"a bad fraction", "POST", "/api/faults", `{"kind": "errors", "target_group": "api", "fraction": 1.5, "for": "30s"}`, "", 400, "fraction 1.5 is out of range", nil},
+		{"no duration", "POST", "/api/faults", `{"kind": "fail-health", "target_group": "api", "target": "127.0.0.2:4000"}`, "", 400, "needs a duration", nil},
+		{"a misspelt field", "POST", "/api/faults", `{"kind": "errors", "target_group": "api", "fracton": 0.5, "for": "30s"}`, "", 400, "request body", nil},
+		{"as a form", "POST", "/api/faults", `kind=kill-task&task=aaaa1111`, "application/x-www-form-urlencoded", 415, "application/json", nil},
+		{"undo a fault", "DELETE", "/api/faults/f-1", ``, "", 200, "", []string{}},
+		{"undo an unknown fault", "DELETE", "/api/faults/f-9", ``, "", 404, `no active fault "f-9"`, nil},
+		{"undo as a form", "DELETE", "/api/faults/f-1", `x=1`, "application/x-www-form-urlencoded", 415, "application/json", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			if _, err := f.InjectFault(fault.Request{Kind: fault.PauseTask, Task: "bbbb2222", For: fault.Duration(30 * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			srv := newServer(t, f)
+			ct := tt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", ct)
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: token})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				errorBody
+				fault.Fault
+			}
+			json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tt.want || !strings.Contains(body.Error, tt.wantErr) {
+				t.Errorf("got %d %q, want %d with an error saying %q", resp.StatusCode, body.Error, tt.want, tt.wantErr)
+			}
+			if tt.want == http.StatusCreated && (body.ID != "f-2" || body.Created.IsZero()) {
+				t.Errorf("answer: got %+v, want fault f-2", body.Fault)
+			}
+			want := tt.wantFaults
+			if want == nil {
+				want = []string{"f-1 pause-task"} // refused: nothing changed
+			}
+			got := []string{}
+			for _, a := range f.Faults() {
+				got = append(got, a.ID+" "+string(a.Kind))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("active faults (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Without the token nothing happens.
+	f := newFake()
+	srv := newServer(t, f)
+	resp, err := http.Post(srv.URL+"/api/faults", "application/json", strings.NewReader(`{"kind": "kill-task", "task": "aaaa1111"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || len(f.Faults()) != 0 {
+		t.Errorf("inject without the token: got %d, %d faults; want 401, none", resp.StatusCode, len(f.Faults()))
+	}
+}
+
+// TestServer_StateCarriesFaults: a fault injected shows in the next state,
+// and is gone from the one after it is removed.
+func TestServer_StateCarriesFaults(t *testing.T) {
+	f := newFake()
+	srv := newServer(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := readEvents(t, ctx, srv.URL+"/events?token="+token)
+	state := func() Snapshot {
+		t.Helper()
+		var snap Snapshot
+		if err := json.Unmarshal([]byte(next(t, events, "state").data), &snap); err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	if snap := state(); snap.Faults == nil || len(snap.Faults) != 0 {
+		t.Fatalf("first state: faults %v, want []", snap.Faults)
+	}
+	in, err := f.InjectFault(fault.Request{Kind: fault.FailHealth, TargetGroup: "api", Target: "127.0.0.2:4000", For: fault.Duration(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := state()
+	if len(snap.Faults) != 1 || snap.Faults[0].ID != in.ID || snap.Faults[0].Target != "127.0.0.2:4000" || !snap.Faults[0].Until.Equal(in.Until) {
+		t.Errorf("state after the injection: faults %+v, want %+v", snap.Faults, in)
+	}
+	f.RemoveFault(in.ID)
+	if snap := state(); len(snap.Faults) != 0 {
+		t.Errorf("state after the removal: faults %+v, want none", snap.Faults)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
 	"github.com/shoalhq/shoal/internal/routing"
 )
@@ -21,6 +22,8 @@ type Snapshot struct {
 	// it guards; Isolated says the instances' groups are enforced.
 	SecurityGroups []SecurityGroup `json:"security_groups"`
 	Isolated       bool            `json:"isolated"`
+	// Faults are the active faults, oldest first.
+	Faults []fault.Fault `json:"faults"`
 }
 
 // SecurityGroup is a group as the picture shows it.
@@ -103,6 +106,7 @@ func snapshot(b Backend, r *rates) Snapshot {
 		Services:  nonNil(b.Services()),
 		Listeners: []Listener{},
 		Groups:    []Group{},
+		Faults:    nonNil(b.Faults()),
 	}
 	s.SecurityGroups, s.Isolated = securityGroups(b.SecurityGroups())
 	for _, l := range b.Rules() {

@@ -1,5 +1,5 @@
 // shoal's dashboard: renders the state the server streams (/events) and
-// posts the actions to /api/…. The token travels in the cookie the page's
+// posts the actions to /api/… (faults: POST and DELETE /api/faults). The token travels in the cookie the page's
 // first load set. A reconnected stream sends the recent events again.
 "use strict";
 
@@ -21,9 +21,12 @@ function render() {
   const taskAt = {}; // group|address → task
   for (const t of state.tasks) if (t.target_group && t.address) taskAt[t.target_group + "|" + t.address] = t;
   const targetOf = {}; // task id → target
+  const faultOn = faultsOn(state.faults || []);
   $("groups").innerHTML = state.target_groups.map((g) => `
-    <div class="box" data-group="${esc(g.name)}">
-      <h3>${esc(g.name)}</h3>
+    <div class="box" data-group="${esc(g.name)}"${marked(faultOn["group|" + g.name])}>
+      <h3>${esc(g.name)}
+        <button data-inject="errors" title="answer half the requests with 503 for 30 s">errors 50% 30s</button>
+        <button data-inject="latency" title="delay every request by 500 ms for 30 s">latency 500ms 30s</button></h3>
       <div class="metrics">
         <span title="requests per second"><b data-rps>${g.requests_per_second}</b> req/s</span>
         <span title="5xx per second" class="${g.errors_5xx_per_second > 0 ? "unhealthy" : ""}"><b>${g.errors_5xx_per_second}</b> 5xx/s</span>
@@ -32,9 +35,10 @@ function render() {
       ${g.targets.map((t) => {
         const task = taskAt[g.name + "|" + t.target];
         if (task) targetOf[task.id] = t;
-        return `<div class="target" data-target="${esc(t.target)}" data-state="${esc(t.state)}" title="${esc(t.description)}">
+        return `<div class="target" data-target="${esc(t.target)}" data-state="${esc(t.state)}" title="${esc(t.description)}"${marked(faultOn["target|" + g.name + "|" + t.target])}>
           <span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 12))}</span>` : ""}</span>
-          <span><span class="state ${esc(t.state)}">${esc(t.state)}</span> <span class="dim">${esc(t.reason)}</span></span>
+          <span><span class="state ${esc(t.state)}">${esc(t.state)}</span> <span class="dim">${esc(t.reason)}</span>
+            <button data-inject="fail-health" title="fail this target's health checks for 30 s">fail health 30s</button></span>
         </div>`;
       }).join("") || `<div class="dim">no targets</div>`}
     </div>`).join("");
@@ -45,17 +49,20 @@ function render() {
       <div class="tasks">${state.tasks.filter((t) => t.instance === i.name).map((t) => {
         const tg = targetOf[t.id];
         const health = tg ? tg.state : (t.health || "");
-        return `<div class="task" data-task="${esc(t.id)}" data-status="${esc(t.last_status)}" data-health="${esc(health)}">
+        return `<div class="task" data-task="${esc(t.id)}" data-status="${esc(t.last_status)}" data-health="${esc(health)}"${marked(faultOn["task|" + t.id])}>
           <div><b>${esc(t.service)}</b> <span class="id" title="${esc(t.id)}">${esc(t.id.slice(0, 12))}</span></div>
           <div><span class="state ${esc(t.last_status)}">${esc(t.last_status)}</span>
             ${health ? `<span class="state ${esc(health)}">${esc(health)}</span>` : ""}
             ${tg && tg.reason ? `<span class="dim">${esc(tg.reason)}</span>` : ""}</div>
           <div class="dim">${esc(t.address)}</div>
           <button class="stop" data-stop="${esc(t.id)}">stop</button>
+          <button data-inject="kill-task" title="SIGKILL: it exits at once, without a drain">kill</button>
+          <button data-inject="pause-task" title="SIGSTOP for 30 s, then SIGCONT">pause 30s</button>
         </div>`;
       }).join("") || `<span class="dim">no tasks</span>`}</div>
     </div>`).join("");
   renderSecurityGroups();
+  renderFaults();
   renderServices();
   drawSparks();
 }
@@ -76,6 +83,58 @@ function renderSecurityGroups() {
         <span class="dim">${[...g.listeners.map((l) => "listener " + l), ...(g.instances ? ["the instances" + (state.isolated ? "" : " (not enforced: isolation none)")] : [])].map(esc).join(", ") || "guards nothing"}</span></h3>
       ${g.rules.map((r) => `<div class="dim">${esc(r)}</div>`).join("") || `<div class="dim">no rule: nothing may connect</div>`}
     </div>`).join("") || `<span class="dim">none: anyone may connect</span>`;
+}
+
+// faultsOn maps what the active faults act on to their ids:
+// "task|id", "target|group|address" and "group|name".
+function faultsOn(faults) {
+  const on = {};
+  for (const f of faults) {
+    if (f.kind === "pause-task") on["task|" + f.task] = f.id;
+    else if (f.kind === "fail-health") on["target|" + f.target_group + "|" + f.target] = f.id;
+    else if (f.kind === "latency" || f.kind === "errors") on["group|" + f.target_group] = f.id;
+  }
+  return on;
+}
+
+// marked is the attributes of something under fault id (none without).
+const marked = (id) => id ? ` data-fault="${esc(id)}"` : "";
+
+// describe says what a fault does, in the words of its event.
+function describe(f) {
+  const pct = `${Math.round((f.fraction || 1) * 10000) / 100}%`;
+  switch (f.kind) {
+    case "pause-task": return `task ${f.task.slice(0, 12)} paused (SIGSTOP)`;
+    case "stop-instance": return `container instance ${f.instance} stopped, as a failed host`;
+    case "fail-health": return `target ${f.target} in target-group ${f.target_group} fails its health checks`;
+    case "latency": return `target-group ${f.target_group} delays ${pct} of its requests by ${f.delay}`;
+    case "errors": return `target-group ${f.target_group} answers ${pct} of its requests with ${f.status}`;
+  }
+  return f.kind;
+}
+
+// renderFaults lists the active faults, each with an undo button.
+function renderFaults() {
+  $("faults").innerHTML = (state.faults || []).map((f) => `
+    <div class="box fault" data-fault-id="${esc(f.id)}">
+      <b>${esc(f.id)}</b> ${esc(describe(f))}
+      <div class="dim">${f.until ? `until ${esc(new Date(f.until).toLocaleTimeString())}` : "until activated"}
+        <button data-undo="${esc(f.id)}">undo</button></div>
+    </div>`).join("") || `<span class="dim">none</span>`;
+}
+
+// faultRequest is the fault.Request of an inject button, from what it
+// sits in.
+function faultRequest(b) {
+  const kind = b.dataset.inject;
+  const group = b.closest("[data-group]")?.dataset.group;
+  switch (kind) {
+    case "kill-task": return {kind, task: b.closest("[data-task]").dataset.task};
+    case "pause-task": return {kind, task: b.closest("[data-task]").dataset.task, for: "30s"};
+    case "fail-health": return {kind, target_group: group, target: b.closest("[data-target]").dataset.target, for: "30s"};
+    case "errors": return {kind, target_group: group, fraction: 0.5, status: 503, for: "30s"};
+    case "latency": return {kind, target_group: group, delay: "500ms", for: "30s"};
+  }
 }
 
 // renderServices keeps each service's box (and what is typed in its
@@ -158,10 +217,12 @@ $("filter").addEventListener("change", () => {
   for (const li of $("events").children) li.hidden = !shown(li);
 });
 
-async function post(path, body) {
+const post = (path, body) => send("POST", path, body);
+
+async function send(method, path, body) {
   $("error").textContent = "";
   try {
-    const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
+    const r = await fetch(path, {method, headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
     if (!r.ok) {
       const e = await r.json().catch(() => ({error: r.statusText}));
       $("error").textContent = e.error;
@@ -180,6 +241,11 @@ document.addEventListener("click", (e) => {
   } else if (b.dataset.instanceAction) {
     const name = b.closest("[data-instance]").dataset.instance;
     post(`/api/instances/${encodeURIComponent(name)}/${b.dataset.instanceAction}`);
+  } else if (b.dataset.inject) {
+    post("/api/faults", faultRequest(b));
+  } else if (b.dataset.undo) {
+    b.disabled = true;
+    send("DELETE", `/api/faults/${encodeURIComponent(b.dataset.undo)}`);
   } else if ("scale" in b.dataset) {
     const el = b.closest("[data-service]");
     post(`/api/services/${encodeURIComponent(el.dataset.service)}/scale`, {desired: Number(el.querySelector("input").value)});
