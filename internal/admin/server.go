@@ -148,32 +148,32 @@ func (s *Server) Close(ctx context.Context) error {
 func Handler(b Backend) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, b.Status())
+		WriteJSON(w, http.StatusOK, b.Status())
 	})
 	mux.HandleFunc("GET /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Tasks(r.URL.Query().Get("all") == "1")))
+		WriteJSON(w, http.StatusOK, nonNil(b.Tasks(r.URL.Query().Get("all") == "1")))
 	})
 	mux.HandleFunc("GET /v1/tasks/{id}", func(w http.ResponseWriter, r *http.Request) {
 		t, err := agent.FindTask(b.Tasks(true), r.PathValue("id"))
 		if err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, t)
+		WriteJSON(w, http.StatusOK, t)
 	})
 	mux.HandleFunc("GET /v1/tasks/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
 		serveLogs(w, r, b)
 	})
 	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Targets()))
+		WriteJSON(w, http.StatusOK, nonNil(b.Targets()))
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		since, err := queryInt(r, "since")
 		if err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(b.Events(since)))
+		WriteJSON(w, http.StatusOK, nonNil(b.Events(since)))
 	})
 	mux.HandleFunc("POST /v1/stack", func(w http.ResponseWriter, r *http.Request) {
 		var req StackRequest
@@ -182,13 +182,13 @@ func Handler(b Backend) http.Handler {
 		}
 		started, err := b.DeployStack(r.Context(), req)
 		if err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(started))
+		WriteJSON(w, http.StatusOK, nonNil(started))
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Services()))
+		WriteJSON(w, http.StatusOK, nonNil(b.Services()))
 	})
 	mux.HandleFunc("PUT /v1/services/{name}/desired", func(w http.ResponseWriter, r *http.Request) {
 		var req DesiredRequest
@@ -196,13 +196,13 @@ func Handler(b Backend) http.Handler {
 			return
 		}
 		if err := b.SetDesired(r.PathValue("name"), req.Desired); err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, req)
+		WriteJSON(w, http.StatusOK, req)
 	})
 	mux.HandleFunc("GET /v1/rules", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Rules()))
+		WriteJSON(w, http.StatusOK, nonNil(b.Rules()))
 	})
 	mux.HandleFunc("POST /v1/explain", func(w http.ResponseWriter, r *http.Request) {
 		var req proxy.ExplainRequest
@@ -211,48 +211,48 @@ func Handler(b Backend) http.Handler {
 		}
 		ex, err := b.Explain(req)
 		if err != nil {
-			writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+			WriteError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
 			return
 		}
-		writeJSON(w, http.StatusOK, ex)
+		WriteJSON(w, http.StatusOK, ex)
 	})
 	mux.HandleFunc("GET /v1/security-groups", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, b.SecurityGroups())
+		WriteJSON(w, http.StatusOK, b.SecurityGroups())
 	})
 	mux.HandleFunc("GET /v1/instances", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Instances()))
+		WriteJSON(w, http.StatusOK, nonNil(b.Instances()))
 	})
 	mux.HandleFunc("POST /v1/instances/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.InstanceAction(r.PathValue("name"), r.PathValue("action")); err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		WriteJSON(w, http.StatusOK, struct{}{})
 	})
 	mux.HandleFunc("POST /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		var req fault.Request
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 		dec.DisallowUnknownFields() // a misspelt field must not pass for a default
 		if err := dec.Decode(&req); err != nil {
-			writeError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
+			WriteError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
 			return
 		}
 		f, err := b.InjectFault(req)
 		if err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, f)
+		WriteJSON(w, http.StatusCreated, f)
 	})
 	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, nonNil(b.Faults()))
+		WriteJSON(w, http.StatusOK, nonNil(b.Faults()))
 	})
 	mux.HandleFunc("DELETE /v1/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.RemoveFault(r.PathValue("id")); err != nil {
-			writeError(w, err)
+			WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		WriteJSON(w, http.StatusOK, struct{}{})
 	})
 	return mux
 }
@@ -263,7 +263,7 @@ const maxBody = 8 << 20
 // readJSON decodes a request body into v, or answers 400 and returns false.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
-		writeError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
+		WriteError(w, fmt.Errorf("%w: request body: %v", ErrBadRequest, err))
 		return false
 	}
 	return true
@@ -272,17 +272,17 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 func serveLogs(w http.ResponseWriter, r *http.Request, b Backend) {
 	from, err := queryInt(r, "from")
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	t, err := agent.FindTask(b.Tasks(true), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	data, next, err := b.TaskLogs(t.ID, from)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -323,11 +323,16 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), errorBody{Error: err.Error()})
+// WriteError answers err as JSON {"error": …} with its status: 404 for
+// agent.ErrNotFound, 409 for agent.ErrAmbiguous, 400 for ErrBadRequest
+// and agent.ErrInvalid, 500 otherwise. The dashboard answers its actions
+// the same way.
+func WriteError(w http.ResponseWriter, err error) {
+	WriteJSON(w, statusOf(err), errorBody{Error: err.Error()})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v, indented, with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

@@ -8,12 +8,9 @@ import (
 	"mime"
 	"net/http"
 
-	"github.com/shoalhq/shoal/internal/agent"
+	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/fault"
 )
-
-// errBadRequest marks errors in the request itself: answered 400.
-var errBadRequest = errors.New("bad request")
 
 // scaleRequest is the body of POST /api/services/{name}/scale.
 type scaleRequest struct {
@@ -29,14 +26,14 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Desired == nil {
-		writeError(w, fmt.Errorf("%w: the body must give the desired count, like {\"desired\": 3}", errBadRequest))
+		admin.WriteError(w, fmt.Errorf("%w: the body must give the desired count, like {\"desired\": 3}", admin.ErrBadRequest))
 		return
 	}
 	if err := s.b.SetDesired(r.PathValue("name"), *req.Desired); err != nil {
-		writeError(w, err)
+		admin.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"desired": *req.Desired})
+	admin.WriteJSON(w, http.StatusOK, map[string]int{"desired": *req.Desired})
 }
 
 func (s *Server) stopTask(w http.ResponseWriter, r *http.Request) {
@@ -44,10 +41,10 @@ func (s *Server) stopTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.b.StopTask(r.PathValue("id"), stopReason); err != nil {
-		writeError(w, err)
+		admin.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	admin.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) {
@@ -55,10 +52,10 @@ func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.b.InstanceAction(r.PathValue("name"), r.PathValue("action")); err != nil {
-		writeError(w, err)
+		admin.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	admin.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // injectFault takes the body POST /v1/faults of the admin API takes, a
@@ -70,10 +67,10 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := s.b.InjectFault(req)
 	if err != nil {
-		writeError(w, err)
+		admin.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, f)
+	admin.WriteJSON(w, http.StatusCreated, f)
 }
 
 // removeFault ends an active fault. Like the other actions it takes a
@@ -83,10 +80,10 @@ func (s *Server) removeFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.b.RemoveFault(r.PathValue("id")); err != nil {
-		writeError(w, err)
+		admin.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	admin.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // maxBody bounds a request body: the actions take a few bytes.
@@ -97,42 +94,14 @@ const maxBody = 64 << 10
 // of another site cannot post it without the browser asking first.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: "send the body as Content-Type: application/json"})
+		admin.WriteJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send the body as Content-Type: application/json"})
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, fmt.Errorf("%w: request body: %v", errBadRequest, err))
+		admin.WriteError(w, fmt.Errorf("%w: request body: %v", admin.ErrBadRequest, err))
 		return false
 	}
 	return true
-}
-
-// statusOf maps the agent's error kinds to HTTP statuses, as the admin
-// API does.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, agent.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, agent.ErrAmbiguous):
-		return http.StatusConflict
-	case errors.Is(err, errBadRequest), errors.Is(err, agent.ErrInvalid):
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), errorBody{Error: err.Error()})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

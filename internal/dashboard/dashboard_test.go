@@ -533,3 +533,8 @@ func TestServer_StateCarriesFaults(t *testing.T) {
 		t.Errorf("state after the removal: faults %+v, want none", snap.Faults)
 	}
 }
+
+// errorBody is the JSON of an error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
