@@ -51,6 +51,7 @@ func commands() []command {
 		{"instances", "list the cluster's instances", runInstances},
 		{"instance", "drain, activate or stop (simulate the failure of) an instance", runInstance},
 		{"fault", "inject a failure: kill, pause, stop-instance, health, latency, errors; ls and rm the active ones", runFault},
+		{"export", "write the stack for another engine: kubernetes, cloudformation or nomad", runExport},
 		{"aws-env", "print the environment the AWS CLI and SDKs need to drive the running stack", runAWSEnv},
 		{"check", "check a running service: consistency asks each task the same and compares", runCheck},
 		{"version", "print shoal's version", runVersion},

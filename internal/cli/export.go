@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/spec"
+	"github.com/shoalhq/shoal/internal/store"
+)
+
+// exporter is one engine shoal export writes for.
+type exporter struct {
+	name    string
+	summary string
+	export  func(*spec.Stack, export.Options) (*export.Document, error)
+}
+
+// exporters lists the engines, in the order help shows them.
+func exporters() []exporter {
+	return []exporter{}
+}
+
+func runExport(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "export", "kubernetes|cloudformation|nomad [-f FILE] [-o DIR|-] [--ingress-class CLASS]")
+	file := fs.String("f", "", "stack `file` (default ./shoal.yaml)")
+	out := fs.String("o", "-", "write the output into folder `DIR` (created if needed), or to standard output with -")
+	var opts export.Options
+	fs.StringVar(&opts.IngressClass, "ingress-class", "", "kubernetes: the Ingress `class`; alb adds the AWS Load Balancer Controller's annotations")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	ex, err := pickExporter(pos)
+	if err != nil {
+		return err
+	}
+	if *file == "" && !exists(defaultStackFile) {
+		noStackFile(e, defaultStateDir(e.getenv))
+		return exitError(1)
+	}
+	s, err := parseStackFile(*file)
+	if err != nil {
+		return err
+	}
+	doc, err := ex.export(s, opts)
+	if err != nil {
+		return err
+	}
+	for _, w := range doc.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %v\n", w)
+	}
+	if *out == "-" {
+		_, err := e.stdout.Write(doc.Data)
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(*out, doc.Name)
+	if err := store.WriteFileAtomic(path, doc.Data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%d warnings)\n", path, len(doc.Warnings))
+	return nil
+}
+
+// pickExporter finds the engine named by the one positional argument.
+func pickExporter(pos []string) (exporter, error) {
+	var names []string
+	for _, ex := range exporters() {
+		names = append(names, ex.name)
+	}
+	if len(pos) != 1 {
+		return exporter{}, fmt.Errorf("%w: shoal export takes one engine: %s", errUsage, strings.Join(names, ", "))
+	}
+	for _, ex := range exporters() {
+		if ex.name == pos[0] {
+			return ex, nil
+		}
+	}
+	return exporter{}, fmt.Errorf("%w: no exporter for %q; engines: %s", errUsage, pos[0], strings.Join(names, ", "))
+}
+
+// parseStackFile reads and validates a stack file without compiling it for
+// this machine: an export does not run the stack here, so commands that are
+// not installed here are no reason to refuse it.
+func parseStackFile(file string) (*spec.Stack, error) {
+	if file == "" {
+		file = defaultStackFile
+	}
+	source, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Parse(file, source)
+}
