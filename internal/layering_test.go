@@ -109,6 +109,11 @@ var rules = []rule{
 		from: []string{"internal/fault"},
 		only: []string{},
 	},
+	{
+		what:  "internal/export and its engines' packages never import what runs a stack (agent, proxy, driver, sched, store, admin, cli): an export is a pure function of the stack file",
+		from:  []string{"internal/export", "internal/export/kubernetes", "internal/export/cloudformation", "internal/export/nomad"},
+		never: []string{"internal/agent", "internal/proxy", "internal/driver", "internal/sched", "internal/store", "internal/admin", "internal/cli"},
+	},
 }
 
 // platforms are those shoal is built for (see CROSS in the Makefile): a
