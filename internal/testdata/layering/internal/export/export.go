@@ -1,0 +1,3 @@
+package export
+
+import _ "example.com/fake/internal/store"
