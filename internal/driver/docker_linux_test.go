@@ -173,9 +173,13 @@ func buildAppImage(d *Docker) (string, error) {
 func taskID(name string) string { return fmt.Sprintf("%s-%08x", name, rand.Uint32()) }
 
 // web is an essential container serving HTTP on container port 8080,
-// published on a dynamic host port.
+// published on a dynamic host port. Its stop timeout gives it time to act
+// on SIGTERM (print "got SIGTERM", exit 0): with none, the engine sends
+// SIGKILL right behind SIGTERM, and under load the container ends killed
+// mid-exit (the engine then says exit code 255 or 137).
 func web(img string) ContainerSpec {
-	return ContainerSpec{Name: "web", Image: img, Essential: true, PortMappings: []PortMapping{{ContainerPort: 8080}}}
+	return ContainerSpec{Name: "web", Image: img, Essential: true, StopTimeout: 10 * time.Second,
+		PortMappings: []PortMapping{{ContainerPort: 8080}}}
 }
 
 // startTask starts spec with d, and kills the task when the test ends if
@@ -333,6 +337,7 @@ func TestDocker_Stop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := web(img)
+			c.StopTimeout = 0 // the task's applies
 			if tt.ignoreTerm {
 				c.Env = map[string]string{"APP_IGNORE_TERM": "1"}
 			}
