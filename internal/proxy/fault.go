@@ -104,11 +104,12 @@ func (g *targetGroup) injectFault(w http.ResponseWriter, r *http.Request, f *Res
 		return false
 	}
 	defer t.release()
-	t.requests.Add(1)
+	t.metrics.request()
 	if e := entryOf(r); e != nil {
 		e.target = t.addr
 	}
 	g.metrics.targetAnswered(f.Status, 0)
+	t.metrics.targetAnswered(f.Status, 0)
 	body := strconv.Itoa(f.Status) + " " + http.StatusText(f.Status) + " (injected by shoal fault)\n"
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")

@@ -89,12 +89,12 @@ func isUpgrade(r *http.Request) bool {
 	return r.Header["Upgrade"] != nil && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
-// forward proxies r to t the way u says, counting it in t.requests first:
+// forward proxies r to t the way u says, counting it in t.metrics first:
 // a request sent counts whether it is answered or not. The idle timeout is
 // real time (time.AfterFunc), not the injected clock, so the hot path
 // starts no goroutine: tests of 504 use a short real timeout.
 func (t *target) forward(w http.ResponseWriter, r *http.Request, rt *route, u upstream) {
-	t.requests.Add(1)
+	t.metrics.request()
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	f := &forwarding{rt: rt, proto: protoHTTP, upstream: u,
@@ -226,6 +226,7 @@ func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy
 			if ok { // TargetResponseTime ends; HTTPCode_Target_nXX_Count
 				now := monoTime()
 				m.targetAnswered(resp.StatusCode, now-f.sent)
+				t.metrics.targetAnswered(resp.StatusCode, now-f.sent)
 				if f.log != nil {
 					f.log.answered, f.log.targetSC = now, resp.StatusCode
 				}
@@ -242,6 +243,7 @@ func newTargetProxy(t *target, d *deps, m *groupCounters) *httputil.ReverseProxy
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := proxyError(w, r, err, log)
 			m.balancerAnswered(status) // ELB5XX
+			t.metrics.balancerAnswered(status)
 			if f, ok := r.Context().Value(forwardKey{}).(*forwarding); ok && f.log != nil {
 				f.log.targetError(err, status)
 			}

@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"iter"
+	"maps"
 	"math"
 	"math/bits"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -104,6 +106,26 @@ func (b *Balancer) GroupMetrics(group string) (m GroupMetrics, ok bool) {
 		return GroupMetrics{}, false
 	}
 	return g.metrics.snapshot(), true
+}
+
+// TargetMetrics returns the counters of each target registered in group,
+// by address: the same as GroupMetrics, for the requests that target got
+// (RequestCount is TargetHealth.Requests). A target's counters start from
+// zero when it is registered; its ELB5XX are the 502 and 504 the balancer
+// answered after trying it. nil for a group not configured.
+func (b *Balancer) TargetMetrics(group string) map[string]GroupMetrics {
+	g := b.table.Load().groups[group]
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	targets := slices.Collect(maps.Values(g.targets))
+	g.mu.Unlock()
+	out := make(map[string]GroupMetrics, len(targets))
+	for _, t := range targets {
+		out[t.addr] = t.metrics.snapshot()
+	}
+	return out
 }
 
 // monoStart is when the package was loaded; monoTime the time since, on

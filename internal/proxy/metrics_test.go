@@ -223,6 +223,34 @@ func TestGroupMetrics_CountsEveryAnswer(t *testing.T) {
 		t.Errorf("GroupMetrics of a group not configured: %+v, %v; want zeros, false", tallyOf(m), ok)
 	}
 
+	// Each group has one target (empty none): the target's own counters
+	// are its group's, but for the 503s of a group without targets.
+	for _, g := range groups {
+		tm := b.TargetMetrics(g)
+		wantTargets := map[string]tally{}
+		switch addr := healthy[g]; {
+		case g == "down": // a refused address of the test's
+			if len(tm) != 1 {
+				t.Fatalf("TargetMetrics(down) has %d targets, want 1", len(tm))
+			}
+			for a := range tm {
+				wantTargets[a] = want[g]
+			}
+		case addr != "":
+			wantTargets[addr] = want[g]
+		}
+		gotTargets := map[string]tally{}
+		for a, m := range tm {
+			gotTargets[a] = tallyOf(m)
+		}
+		if diff := cmp.Diff(wantTargets, gotTargets); diff != "" {
+			t.Errorf("TargetMetrics(%s) (-want +got):\n%s", g, diff)
+		}
+	}
+	if tm := b.TargetMetrics("nope"); tm != nil {
+		t.Errorf("TargetMetrics of a group not configured: %v, want nil", tm)
+	}
+
 	// Each request's response time lies between what its target slept (0
 	// for api) and what the client waited, so the k-th smallest does too;
 	// the quantile is the upper bound of its bucket: above it, by less

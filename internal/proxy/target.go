@@ -24,9 +24,11 @@ type target struct {
 	// once the target is deregistered; idle then gets a signal each time
 	// inflight drops to zero. gone is set once the target is unused.
 	inflight atomic.Int64
-	// requests counts the requests sent to the target since it was
-	// registered, answered or not (TargetHealth.Requests).
-	requests atomic.Uint64
+	// metrics are the target's own counters, as its group's: the
+	// requests sent to it since it was registered, answered or not
+	// (TargetHealth.Requests), its answers' codes and times, and the
+	// errors the balancer answered for it (Balancer.TargetMetrics).
+	metrics  groupCounters
 	draining atomic.Bool
 	gone     atomic.Bool
 	idle     chan struct{}
@@ -67,7 +69,7 @@ const (
 )
 
 func newTarget(addr string, h health, dial DialFunc, maxConns int) *target {
-	return &target{
+	t := &target{
 		addr: addr,
 		transport: &targetTransport{dial: dial, wire: [2]*wirePool{
 			{addr: addr, dial: dial, max: maxConns},
@@ -77,6 +79,8 @@ func newTarget(addr string, h health, dial DialFunc, maxConns int) *target {
 		unused: make(chan struct{}),
 		health: h,
 	}
+	t.metrics.init()
+	return t
 }
 
 // targetTransport sends the requests of one target, each the way its
@@ -246,6 +250,6 @@ func (t *target) snapshotLocked(group string) TargetHealth {
 		Description: t.health.description,
 		Since:       t.health.since,
 		InFlight:    int(t.inflight.Load()),
-		Requests:    t.requests.Load(),
+		Requests:    t.metrics.requests.Load(),
 	}
 }

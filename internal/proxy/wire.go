@@ -213,6 +213,9 @@ type exchange struct {
 	// sent is when the request head went out (monoTime), for
 	// TargetResponseTime.
 	sent time.Duration
+	// t is the target the request went to last, whose counters count a
+	// failure too.
+	t *target
 }
 
 // clientError wraps a failure to read the client's body, which is the
@@ -251,7 +254,8 @@ func (g *targetGroup) forwardWire(w http.ResponseWriter, r *http.Request, rt *ro
 // when it returns, or when an abort unwinds it.
 func (x *exchange) to(t *target) error {
 	defer t.release()
-	t.requests.Add(1)
+	x.t = t
+	t.metrics.request()
 	if x.log != nil {
 		x.log.target = t.addr
 	}
@@ -461,6 +465,7 @@ func (x *exchange) relay(wc *wireConn, resp *httpwire.Response, pool *wirePool, 
 		x.log.answered, x.log.targetSC = now, resp.StatusCode
 	}
 	m.targetAnswered(resp.StatusCode, now-x.sent)
+	t.metrics.targetAnswered(resp.StatusCode, now-x.sent)
 	h := x.w.Header()
 	tokens := connectionTokens(resp.Header)
 	for k, vs := range resp.Header {
@@ -580,6 +585,9 @@ func (x *exchange) fail(err error) {
 	}
 	if status >= 500 {
 		x.g.metrics.balancerAnswered(status)
+		if x.t != nil {
+			x.t.metrics.balancerAnswered(status)
+		}
 		x.g.d.log.Warn("target did not serve the request", "listener", x.rt.name, "target_group", x.g.name, "status", status, "err", err)
 	}
 	writeError(x.w, status)
