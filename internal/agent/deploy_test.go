@@ -118,6 +118,11 @@ func TestAgent_CircuitBreakerRollsBackToTheLastCompletedDeployment(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// While the breaker watches, the deployment says how many failures
+	// trip it: ECS's minimum, 3, for 1 desired task.
+	if d := h.service(t, "web").Deployments[0]; d.ID != started[0].Deployment || d.FailureThreshold != 3 {
+		t.Errorf("the new deployment %s has failure_threshold %d, want %s with 3", d.ID, d.FailureThreshold, started[0].Deployment)
+	}
 	// Failed starts back off (1 s, 2 s): move the clock until the breaker
 	// has seen its 3 failures and rolled back.
 	waitFor(t, "a rollback to the first deployment", func() bool {
@@ -125,6 +130,9 @@ func TestAgent_CircuitBreakerRollsBackToTheLastCompletedDeployment(t *testing.T)
 		s := h.service(t, "web")
 		return s.Deployments[0].ID == first && s.Deployments[0].RollbackOf == started[0].Deployment
 	})
+	if d := h.service(t, "web").Deployments[0]; d.FailureThreshold != 0 {
+		t.Errorf("the rollback has failure_threshold %d, want 0: its own breaker does not roll back", d.FailureThreshold)
+	}
 	h.runner.mu.Lock()
 	h.runner.startErr = nil
 	h.runner.mu.Unlock()

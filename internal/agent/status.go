@@ -108,6 +108,10 @@ type DeploymentStatus struct {
 	Desired int `json:"desired"`
 	Running int `json:"running"`
 	Pending int `json:"pending"`
+	// FailureThreshold is how many of FailedTasks trip the circuit
+	// breaker of an IN_PROGRESS primary deployment (ECS: half the desired
+	// count, from 3 to 200); 0 when no breaker watches it.
+	FailureThreshold int `json:"failure_threshold,omitempty"`
 }
 
 // Tasks lists the tasks, running ones first by service and creation time;
@@ -227,6 +231,17 @@ func (a *Agent) Targets() []proxy.TargetHealth { return a.cfg.Balancer.Targets()
 // Events returns the events after seq, oldest first.
 func (a *Agent) Events(seq int64) []Event { return a.events.since(seq) }
 
+// AppliedStack is the stack file the running stack was last applied
+// from, and the content it had then; "" and nil before the first Apply.
+func (a *Agent) AppliedStack() (file string, source []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stack == nil {
+		return "", nil
+	}
+	return a.stack.File, a.stack.Source
+}
+
 // Status summarises the stack and its services.
 func (a *Agent) Status() Status {
 	// Not under a.mu: the balancer calls into the agent.
@@ -270,6 +285,9 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 		ss.Deployments = append(ss.Deployments, DeploymentStatus{Deployment: *d})
 		if i == 0 {
 			ss.Deployments[0].Desired = ss.Desired
+			if ss.DeploymentConfig.CircuitBreaker && d.RollbackOf == "" && d.Rollout == sched.RolloutInProgress {
+				ss.Deployments[0].FailureThreshold = sched.FailureThreshold(ss.Desired)
+			}
 		}
 	}
 	for i := range ss.Deployments {
