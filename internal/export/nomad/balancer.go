@@ -28,6 +28,9 @@ func (e *exporter) balancerGroup(name string, lb *spec.LoadBalancer) *api.TaskGr
 		if l.Port == 0 {
 			e.warn.Add(fmt.Sprintf("%s.listeners[%d].port", at, i), "port 0 becomes a dynamic port: nginx listens on NOMAD_PORT_%s, which only the job's allocation tells", p.Label)
 		}
+		if l.Address != "0.0.0.0" && l.Address != "::" {
+			e.warn.Add(fmt.Sprintf("%s.listeners[%d].address", at, i), "approximate: nginx listens on every address of its client (network_mode host), where shoal listens on %s", l.Address)
+		}
 		ports = append(ports, p)
 	}
 	conf := e.nginxConf(at, lb)

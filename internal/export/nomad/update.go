@@ -99,7 +99,7 @@ func (e *exporter) trafficShift(at string, d spec.Deployment, count int, u *api.
 	canaries = max(1, min(canaries, count))
 	u.MaxParallel, u.Canary, u.AutoPromote = new(max(count, 1)), new(canaries), new(true)
 	if d.AlternateTargetGroup != "" {
-		e.warn.Add(at+".alternate_target_group", "approximate: both versions register as the one Nomad service the balancer reads; canaries carry the tag canary (canary_tags) but get traffic like the others")
+		e.warn.Add(at+".alternate_target_group", "approximate: both revisions register as the service's one Nomad service, which the upstreams of both target groups read: the canaries get traffic like the others")
 	}
 	if d.TestListenerRule != nil {
 		e.warn.Add(at+".test_listener_rule", "not carried over: the balancer has no test route to the canaries")
