@@ -284,3 +284,20 @@ func moduleRoot(t *testing.T) string {
 	}
 	return root
 }
+
+// BenchmarkExport exports the stack of every mapping, parsed once.
+func BenchmarkExport(b *testing.B) {
+	source, err := os.ReadFile(filepath.Join("testdata", "everything.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := spec.Parse("everything.yaml", source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Export(s, export.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
