@@ -21,6 +21,10 @@ const nginxImage = "nginx:1.27-alpine"
 // discovery, reloaded (SIGHUP) when a registration changes.
 func (e *exporter) balancerGroup(name string, lb *spec.LoadBalancer) *api.TaskGroup {
 	at := "load_balancers." + name
+	group := "lb-" + name
+	for e.s.Services[group] != nil {
+		group += "-lb" // a service has that name
+	}
 	e.warn.Add(at, "approximate: the load balancer is one nginx allocation (%s) on the listeners' ports of the client it lands on, its upstreams rendered from Nomad's service discovery; ALB is a managed service across zones", nginxImage)
 	var ports []api.Port
 	for i, l := range lb.Listeners {
@@ -58,12 +62,12 @@ func (e *exporter) balancerGroup(name string, lb *spec.LoadBalancer) *api.TaskGr
 		}
 	}
 	return &api.TaskGroup{
-		Name:     new("lb-" + name),
+		Name:     new(group),
 		Count:    new(1),
 		Meta:     map[string]string{"shoal_load_balancer": name},
 		Networks: []*api.NetworkResource{{ReservedPorts: static, DynamicPorts: dynamic}},
 		Services: []*api.Service{{
-			Name: e.serviceName("lb-" + name), Provider: "nomad", PortLabel: ports[0].Label,
+			Name: e.serviceName(group), Provider: "nomad", PortLabel: ports[0].Label,
 			Checks: []api.ServiceCheck{{Name: "tcp", Type: "tcp", PortLabel: ports[0].Label, Interval: tcpCheckInterval, Timeout: tcpCheckTimeout}},
 		}},
 		Tasks: []*api.Task{task},

@@ -3,6 +3,7 @@ package nomad
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,27 @@ func (g *group) addPort(container, host int) string {
 	return label
 }
 
+// setPort gives the container that publishes the traffic port PORT, the
+// container port it listens on, as shoal's docker driver does, unless its
+// environment sets PORT.
+func (g *group) setPort(tasks []*api.Task) {
+	for _, task := range tasks {
+		labels, _ := task.Config["ports"].([]string)
+		if task.Driver != "docker" || !slices.Contains(labels, g.traffic) {
+			continue
+		}
+		for _, p := range append(g.ports, g.static...) {
+			if _, set := task.Env["PORT"]; p.Label == g.traffic && !set {
+				if task.Env == nil {
+					task.Env = map[string]string{}
+				}
+				task.Env["PORT"] = strconv.Itoa(p.To)
+			}
+		}
+		return
+	}
+}
+
 // serviceGroup is a shoal service as a task group.
 func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 	at := "services." + name
@@ -74,6 +96,7 @@ func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 	default:
 		tg.Tasks = append(tg.Tasks, e.processTask(name, tdAt, td, &g))
 	}
+	g.setPort(tg.Tasks)
 	if len(g.ports) > 0 || len(g.static) > 0 {
 		tg.Networks = []*api.NetworkResource{{DynamicPorts: g.ports, ReservedPorts: g.static}}
 	}
@@ -229,7 +252,7 @@ func (e *exporter) image(at, image string, td *spec.TaskDefinition) string {
 		}
 		return image
 	}
-	tdName := strings.TrimPrefix(strings.SplitN(at, ".", 3)[1], "task_definitions.")
+	tdName := strings.SplitN(at, ".", 3)[1]
 	built := dnsLabel(e.s.Name+"-"+tdName) + ":latest"
 	e.warn.Add("task_definitions."+tdName+".build", "not carried over: Nomad builds no image; build it, push it to a registry the clients pull from, and set image (the job names %s)", built)
 	return built
