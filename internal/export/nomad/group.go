@@ -75,6 +75,25 @@ func (g *group) setPort(tasks []*api.Task) {
 	}
 }
 
+// publishCheckPorts has the container that publishes the traffic port
+// publish the ports its checks use too (a health check on a port of its
+// own).
+func (g *group) publishCheckPorts(tasks []*api.Task, service *api.Service) {
+	for _, task := range tasks {
+		labels, _ := task.Config["ports"].([]string)
+		if task.Driver != "docker" || !slices.Contains(labels, g.traffic) {
+			continue
+		}
+		for _, c := range service.Checks {
+			if !slices.Contains(labels, c.PortLabel) {
+				labels = append(labels, c.PortLabel)
+			}
+		}
+		task.Config["ports"] = labels
+		return
+	}
+}
+
 // serviceGroup is a shoal service as a task group.
 func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 	at := "services." + name
@@ -97,15 +116,16 @@ func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 		tg.Tasks = append(tg.Tasks, e.processTask(name, tdAt, td, &g))
 	}
 	g.setPort(tg.Tasks)
-	if len(g.ports) > 0 || len(g.static) > 0 {
-		tg.Networks = []*api.NetworkResource{{DynamicPorts: g.ports, ReservedPorts: g.static}}
-	}
 	var target *spec.TargetGroup
 	if svc.TargetGroup != "" {
 		target = e.s.TargetGroups[svc.TargetGroup]
 	}
 	if service := e.registration(at, name, svc, target, &g); service != nil {
 		tg.Services = []*api.Service{service}
+		g.publishCheckPorts(tg.Tasks, service)
+	}
+	if len(g.ports) > 0 || len(g.static) > 0 {
+		tg.Networks = []*api.NetworkResource{{DynamicPorts: g.ports, ReservedPorts: g.static}}
 	}
 	if target != nil {
 		tg.ShutdownDelay = new(target.DeregistrationDelay.D())
@@ -352,8 +372,11 @@ func (e *exporter) registration(at, name string, svc *spec.Service, target *spec
 	if target.Protocol == "https" {
 		check.Protocol, check.TLSSkipVerify = "https", true
 	}
-	if hc.Port != "" && hc.Port != spec.TrafficPort {
-		n, _ := strconv.Atoi(hc.Port)
+	switch n, _ := strconv.Atoi(hc.Port); {
+	case hc.Port == "" || hc.Port == spec.TrafficPort:
+	case g.traffic == processPort:
+		e.warn.Add(tgAt+".health_check.port", "not carried over: a raw_exec task has one port, PORT, and the check goes to it")
+	default:
 		check.PortLabel = g.addPort(n, 0)
 		e.warn.Add(tgAt+".health_check.port", "approximate: port %d is checked on the container port %d, mapped to a dynamic port labelled %s", n, n, check.PortLabel)
 	}

@@ -301,3 +301,39 @@ func BenchmarkExport(b *testing.B) {
 		}
 	}
 }
+
+// TestExport_CheckOnAPortOfItsOwn: a health check on another container
+// port than the traffic port is published by the same container.
+func TestExport_CheckOnAPortOfItsOwn(t *testing.T) {
+	s, err := spec.Parse("shoal.yaml", []byte(`name: p
+target_groups:
+  app: {health_check: {port: "9000", path: /health}}
+task_definitions:
+  app: {image: app:1, port: 3000}
+services:
+  app: {task_definition: app, target_group: app}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Export(s, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groupNamed(t, decode(t, doc.Data), "app")
+	ports := g.Networks[0].DynamicPorts
+	check := g.Services[0].Checks[0]
+	labels := g.Tasks[0].Config["ports"]
+	if len(ports) != 2 || ports[1].Label != "p9000" || ports[1].To != 9000 || check.PortLabel != "p9000" || g.Services[0].PortLabel != "p3000" ||
+		!slices.Equal(toStrings(labels), []string{"p3000", "p9000"}) {
+		t.Errorf("got ports %+v, check port %s, service port %s, docker ports %v; want p3000 for traffic and p9000 for the check, both published", ports, check.PortLabel, g.Services[0].PortLabel, labels)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
