@@ -25,6 +25,8 @@ const (
 	tcpCheckTimeout  = 2 * time.Second
 	// processPort is the port label of a process task: its PORT.
 	processPort = "port"
+	// minCheckTime is the shortest check interval and timeout Nomad takes.
+	minCheckTime = time.Second
 )
 
 // group is what a task group's tasks add up to while it is built.
@@ -240,12 +242,15 @@ func (e *exporter) containerTask(at string, td *spec.TaskDefinition, c *spec.Con
 	image := e.image(at, c.Image, td)
 	task := e.dockerTask(c.Name, at, image, c.Command, c.EntryPoint, c.PortMappings, td.Port, g)
 	task.User = c.User
-	task.Leader = c.Essential
+	switch essential := countEssential(td.Containers); {
+	case c.Essential && essential == 1:
+		task.Leader = true
+		e.warn.Add(at+".essential", "approximate: the essential container is the leader task (its exit stops the others); Nomad restarts a failed task in place first, where ECS replaces the whole task")
+	case c.Essential:
+		e.warn.Add(at+".essential", "approximate: Nomad takes one leader task, and %d containers are essential: none is the leader, so one exiting does not stop the others (Nomad restarts it in place)", essential)
+	}
 	if c.WorkingDirectory != "" {
 		task.Config["work_dir"] = c.WorkingDirectory
-	}
-	if c.Essential {
-		e.warn.Add(at+".essential", "approximate: an essential container is a leader task (its exit stops the others); Nomad restarts a failed task in place first, where ECS replaces the whole task")
 	}
 	if len(c.DependsOn) > 0 {
 		e.warn.Add(at+".depends_on", "not carried over: Nomad orders tasks only by lifecycle hooks (prestart, poststart, sidecar)")
@@ -261,6 +266,17 @@ func (e *exporter) containerTask(at string, td *spec.TaskDefinition, c *spec.Con
 		e.warn.Add(at+".health_check", "not carried over: Nomad's own service checks are http and tcp (script checks need Consul), and its docker driver runs only the image's HEALTHCHECK")
 	}
 	return task
+}
+
+// countEssential counts the essential containers.
+func countEssential(cs []*spec.Container) int {
+	n := 0
+	for _, c := range cs {
+		if c.Essential {
+			n++
+		}
+	}
+	return n
 }
 
 // image is the image a task runs: the one named, or the one the build
@@ -367,7 +383,10 @@ func (e *exporter) registration(at, name string, svc *spec.Service, target *spec
 	hc := target.HealthCheck
 	check := api.ServiceCheck{
 		Name: "alb", Type: "http", Method: "GET", Path: hc.Path, PortLabel: g.traffic,
-		Interval: hc.Interval.D(), Timeout: hc.Timeout.D(),
+		Interval: max(hc.Interval.D(), minCheckTime), Timeout: max(hc.Timeout.D(), minCheckTime),
+	}
+	if hc.Interval.D() < minCheckTime || hc.Timeout.D() < minCheckTime {
+		e.warn.Add(tgAt+".health_check", "approximate: Nomad takes check intervals and timeouts of 1s or more: %v and %v become %v and %v", hc.Interval, hc.Timeout, check.Interval, check.Timeout)
 	}
 	if target.Protocol == "https" {
 		check.Protocol, check.TLSSkipVerify = "https", true

@@ -37,8 +37,13 @@ func (e *exporter) update(at string, svc *spec.Service, count int, checks bool, 
 		u.HealthCheck = new("checks")
 		if target != nil {
 			// A new target is healthy at its first passing check.
-			u.MinHealthyTime = new(target.HealthCheck.Interval.D())
+			u.MinHealthyTime = new(max(target.HealthCheck.Interval.D(), minCheckTime))
 		}
+	}
+	// Nomad wants min_healthy_time < healthy_deadline < progress_deadline.
+	if *u.MinHealthyTime >= healthyDeadline {
+		u.HealthyDeadline = new(*u.MinHealthyTime + healthyDeadline)
+		u.ProgressDeadline = new(*u.HealthyDeadline + progressDeadline)
 	}
 	// ECS may stop down to minimum_healthy_percent (rounded up) and run up
 	// to maximum_percent (rounded down) of the desired count.
