@@ -108,7 +108,7 @@ func (e *exporter) nginxConf(at string, lb *spec.LoadBalancer) string {
 	e.upstreams(at, lb, &c)
 	servers := conf{indent: 1}
 	for i, l := range lb.Listeners {
-		e.server(fmt.Sprintf("%s.listeners[%d]", at, i), i, l, lb, &servers)
+		e.server(at, i, l, lb, &servers)
 	}
 	for _, b := range servers.blocks {
 		c.b.WriteString(b)
@@ -202,8 +202,9 @@ func (e *exporter) upstreams(at string, lb *spec.LoadBalancer, c *conf) {
 	}
 }
 
-// server writes one listener.
-func (e *exporter) server(at string, i int, l *spec.Listener, lb *spec.LoadBalancer, c *conf) {
+// server writes listener i of the load balancer at lbAt.
+func (e *exporter) server(lbAt string, i int, l *spec.Listener, lb *spec.LoadBalancer, c *conf) {
+	at := fmt.Sprintf("%s.listeners[%d]", lbAt, i)
 	c.open("server")
 	if l.Port == 0 {
 		c.line(`listen {{ env "NOMAD_PORT_l%d" }};`, i)
@@ -213,7 +214,7 @@ func (e *exporter) server(at string, i int, l *spec.Listener, lb *spec.LoadBalan
 	if l.Protocol == "https" {
 		e.warn.Add(at+".certificates", "not carried over: the listener is exported as plain HTTP; give nginx the certificate and key (a template from Nomad Variables) and listen ssl, or terminate TLS before it")
 	}
-	e.guard(at, l.Port, lb, c)
+	e.guard(lbAt, l.Port, lb, c)
 	for _, k := range sortedKeys(l.Headers.Response) {
 		c.line("proxy_hide_header %s;", lit(k))
 		c.line("add_header %s %s always;", lit(k), text(l.Headers.Response[k]))
@@ -262,8 +263,9 @@ func (e *exporter) server(at string, i int, l *spec.Listener, lb *spec.LoadBalan
 }
 
 // guard writes allow lines for the CIDRs of the load balancer's security
-// groups that admit the listener's port; other connections are denied.
-func (e *exporter) guard(at string, port int, lb *spec.LoadBalancer, c *conf) {
+// groups (lbAt is the load balancer's path) that admit the listener's
+// port; other connections are denied.
+func (e *exporter) guard(lbAt string, port int, lb *spec.LoadBalancer, c *conf) {
 	if len(lb.SecurityGroups) == 0 {
 		return
 	}
@@ -281,7 +283,7 @@ func (e *exporter) guard(at string, port int, lb *spec.LoadBalancer, c *conf) {
 		}
 	}
 	c.line("deny all;")
-	e.warn.Add("load_balancers."+strings.Split(strings.TrimPrefix(at, "load_balancers."), ".")[0]+".security_groups", "approximate: the groups' CIDR rules that admit a listener's port are nginx allow lines (an HTTP 403, not a dropped connection); Nomad itself has no security groups")
+	e.warn.Add(lbAt+".security_groups", "approximate: the groups' CIDR rules that admit a listener's port are nginx allow lines (an HTTP 403, not a dropped connection); Nomad itself has no security groups")
 }
 
 // admitsPort reports whether an ingress rule admits TCP connections to port.

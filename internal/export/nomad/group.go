@@ -134,7 +134,7 @@ func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 	}
 	e.containerHealth(tdAt, td)
 	tg.Update = e.update(at, svc, count, len(tg.Services) > 0 && len(tg.Services[0].Checks) > 0, target)
-	tg.Scaling = e.scaling(at, svc, count)
+	tg.Scaling = e.scaling(at, svc)
 	tg.Constraints, tg.Spreads = e.placement(at, svc)
 	if len(svc.DependsOn) > 0 {
 		e.warn.Add(at+".depends_on", "not carried over as an order: Nomad starts every group at once; a task whose environment names a service waits for its template to render and restarts when the address changes")

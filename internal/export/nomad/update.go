@@ -113,7 +113,7 @@ func (e *exporter) trafficShift(at string, d spec.Deployment, count int, u *api.
 
 // scaling maps autoscaling: min and max, and a policy for the Nomad
 // Autoscaler (a separate agent: Nomad itself never scales).
-func (e *exporter) scaling(at string, svc *spec.Service, count int) *api.ScalingPolicy {
+func (e *exporter) scaling(at string, svc *spec.Service) *api.ScalingPolicy {
 	a := svc.Autoscaling
 	if a == nil {
 		return nil
@@ -137,7 +137,7 @@ func (e *exporter) scaling(at string, svc *spec.Service, count int) *api.Scaling
 		if tt.DisableScaleIn {
 			e.warn.Add(tAt+".disable_scale_in", "not carried over: an Autoscaler check scales both ways")
 		}
-		checks = append(checks, map[string]any{strings.ToLower(fmt.Sprintf("cpu_%d", i)): []any{check}})
+		checks = append(checks, map[string]any{fmt.Sprintf("cpu_%d", i): []any{check}})
 	}
 	policy := map[string]any{
 		"evaluation_interval": a.Period.D().String(),
