@@ -18,6 +18,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/export"
 	"github.com/shoalhq/shoal/internal/spec"
+	"github.com/shoalhq/shoal/internal/testkit"
 )
 
 // balancerStack has a listener of every kind of rule, on ports nginx
@@ -170,25 +171,20 @@ func startNginx(t *testing.T, nginx, conf string, targets map[string]string, n i
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, nginx, "-e", "stderr", "-p", dir, "-c", path, "-g", "daemon off; master_process off;")
-	var stderr bytes.Buffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); cmd.Wait() })
 	for _, addr := range addrs {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testkit.Poll(t, 5*time.Second, "nginx listening on "+addr, func() (bool, error) {
 			c, err := net.Dial("tcp", addr)
 			if err == nil {
 				c.Close()
-				break
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx does not listen on %s: %v\n%s", addr, err, stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return err == nil, nil
+		}, func() string { return "nginx's stderr:\n" + stderr.String() })
 	}
 	return addrs
 }
