@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/export/nomad"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
 )
@@ -21,7 +22,9 @@ type exporter struct {
 
 // exporters lists the engines, in the order help shows them.
 func exporters() []exporter {
-	return []exporter{}
+	return []exporter{
+		{"nomad", "a Nomad job: the JSON nomad job run -json takes", nomad.Export},
+	}
 }
 
 func runExport(_ context.Context, e *env, args []string) error {

@@ -1,0 +1,192 @@
+// Package nomad exports a stack as a HashiCorp Nomad job: the JSON that
+// `nomad job run -json` takes ({"Job": job}), in the types of
+// github.com/hashicorp/nomad/api. docs/export-nomad.md has the mapping, field
+// by field, and every difference.
+//
+// One job per stack, of type service: a task group per service, one per
+// load balancer (an nginx task fed by Nomad's service discovery: Nomad has
+// no L7 load balancer), each with its own update stanza. JSON has no
+// comments, so the warnings are in the job's Meta too, under
+// shoal_export_warnings.
+package nomad
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/spec"
+)
+
+// MetaWarnings is the job Meta key that holds the warnings, one a line.
+const MetaWarnings = "shoal_export_warnings"
+
+// exporter holds what one export builds.
+type exporter struct {
+	s    *spec.Stack
+	warn *export.Warnings
+}
+
+// Export turns a validated stack into a Nomad job.
+func Export(s *spec.Stack, _ export.Options) (*export.Document, error) {
+	if s == nil {
+		return nil, fmt.Errorf("nomad export: no stack")
+	}
+	e := &exporter{s: s, warn: export.NewWarnings(s)}
+	job := e.job()
+	ws := e.warn.List()
+	if len(ws) > 0 {
+		lines := make([]string, len(ws))
+		for i, w := range ws {
+			lines[i] = strings.ReplaceAll(w.Error(), "\n", " ")
+		}
+		job.Meta[MetaWarnings] = strings.Join(lines, "\n")
+	}
+	data, err := marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	return &export.Document{Name: s.Name + ".nomad.json", Data: data, Warnings: ws}, nil
+}
+
+// marshal writes {"Job": job} indented, with a final newline. encoding/json
+// sorts map keys, and the exporter builds every slice in a sorted order,
+// so the same job gives the same bytes.
+func marshal(job *api.Job) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct{ Job *api.Job }{job}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// job builds the stack's job: its groups in name order, services first,
+// then load balancers.
+func (e *exporter) job() *api.Job {
+	name := e.s.Name
+	job := &api.Job{
+		ID:          new(name),
+		Name:        new(name),
+		Type:        new(api.JobTypeService),
+		Datacenters: []string{"*"},
+		Meta:        map[string]string{"shoal_stack": name},
+	}
+	e.cluster()
+	e.securityGroups()
+	for _, svc := range sortedKeys(e.s.Services) {
+		job.TaskGroups = append(job.TaskGroups, e.serviceGroup(svc, e.s.Services[svc]))
+	}
+	for _, lb := range sortedKeys(e.s.LoadBalancers) {
+		job.TaskGroups = append(job.TaskGroups, e.balancerGroup(lb, e.s.LoadBalancers[lb]))
+	}
+	for _, tg := range sortedKeys(e.s.TargetGroups) {
+		if !e.targetGroupUsed(tg) {
+			e.warn.Add("target_groups."+tg, "no service registers in this target group and no listener forwards to it: it is not exported")
+		}
+	}
+	return job
+}
+
+// cluster warns about the cluster's fields: Nomad's clients are the
+// instances, and they are not described by a job.
+func (e *exporter) cluster() {
+	c := e.s.Cluster
+	const clients = "Nomad's clients are the instances; a job does not describe them"
+	if c.Instances != spec.DefaultInstances {
+		e.warn.Add("cluster.instances", "not carried over: %s (run %d clients)", clients, c.Instances)
+	}
+	if c.InstanceCPU != spec.DefaultInstanceCPU || c.InstanceMemory != spec.DefaultInstanceMemory {
+		e.warn.Add("cluster", "instance_cpu and instance_memory are not carried over: %s, and fingerprint their own CPU and memory", clients)
+	}
+	if c.HostPortRange != "" {
+		e.warn.Add("cluster.host_port_range", "not carried over: dynamic ports come from the clients' min_dynamic_port-max_dynamic_port (client configuration, default 20000-32000)")
+	}
+	if c.Isolation != "" && c.Isolation != spec.DefaultIsolation {
+		e.warn.Add("cluster.isolation", "not carried over: Nomad has no security groups to enforce; tasks are reachable on their host ports")
+	}
+	if c.Network != "" && c.Network != spec.DefaultNetwork {
+		e.warn.Add("cluster.network", "not carried over: the clients' addresses are their own")
+	}
+}
+
+// securityGroups warns about every security group's use: Nomad has none.
+func (e *exporter) securityGroups() {
+	if len(e.s.Cluster.SecurityGroups) > 0 {
+		e.warn.Add("cluster.security_groups", "not carried over: Nomad has no security groups; only the clients' firewall (or Consul service mesh intentions) can keep the tasks' host ports from anyone but the load balancer")
+	}
+	for _, name := range sortedKeys(e.s.Services) {
+		if len(e.s.Services[name].SecurityGroups) > 0 {
+			e.warn.Add("services."+name+".security_groups", "not carried over: Nomad has no security groups; use the clients' firewall")
+		}
+	}
+}
+
+// targetGroupUsed reports whether a service registers in the target group
+// or a listener forwards to it.
+func (e *exporter) targetGroupUsed(tg string) bool {
+	if len(e.registrants(tg)) > 0 {
+		return true
+	}
+	for _, lb := range e.s.LoadBalancers {
+		for _, l := range lb.Listeners {
+			if slices.Contains(forwardGroups(&l.DefaultAction), tg) {
+				return true
+			}
+			for _, r := range l.Rules {
+				if slices.Contains(forwardGroups(&r.Action), tg) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// registrants lists the services that register in target group tg (as
+// their target group or as a blue/green alternate), by name.
+func (e *exporter) registrants(tg string) []string {
+	var out []string
+	for _, name := range sortedKeys(e.s.Services) {
+		svc := e.s.Services[name]
+		if svc.TargetGroup == tg || svc.Deployment.AlternateTargetGroup == tg {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// serviceName is the Nomad service a shoal service's tasks register as:
+// the stack's name and the service's, lower case, in the characters Nomad
+// takes (RFC 1123 labels).
+func (e *exporter) serviceName(svc string) string {
+	return dnsLabel(e.s.Name + "-" + svc)
+}
+
+// dnsLabel lowers s and turns what a DNS label cannot hold into '-'.
+func dnsLabel(s string) string {
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			b[i] = '-'
+		}
+	}
+	out := strings.Trim(string(b), "-")
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "-")
+	}
+	return out
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
