@@ -34,11 +34,14 @@ first-run:
 	SHOAL_TEST_COLD=1 $(GO) test -count=1 -v -run TestFirstRun_ColdCaches -timeout 20m ./cmd/shoal
 
 # Throughput of the load balancer against peers in the same run (figures
-# printed by the benchmark; see internal/proxy/bench_test.go), and what one
-# scheduling round costs for a 1000-task service mid-rollout.
+# printed by the benchmark; see internal/proxy/bench_test.go), what one
+# scheduling round costs for a 1000-task service mid-rollout, and the CPU
+# per proxied request with no dashboard, a dashboard but no page open, and
+# one page open (internal/dashboard/bench_test.go).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./internal/proxy/
 	$(GO) test -run '^$$' -bench . -benchtime 200x -count 3 ./internal/sched/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./internal/dashboard/
 
 # shoal's load balancer against nginx, HAProxy, Caddy and a bare
 # httputil.ReverseProxy over the same two backends, each alone on core 0,

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -91,10 +95,99 @@ func TestEndToEnd_Dashboard(t *testing.T) {
 	if n := step(t, b, "count api events shown", chromedp.Evaluate[int](`[...document.querySelectorAll('#events li')].filter(e => !e.hidden && e.dataset.service === "api").length`)); n != 0 {
 		t.Errorf("filtered by cache, %d api events are shown, want 0", n)
 	}
+	step(t, b, "show every service's events", chromedp.SetValue(chromedp.CSS(`#filter`), ""))
+	step(t, b, "apply no filter", chromedp.Evaluate[bool](`document.getElementById("filter").dispatchEvent(new Event("change"))`))
+
+	// Traffic shows in the group's and each target's numbers: rates,
+	// and response time percentiles.
+	stopLoad := sendLoad(t, st.URLs[0])
+	waitPage(t, b, "api's requests per second", `Number(document.querySelector('[data-group="api"] .metrics [data-rps]')?.textContent) > 0`)
+	waitPage(t, b, "a median response time on every api target", `[...document.querySelectorAll('[data-group="api"] [data-target]')].length === 5 &&
+		[...document.querySelectorAll('[data-group="api"] [data-target]')].every(e => /p50 [0-9]/.test(e.querySelector('[data-latency]')?.textContent))`)
+	if os.Getenv("SHOAL_SCREENSHOTS") == "1" { // some history in the charts first
+		waitPage(t, b, "8 s of traffic in the charts", `(history["g|api"] || []).length >= 8`)
+	}
+	screenshot(t, b, "dashboard-traffic.png")
+	stopLoad()
+
+	// A task's logs, followed in the page.
+	logged := serviceTasks(shoalPS(t, ex.bin, ex.state), "api")[0].ID
+	step(t, b, "click logs of "+logged, chromedp.Click(chromedp.CSS(`[data-task="`+logged+`"] button[data-logs]`)))
+	waitPage(t, b, "the logs of "+logged, `!document.getElementById("logs").hidden && document.getElementById("log-text").textContent.includes("catalog listening")`)
+
+	// The stack file edited on disk: the page shows the diff, then deploys
+	// it; the rollout shows the circuit breaker's count while it runs.
+	src, err := os.ReadFile(ex.stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "    desired: 3\n    target_group: api\n", "    desired: 3\n    target_group: api\n    deployment: {circuit_breaker: {enable: true, rollback: true}}\n", 1)
+	edited = strings.Replace(edited, "    environment:\n", "    environment:\n      GREETING: hello from the dashboard\n", 1)
+	if edited == string(src) || strings.Count(edited, "\n") != strings.Count(string(src), "\n")+2 {
+		t.Fatal("the example stack changed shape; update the test's edit")
+	}
+	if err := os.WriteFile(ex.stack, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step(t, b, "click deploy stack file", chromedp.Click(chromedp.CSS(`#deploy-open`)))
+	waitPage(t, b, "the diff", `[...document.querySelectorAll('#deploy-diff .add')].map(e => e.textContent).join("|").includes("+      GREETING: hello from the dashboard")`)
+	screenshot(t, b, "dashboard-deploy.png")
+	step(t, b, "watch for the circuit breaker's count", chromedp.Evaluate[bool](`window.sawBreaker = "";
+		setInterval(() => { const e = document.querySelector('[data-service="api"] [data-breaker]'); if (e) window.sawBreaker = e.textContent.trim(); }, 20); true`))
+	step(t, b, "click deploy", chromedp.Click(chromedp.CSS(`#deploy-go`)))
+	waitPage(t, b, "the deploy's answer", `document.getElementById("deploy-result").textContent !== ""`)
+	res := step(t, b, "read the deploy's answer", chromedp.Evaluate[string](`document.getElementById("deploy-result").textContent`))
+	m := regexp.MustCompile(`^Started: api (\S+) \(catalog:2, replacing catalog:1\)$`).FindStringSubmatch(res)
+	if m == nil {
+		t.Fatalf("the page answered the deploy with %q, want Started: api DEPLOYMENT (catalog:2, replacing catalog:1)", res)
+	}
+	waitPage(t, b, "the end of rollout "+m[1], `[...document.querySelectorAll('#events li')].some(e =>
+		e.textContent.includes("service api (deployment `+m[1]+`) deployment completed."))`)
+	if saw := step(t, b, "read what the breaker showed", chromedp.Evaluate[string](`window.sawBreaker`)); !regexp.MustCompile(`^circuit breaker \d+/3 failed$`).MatchString(saw) {
+		t.Errorf("during the rollout the deployment showed %q, want circuit breaker N/3 failed", saw)
+	}
+	for _, task := range serviceTasks(shoalPS(t, ex.bin, ex.state), "api") {
+		if task.TaskDefinition != "catalog:2" {
+			t.Errorf("after the deploy from the page, task %s runs %s, want catalog:2", task.ID, task.TaskDefinition)
+		}
+	}
+
+	if text := step(t, b, "read the error line", chromedp.Evaluate[string](`document.getElementById("error").textContent`)); text != "" {
+		t.Errorf("the page shows the error %q", text)
+	}
 	if !step(t, b, "check the page was not reloaded", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
 		t.Error("the page was reloaded")
 	}
 	up.stop(t)
+}
+
+// sendLoad sends GETs to url, one every 20 ms, until the returned stop
+// is called (at the latest when the test ends), for at most a minute.
+func sendLoad(t *testing.T, url string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		deadline := time.After(time.Minute)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-deadline:
+				return
+			case <-tick.C:
+			}
+			if resp, err := http.Get(url); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	})
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestEndToEnd_DashboardFaults injects a fault from the dashboard of the

@@ -48,6 +48,11 @@ func (b backend) GroupMetrics(group string) (proxy.GroupMetrics, bool) {
 	return b.lb.GroupMetrics(group)
 }
 
+// TargetMetrics are the counters of each of a target group's targets.
+func (b backend) TargetMetrics(group string) map[string]proxy.GroupMetrics {
+	return b.lb.TargetMetrics(group)
+}
+
 // ConnectionCounts are each load balancer's client connections.
 func (b backend) ConnectionCounts() map[string]proxy.ConnectionCounts {
 	return b.lb.ConnectionCounts()

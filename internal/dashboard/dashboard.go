@@ -6,6 +6,9 @@
 //	GET  /                              the page (static/index.html)
 //	GET  /static/…                      its script and style
 //	GET  /events                        server-sent events: state, event
+//	GET  /logs/{id}                     server-sent events: a task's output (logs), then end
+//	GET  /api/stack                     the diff deploying the stack file on disk would apply
+//	POST /api/stack/deploy              {"digest": D}: deploy the file whose diff was D's
 //	POST /api/services/{name}/scale     {"desired": N}
 //	POST /api/tasks/{id}/stop           stop a task; its service replaces it
 //	POST /api/instances/{name}/{action} drain, activate or stop an instance
@@ -21,6 +24,7 @@
 package dashboard
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
@@ -29,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
@@ -49,6 +54,15 @@ type Backend interface {
 	Rules() []proxy.ListenerRules
 	TargetGroups() []string
 	GroupMetrics(group string) (proxy.GroupMetrics, bool)
+	TargetMetrics(group string) map[string]proxy.GroupMetrics
+	// TaskLogs is a task's output from offset from, and the offset to
+	// read from next.
+	TaskLogs(id string, from int64) ([]byte, int64, error)
+	// AppliedStack is the stack file the running stack was last applied
+	// from, and its content then; DeployStack applies a file's content as
+	// `shoal deploy` (a stack with problems matches admin.ErrBadRequest).
+	AppliedStack() (file string, source []byte)
+	DeployStack(ctx context.Context, req admin.StackRequest) ([]agent.Started, error)
 	SetDesired(service string, n int) error
 	StopTask(ref, reason string) error
 	InstanceAction(name, action string) error
@@ -107,6 +121,9 @@ func New(b Backend, opts Options) *Server {
 	})
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(files)))
 	s.mux.HandleFunc("GET /events", s.serveEvents)
+	s.mux.HandleFunc("GET /logs/{id}", s.serveLogs)
+	s.mux.HandleFunc("GET /api/stack", s.stackDiff)
+	s.mux.HandleFunc("POST /api/stack/deploy", s.deployStack)
 	s.mux.HandleFunc("POST /api/services/{name}/scale", s.scale)
 	s.mux.HandleFunc("POST /api/tasks/{id}/stop", s.stopTask)
 	s.mux.HandleFunc("POST /api/instances/{name}/{action}", s.instanceAction)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
 	"github.com/shoalhq/shoal/internal/fault"
 	"github.com/shoalhq/shoal/internal/proxy"
@@ -31,19 +32,85 @@ type fakeBackend struct {
 	stopped []string
 	actions []string
 	faults  fault.Table
+	// logs is each task's output; ended lists the tasks that stopped.
+	logs  map[string][]byte
+	ended map[string]bool
+	// file and applied are the running stack's file and its content then;
+	// deployed records what DeployStack was given.
+	file     string
+	applied  []byte
+	deployed []admin.StackRequest
 }
 
 func newFake() *fakeBackend {
-	return &fakeBackend{desired: map[string]int{"api": 2}}
+	return &fakeBackend{desired: map[string]int{"api": 2}, logs: map[string][]byte{}, ended: map[string]bool{}}
 }
 
 func (f *fakeBackend) Status() agent.Status { return agent.Status{Stack: "test"} }
 
 func (f *fakeBackend) Tasks(all bool) []agent.TaskStatus {
-	return []agent.TaskStatus{
+	ts := []agent.TaskStatus{
 		{ID: "aaaa1111", Service: "api", Instance: "instance-1", Address: "127.0.0.2:4000", LastStatus: "RUNNING", TargetGroup: "api"},
 		{ID: "bbbb2222", Service: "api", Instance: "instance-2", Address: "127.0.0.3:4000", LastStatus: "RUNNING", TargetGroup: "api"},
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []agent.TaskStatus
+	for _, t := range ts {
+		if f.ended[t.ID] {
+			t.LastStatus, t.StoppedReason, t.Exit = "STOPPED", "Task stopped by user", "exit code 0"
+			if !all {
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (f *fakeBackend) TaskLogs(id string, from int64) ([]byte, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.logs[id]
+	from = min(max(from, 0), int64(len(b)))
+	return slices.Clone(b[from:]), int64(len(b)), nil
+}
+
+// write appends to a task's output; stop makes it STOPPED.
+func (f *fakeBackend) write(id, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs[id] = append(f.logs[id], text...)
+}
+
+func (f *fakeBackend) stop(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended[id] = true
+}
+
+func (f *fakeBackend) AppliedStack() (string, []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.file, f.applied
+}
+
+// DeployStack refuses a source that says "problem", as the real one
+// refuses a stack with problems, and records what it deployed.
+func (f *fakeBackend) DeployStack(_ context.Context, req admin.StackRequest) ([]agent.Started, error) {
+	if strings.Contains(string(req.Source), "problem") {
+		return nil, fmt.Errorf("%w: %s has 1 problem; nothing was changed:\n%s:3:5: services.api.desired: a problem", admin.ErrBadRequest, req.File, req.File)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deployed = append(f.deployed, req)
+	return []agent.Started{{Service: "api", Deployment: "ecs-svc/2", TaskDefinition: "api:2", Replaces: "api:1"}}, nil
+}
+
+func (f *fakeBackend) deploys() []admin.StackRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deployed)
 }
 
 func (f *fakeBackend) Targets() []proxy.TargetHealth {
@@ -102,6 +169,12 @@ func (f *fakeBackend) SecurityGroups() agent.SecurityView {
 func (f *fakeBackend) TargetGroups() []string { return []string{"api"} }
 func (f *fakeBackend) GroupMetrics(group string) (proxy.GroupMetrics, bool) {
 	return proxy.GroupMetrics{}, group == "api"
+}
+func (f *fakeBackend) TargetMetrics(group string) map[string]proxy.GroupMetrics {
+	if group != "api" {
+		return nil
+	}
+	return map[string]proxy.GroupMetrics{"127.0.0.2:4000": {}, "127.0.0.3:4000": {}}
 }
 
 // SetDesired, StopTask and InstanceAction check as the agent does.

@@ -44,52 +44,115 @@ type Listener struct {
 	Groups   []string `json:"target_groups"`
 }
 
-// Group is a target group: its targets and its traffic, per second over
-// the last rate window.
+// Group is a target group: its targets and their traffic.
 type Group struct {
 	Name    string               `json:"name"`
 	Targets []proxy.TargetHealth `json:"targets"`
 	// Requests is the requests routed to the group since it was
 	// configured.
 	Requests uint64 `json:"requests"`
-	// RequestsPerSecond and Errors5xxPerSecond (the targets' 5xx and the
-	// balancer's own) are over the last rate window.
-	RequestsPerSecond  float64 `json:"requests_per_second"`
-	Errors5xxPerSecond float64 `json:"errors_5xx_per_second"`
+	// Stats is the group's traffic, TargetStats each target's by address
+	// (a target registered within the last window has none yet).
+	Stats
+	TargetStats map[string]Stats `json:"target_stats"`
 }
 
-// rateWindow is how often a stream computes the groups' rates.
-const rateWindow = time.Second
+// Stats is the traffic of a target group or of one target, from the load
+// balancer's own counters: rates over the last rateWindow, response time
+// percentiles over the last latencyWindows of them.
+type Stats struct {
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// Errors4xxPerSecond are the targets' 4xx; Errors5xxPerSecond the
+	// targets' 5xx and the balancer's own (502, 503, 504).
+	Errors4xxPerSecond float64 `json:"errors_4xx_per_second"`
+	Errors5xxPerSecond float64 `json:"errors_5xx_per_second"`
+	// P50Ms, P90Ms and P99Ms are TargetResponseTime percentiles, in
+	// milliseconds; 0 when no target answered in the window.
+	P50Ms float64 `json:"p50_ms"`
+	P90Ms float64 `json:"p90_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
 
-// rates turns the balancer's counters into per-second rates, for one
-// stream.
+const (
+	// rateWindow is how often a stream reads the counters, and the window
+	// of its rates.
+	rateWindow = time.Second
+	// latencyWindows is how many rate windows the percentiles span: enough
+	// answers for a p99 at a few requests per second, recent enough to
+	// follow a fault.
+	latencyWindows = 5
+)
+
+// frame is the counters read at one time, by group name and by
+// "group|target address".
+type frame struct {
+	at time.Time
+	m  map[string]proxy.GroupMetrics
+}
+
+// rates turns the balancer's counters into the Stats of one stream.
 type rates struct {
-	at   time.Time
-	last map[string]proxy.GroupMetrics
-	rps  map[string][2]float64 // requests, 5xx
+	frames []frame // oldest first, at most latencyWindows+1
+	stats  map[string]Stats
+	groups map[string]uint64 // requests since configured, by group
+}
+
+// counters are the load balancer's counters, which rates reads.
+type counters interface {
+	TargetGroups() []string
+	GroupMetrics(group string) (proxy.GroupMetrics, bool)
+	TargetMetrics(group string) map[string]proxy.GroupMetrics
 }
 
 // update reads the counters when the window is over (at the first call
-// too, whose rates are 0).
-func (r *rates) update(b Backend, now time.Time) {
-	if r.last != nil && now.Sub(r.at) < rateWindow {
+// too, which has no rates yet).
+func (r *rates) update(b counters, now time.Time) {
+	if n := len(r.frames); n > 0 && now.Sub(r.frames[n-1].at) < rateWindow {
 		return
 	}
-	next := map[string]proxy.GroupMetrics{}
-	rps := map[string][2]float64{}
-	secs := now.Sub(r.at).Seconds()
+	cur := frame{at: now, m: map[string]proxy.GroupMetrics{}}
+	r.groups = map[string]uint64{}
 	for _, g := range b.TargetGroups() {
-		m, ok := b.GroupMetrics(g)
-		if !ok {
-			continue
+		if m, ok := b.GroupMetrics(g); ok {
+			cur.m[g] = m
+			r.groups[g] = m.RequestCount
 		}
-		next[g] = m
-		if prev, ok := r.last[g]; ok && secs > 0 {
-			d := m.Sub(prev)
-			rps[g] = [2]float64{round(float64(d.RequestCount) / secs), round(float64(d.Target5XX+d.ELB5XX) / secs)}
+		for addr, m := range b.TargetMetrics(g) {
+			cur.m[g+"|"+addr] = m
 		}
 	}
-	r.at, r.last, r.rps = now, next, rps
+	r.stats = map[string]Stats{}
+	if n := len(r.frames); n > 0 {
+		last, first := r.frames[n-1], r.frames[0]
+		secs := now.Sub(last.at).Seconds()
+		for k, m := range cur.m {
+			prev, ok := last.m[k]
+			if !ok || secs <= 0 {
+				continue // new since the last window: no rate yet
+			}
+			r.stats[k] = statsOf(m.Sub(prev), m.Sub(first.m[k]), secs)
+		}
+	}
+	r.frames = append(r.frames, cur)
+	if len(r.frames) > latencyWindows+1 {
+		r.frames = r.frames[1:]
+	}
+}
+
+// statsOf is the Stats of window d, secs long, with the percentiles of
+// the longer window long.
+func statsOf(d, long proxy.GroupMetrics, secs float64) Stats {
+	per := func(n uint64) float64 { return round(float64(n) / secs) }
+	st := Stats{
+		RequestsPerSecond:  per(d.RequestCount),
+		Errors4xxPerSecond: per(d.Target4XX),
+		Errors5xxPerSecond: per(d.Target5XX + d.ELB5XX),
+	}
+	if h := long.TargetResponseTime; h.Count() > 0 {
+		ms := func(q float64) float64 { return round(float64(h.Quantile(q)) / float64(time.Millisecond)) }
+		st.P50Ms, st.P90Ms, st.P99Ms = ms(0.5), ms(0.9), ms(0.99)
+	}
+	return st
 }
 
 // round keeps two decimals: a snapshot changes when a rate does, not
@@ -121,11 +184,13 @@ func snapshot(b Backend, r *rates) Snapshot {
 		targets[t.Group] = append(targets[t.Group], t)
 	}
 	for _, name := range names {
-		g := Group{Name: name, Targets: nonNil(targets[name])}
-		if m, ok := r.last[name]; ok {
-			g.Requests = m.RequestCount
+		g := Group{Name: name, Targets: nonNil(targets[name]), Requests: r.groups[name],
+			Stats: r.stats[name], TargetStats: map[string]Stats{}}
+		for _, t := range g.Targets {
+			if st, ok := r.stats[name+"|"+t.Target]; ok {
+				g.TargetStats[t.Target] = st
+			}
 		}
-		g.RequestsPerSecond, g.Errors5xxPerSecond = r.rps[name][0], r.rps[name][1]
 		s.Groups = append(s.Groups, g)
 	}
 	return s

@@ -18,18 +18,8 @@ const backlog = 200
 // (the last backlog ones first), and a comment every Heartbeat. It reads
 // the backend only while the stream is open.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-s.quit:
-		http.Error(w, "shoal is stopping", http.StatusServiceUnavailable)
-		return
-	default:
-	}
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if rc.Flush() != nil {
+	rc, ok := s.startStream(w)
+	if !ok {
 		return
 	}
 	var seq int64
@@ -75,6 +65,23 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// startStream answers the head of a server-sent event stream; false when
+// shoal is stopping (503) or the client is gone.
+func (s *Server) startStream(w http.ResponseWriter) (*http.ResponseController, bool) {
+	select {
+	case <-s.quit:
+		http.Error(w, "shoal is stopping", http.StatusServiceUnavailable)
+		return nil, false
+	default:
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return rc, rc.Flush() == nil
 }
 
 // writeEvent writes one server-sent event; data is one line of JSON.

@@ -6,8 +6,11 @@
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 let state = null;
-const history = {}; // target group → requests per second, one per second
+// history keeps a minute of each group's ("g|name") and target's
+// ("t|group|address") rates, one {r, e4, e5} a second, for the charts.
+const history = {};
 const HISTORY = 60;
+let logStream = null; // the EventSource of the task whose logs are shown
 
 function render() {
   if (!state) return;
@@ -27,18 +30,20 @@ function render() {
       <h3>${esc(g.name)}
         <button data-inject="errors" title="answer half the requests with 503 for 30 s">errors 50% 30s</button>
         <button data-inject="latency" title="delay every request by 500 ms for 30 s">latency 500ms 30s</button></h3>
-      <div class="metrics">
-        <span title="requests per second"><b data-rps>${g.requests_per_second}</b> req/s</span>
-        <span title="5xx per second" class="${g.errors_5xx_per_second > 0 ? "unhealthy" : ""}"><b>${g.errors_5xx_per_second}</b> 5xx/s</span>
-        <canvas class="spark" width="90" height="22" data-spark="${esc(g.name)}"></canvas>
+      <div class="metrics">${stats(g)}
+        <canvas class="spark" width="120" height="26" data-spark="g|${esc(g.name)}"
+          title="last minute: requests/s (blue), 4xx/s (orange), 5xx/s (red)"></canvas>
       </div>
       ${g.targets.map((t) => {
         const task = taskAt[g.name + "|" + t.target];
         if (task) targetOf[task.id] = t;
+        const ts = (g.target_stats || {})[t.target];
         return `<div class="target" data-target="${esc(t.target)}" data-state="${esc(t.state)}" title="${esc(t.description)}"${marked(faultOn["target|" + g.name + "|" + t.target])}>
-          <span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 12))}</span>` : ""}</span>
+          <div class="row"><span>${esc(t.target)}${task ? ` <span class="dim">${esc(task.id.slice(0, 12))}</span>` : ""}</span>
           <span><span class="state ${esc(t.state)}">${esc(t.state)}</span> <span class="dim">${esc(t.reason)}</span>
-            <button data-inject="fail-health" title="fail this target's health checks for 30 s">fail health 30s</button></span>
+            <button data-inject="fail-health" title="fail this target's health checks for 30 s">fail health 30s</button></span></div>
+          ${ts ? `<div class="metrics small">${stats(ts)}
+            <canvas class="spark" width="80" height="16" data-spark="t|${esc(g.name)}|${esc(t.target)}"></canvas></div>` : ""}
         </div>`;
       }).join("") || `<div class="dim">no targets</div>`}
     </div>`).join("");
@@ -56,6 +61,7 @@ function render() {
             ${tg && tg.reason ? `<span class="dim">${esc(tg.reason)}</span>` : ""}</div>
           <div class="dim">${esc(t.address)}</div>
           <button class="stop" data-stop="${esc(t.id)}">stop</button>
+          <button data-logs="${esc(t.id)}" title="follow this task's output">logs</button>
           <button data-inject="kill-task" title="SIGKILL: it exits at once, without a drain">kill</button>
           <button data-inject="pause-task" title="SIGSTOP for 30 s, then SIGCONT">pause 30s</button>
         </div>`;
@@ -65,6 +71,16 @@ function render() {
   renderFaults();
   renderServices();
   drawSparks();
+}
+
+// stats is a group's or a target's numbers: rates over the last second,
+// response time percentiles over the last few.
+function stats(s) {
+  const ms = (v) => v ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : "–";
+  return `<span title="requests per second"><b data-rps>${s.requests_per_second}</b> req/s</span>
+    <span title="4xx per second" class="${s.errors_4xx_per_second > 0 ? "warn" : ""}"><b data-4xx>${s.errors_4xx_per_second}</b> 4xx/s</span>
+    <span title="5xx per second (the targets' and the load balancer's)" class="${s.errors_5xx_per_second > 0 ? "unhealthy" : ""}"><b data-5xx>${s.errors_5xx_per_second}</b> 5xx/s</span>
+    <span title="target response time: median, 99th percentile (last 5 s)" data-latency>p50 ${ms(s.p50_ms)} · p99 ${ms(s.p99_ms)}</span>`;
 }
 
 // renderSecurityGroups shows each group with its rules and what it
@@ -163,6 +179,8 @@ function renderServices() {
       return `<div class="deployment" data-deployment="${esc(d.id)}">
         <span class="state ${esc(d.status)}">${esc(d.status)}</span> ${esc(d.task_definition)}
         <span class="state ${esc(d.rollout)}">${esc(d.rollout)}</span> ${d.running}/${d.desired}
+        ${d.failure_threshold ? `<span class="breaker ${d.failed_tasks > 0 ? "warn" : "dim"}" data-breaker
+          title="the circuit breaker fails the deployment at ${d.failure_threshold} tasks failed in a row">circuit breaker ${d.failed_tasks}/${d.failure_threshold} failed</span>` : ""}
         <div class="bar"><div style="width:${pct}%"></div></div>
         ${d.reason ? `<div class="dim">${esc(d.reason)}</div>` : ""}</div>`;
     }).join("");
@@ -173,33 +191,110 @@ function renderServices() {
   }
 }
 
+// drawSparks draws each chart's minute: requests/s in blue, 4xx/s in
+// orange, 5xx/s in red, on one scale.
 function drawSparks() {
   for (const c of document.querySelectorAll("canvas[data-spark]")) {
     const h = history[c.dataset.spark] || [];
     const ctx = c.getContext("2d");
     ctx.clearRect(0, 0, c.width, c.height);
-    const max = Math.max(1, ...h);
-    ctx.strokeStyle = "#2b6cb0";
-    ctx.beginPath();
-    h.forEach((v, i) => {
-      const x = c.width - (h.length - 1 - i) * (c.width / (HISTORY - 1));
-      const y = c.height - 1 - (v / max) * (c.height - 2);
-      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
-    ctx.stroke();
+    const max = Math.max(1, ...h.map((p) => p.r));
+    for (const [key, color] of [["r", "#2b6cb0"], ["e4", "#b7791f"], ["e5", "#c53030"]]) {
+      if (key !== "r" && !h.some((p) => p[key] > 0)) continue;
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      h.forEach((p, i) => {
+        const x = c.width - (h.length - 1 - i) * (c.width / (HISTORY - 1));
+        const y = c.height - 1 - (p[key] / max) * (c.height - 2);
+        i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+      });
+      ctx.stroke();
+    }
   }
 }
 
-// Once a second, each group's rate goes into its sparkline.
+// Once a second, each group's and target's rates go into their charts.
 setInterval(() => {
   if (!state) return;
-  for (const g of state.target_groups) {
-    const h = (history[g.name] ||= []);
-    h.push(g.requests_per_second);
+  const add = (key, s) => {
+    const h = (history[key] ||= []);
+    h.push({r: s.requests_per_second || 0, e4: s.errors_4xx_per_second || 0, e5: s.errors_5xx_per_second || 0});
     if (h.length > HISTORY) h.shift();
+  };
+  for (const g of state.target_groups) {
+    add("g|" + g.name, g);
+    for (const [addr, ts] of Object.entries(g.target_stats || {})) add(`t|${g.name}|${addr}`, ts);
   }
   drawSparks();
 }, 1000);
+
+// showLogs follows a task's output in the logs panel until it stops or
+// another task's logs are asked for.
+function showLogs(id) {
+  if (logStream) logStream.close();
+  const pre = $("log-text");
+  pre.textContent = "";
+  $("logs-title").textContent = `task ${id.slice(0, 12)}`;
+  $("logs").hidden = false;
+  logStream = new EventSource(`/logs/${encodeURIComponent(id)}`);
+  logStream.addEventListener("logs", (m) => {
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = (pre.textContent + JSON.parse(m.data)).slice(-200000);
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  });
+  logStream.addEventListener("end", (m) => {
+    const e = JSON.parse(m.data);
+    pre.textContent += `\n[${e.last_status}${e.exit ? ": " + e.exit : ""}${e.stopped_reason ? " · " + e.stopped_reason : ""}]\n`;
+    logStream.close();
+    logStream = null;
+  });
+}
+
+function closeLogs() {
+  if (logStream) logStream.close();
+  logStream = null;
+  $("logs").hidden = true;
+}
+
+// showDeploy fetches the diff deploying the stack file on disk would
+// apply, and shows it with a deploy button.
+let pending = null; // the StackChange shown
+async function showDeploy() {
+  $("deploy").hidden = false;
+  $("deploy-diff").textContent = "reading the stack file…";
+  $("deploy-go").disabled = true;
+  $("deploy-result").textContent = "";
+  const r = await fetch("/api/stack");
+  const body = await r.json().catch(() => ({error: r.statusText}));
+  if (!r.ok) {
+    $("deploy-diff").textContent = body.error;
+    return;
+  }
+  pending = body;
+  $("deploy-file").textContent = body.file;
+  if (!body.diff) {
+    $("deploy-diff").textContent = "The file on disk is the stack that runs: nothing to deploy.";
+    return;
+  }
+  $("deploy-diff").innerHTML = body.diff.split("\n").map((l) =>
+    `<span class="${l.startsWith("@@") ? "hunk" : l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : ""}">${esc(l)}</span>`).join("\n");
+  $("deploy-go").disabled = false;
+}
+
+async function deploy() {
+  $("deploy-go").disabled = true;
+  const r = await fetch("/api/stack/deploy", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({digest: pending.digest})});
+  const body = await r.json().catch(() => ({error: r.statusText}));
+  if (!r.ok) {
+    $("deploy-result").textContent = body.error;
+    $("deploy-result").className = "error-text";
+    return;
+  }
+  $("deploy-result").className = "";
+  $("deploy-result").textContent = body.length
+    ? "Started: " + body.map((d) => `${d.service} ${d.deployment} (${d.task_definition}${d.replaces ? ", replacing " + d.replaces : ""})`).join("; ")
+    : "Applied: no service's task definition or target group changed, so no deployment started.";
+}
 
 function addEvent(ev) {
   const li = document.createElement("li");
@@ -238,6 +333,16 @@ document.addEventListener("click", (e) => {
   if (b.dataset.stop) {
     b.disabled = true;
     post(`/api/tasks/${encodeURIComponent(b.dataset.stop)}/stop`);
+  } else if (b.dataset.logs) {
+    showLogs(b.dataset.logs);
+  } else if (b.id === "logs-close") {
+    closeLogs();
+  } else if (b.id === "deploy-open") {
+    showDeploy();
+  } else if (b.id === "deploy-go") {
+    deploy();
+  } else if (b.id === "deploy-close") {
+    $("deploy").hidden = true;
   } else if (b.dataset.instanceAction) {
     const name = b.closest("[data-instance]").dataset.instance;
     post(`/api/instances/${encodeURIComponent(name)}/${b.dataset.instanceAction}`);
