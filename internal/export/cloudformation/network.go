@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoalhq/shoal/internal/spec"
 )
@@ -250,21 +251,19 @@ func (b *builder) targetGroupPort(name string) int {
 	return 80
 }
 
-// seconds turns a duration into whole seconds within [lo, hi], each
-// change a warning at path.
+// seconds turns a duration into whole seconds within [lo, hi], a change
+// a warning at path.
 func (b *builder) seconds(path string, d spec.Duration, lo, hi int) int {
-	n := int(d.D().Seconds())
-	if d.D()%1e9 != 0 {
-		n = int(d.D().Round(1e9).Seconds())
-		b.w.Add(path, "approximate: %s is %ds on AWS, which counts whole seconds", d, max(n, lo))
-	}
+	n := int(d.D().Round(time.Second) / time.Second)
 	switch {
 	case n < lo:
 		b.w.Add(path, "approximate: %s is below AWS's least, %ds: the template has %ds", d, lo, lo)
-		n = lo
+		return lo
 	case n > hi:
 		b.w.Add(path, "approximate: %s is above AWS's most, %ds: the template has %ds", d, hi, hi)
-		n = hi
+		return hi
+	case d.D()%time.Second != 0:
+		b.w.Add(path, "approximate: AWS counts whole seconds: the template has %ds for %s", n, d)
 	}
 	return n
 }
