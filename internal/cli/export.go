@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/export/cloudformation"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
 )
@@ -21,7 +22,9 @@ type exporter struct {
 
 // exporters lists the engines, in the order help shows them.
 func exporters() []exporter {
-	return []exporter{}
+	return []exporter{
+		{"cloudformation", "one AWS CloudFormation template: ECS on EC2 behind an Application Load Balancer (docs/export-cloudformation.md)", cloudformation.Export},
+	}
 }
 
 func runExport(_ context.Context, e *env, args []string) error {

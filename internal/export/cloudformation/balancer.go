@@ -151,7 +151,7 @@ func (b *builder) rule(path, listenerID string, r *spec.Rule) {
 		}
 		out.Transforms = append(out.Transforms, tr)
 	}
-	b.resource(id, "AWS::ElasticLoadBalancingV2::ListenerRule", out, listenerID)
+	b.resource(id, "AWS::ElasticLoadBalancingV2::ListenerRule", out)
 }
 
 // conditions maps a rule's conditions, one per type, in ALB's names.

@@ -297,10 +297,12 @@ func (b *builder) service(name string) {
 	d := svc.Deployment
 	out := &Service{
 		Cluster: ref(idCluster), TaskDefinition: ref(b.taskDefs[svc.TaskDefinition]), LaunchType: "EC2",
-		SchedulingStrategy: strings.ToUpper(svc.SchedulingStrategy),
-		DeploymentConfiguration: DeploymentConfig{MinimumHealthyPercent: d.MinimumHealthyPercent, MaximumPercent: d.MaximumPercent,
-			DeploymentCircuitBreaker: &CircuitBreaker{Enable: d.CircuitBreaker.Enable, Rollback: d.CircuitBreaker.Rollback}},
-		Tags: tags(b.s.Name, name),
+		SchedulingStrategy:      strings.ToUpper(svc.SchedulingStrategy),
+		DeploymentConfiguration: DeploymentConfig{MinimumHealthyPercent: d.MinimumHealthyPercent, MaximumPercent: d.MaximumPercent},
+		Tags:                    tags(b.s.Name, name),
+	}
+	if d.CircuitBreaker.Enable {
+		out.DeploymentConfiguration.DeploymentCircuitBreaker = &CircuitBreaker{Enable: true, Rollback: d.CircuitBreaker.Rollback}
 	}
 	if svc.SchedulingStrategy == spec.StrategyDaemon {
 		if len(svc.PlacementStrategy) > 0 && !(len(svc.PlacementStrategy) == 1 && svc.PlacementStrategy[0].Type == "spread") {
