@@ -24,7 +24,7 @@ func TestExport_CloudFormation(t *testing.T) {
 		"Type: AWS::ECS::Service",
 		"Type: AWS::ElastiCache::CacheCluster",
 		"Fn::Sub: redis://${CacheRedis.RedisEndpoint.Address}:${CacheRedis.RedisEndpoint.Port}/0",
-		"# shoal export: 7 setting(s) do not carry over exactly:",
+		"# shoal export: 9 setting(s) do not carry over exactly:",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the template has no %q", want)
@@ -34,15 +34,15 @@ func TestExport_CloudFormation(t *testing.T) {
 	if !strings.Contains(stderr, wantWarning) {
 		t.Errorf("stderr has no %q:\n%s", wantWarning, stderr)
 	}
-	if n := strings.Count(stderr, "warning: "); n != 7 {
-		t.Errorf("got %d warnings on stderr, want 7:\n%s", n, stderr)
+	if n := strings.Count(stderr, "warning: "); n != 9 {
+		t.Errorf("got %d warnings on stderr, want 9:\n%s", n, stderr)
 	}
 
 	dir := t.TempDir()
 	code, out, stderr := run(t, context.Background(), "export", "cloudformation", "-f", file, "-o", dir)
 	path := filepath.Join(dir, "catalog.cloudformation.yaml")
-	if code != 0 || out != "" || !strings.HasSuffix(stderr, "wrote "+path+" (7 warnings)\n") {
-		t.Fatalf("got exit %d, stdout %q, stderr:\n%s\nwant 0, nothing, and wrote %s (7 warnings)", code, out, stderr, path)
+	if code != 0 || out != "" || !strings.HasSuffix(stderr, "wrote "+path+" (9 warnings)\n") {
+		t.Fatalf("got exit %d, stdout %q, stderr:\n%s\nwant 0, nothing, and wrote %s (9 warnings)", code, out, stderr, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -187,7 +187,7 @@ func conditions(c spec.Conditions) []Condition {
 func (b *builder) actions(path, owner string, a spec.Action, listenerID string) []Action {
 	var out []Action
 	if o := a.AuthenticateOIDC; o != nil {
-		secret := owner + "OidcClientSecret"
+		secret := b.id(owner, "OidcClientSecret")
 		b.param(secret, &Parameter{Type: "String", NoEcho: true, MinLength: intp(1), Description: "The OIDC client secret of " + path})
 		b.w.Add(path+".authenticate_oidc.client_secret", "not carried over: a secret is not written in the template; give it as parameter %s", secret)
 		for field, url := range map[string]string{"issuer": o.Issuer, "authorization_endpoint": o.AuthorizationEndpoint,

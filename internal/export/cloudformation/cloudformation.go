@@ -106,9 +106,19 @@ func newBuilder(s *spec.Stack) *builder {
 	}
 }
 
+// reserve marks the logical IDs every template has as used, before any
+// name of the stack is turned into one.
+func (b *builder) reserve() {
+	for _, id := range []string{paramVpc, paramSubnets, paramAMI, paramInstanceType, paramInstanceCount, paramCacheNodeType,
+		idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup} {
+		b.used[id] = true
+	}
+}
+
 // build adds everything, each part in the order of its names, so that
 // logical IDs do not depend on map order.
 func (b *builder) build() {
+	b.reserve()
 	b.baseParameters()
 	b.securityGroups()
 	b.cacheIDs()

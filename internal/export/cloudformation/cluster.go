@@ -24,9 +24,6 @@ const (
 // the ECS-optimized AMI whose agent joins the cluster, with the roles the
 // agent and the tasks' pulls need.
 func (b *builder) cluster() {
-	for _, id := range []string{idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup} {
-		b.used[id] = true
-	}
 	c := b.s.Cluster
 	b.resource(idCluster, "AWS::ECS::Cluster", &Cluster{
 		ClusterSettings: []map[string]string{{"Name": "containerInsights", "Value": "disabled"}},

@@ -23,7 +23,7 @@ func (b *builder) securityGroups() {
 	}
 	for _, name := range sortedKeys(b.s.SecurityGroups) {
 		g, id := b.s.SecurityGroups[name], b.groups[name]
-		desc := g.Description
+		desc := b.description("security_groups."+name+".description", g.Description)
 		if desc == "" {
 			desc = fmt.Sprintf("shoal stack %s: security group %s", b.s.Name, name)
 		}
@@ -45,7 +45,7 @@ func (b *builder) securityGroups() {
 
 // ingressRule maps one rule's protocol, ports and CIDR.
 func (b *builder) ingressRule(path string, r *spec.IngressRule) IngressRule {
-	out := IngressRule{Description: r.Description}
+	out := IngressRule{Description: b.description(path+".description", r.Description)}
 	proto := strings.ToLower(r.Protocol)
 	switch proto {
 	case "all", "-1":
@@ -92,7 +92,7 @@ func (b *builder) loadBalancerGroups() {
 			continue
 		}
 		id := b.id(name, "LoadBalancerSecurityGroup")
-		sg := &SecurityGroup{GroupDescription: fmt.Sprintf("shoal stack %s: load balancer %s takes its listeners' ports from anyone", b.s.Name, name),
+		sg := &SecurityGroup{GroupDescription: fmt.Sprintf("shoal stack %s: load balancer %s takes its listener ports from anyone", b.s.Name, name),
 			VpcID: ref(paramVpc), Tags: tags(b.s.Name, name+"-lb")}
 		var ports []int
 		for i, l := range lb.Listeners {
@@ -165,6 +165,28 @@ func (b *builder) instanceSecurity() {
 	b.w.Add("cluster", "no security_groups: shoal lets anything reach the tasks; the template's instance group (%s) admits the load balancers only, as the tutorial's EC2 instance group", id)
 }
 
+// descriptionChars are the characters AWS takes in a security group's
+// or a rule's description.
+const descriptionChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-:/()#,@[]+=&;{}!$*"
+
+// description keeps the characters of s that AWS takes, at most 255, with
+// a warning at path when others are dropped.
+func (b *builder) description(path, s string) string {
+	out := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(descriptionChars, r) {
+			return r
+		}
+		return -1
+	}, s)
+	if len(out) > 255 {
+		out = out[:255]
+	}
+	if out != s {
+		b.w.Add(path, "approximate: AWS takes up to 255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* in a description: the template has %q", out)
+	}
+	return out
+}
+
 func appendNew(xs []string, x string) []string {
 	if slices.Contains(xs, x) {
 		return xs
@@ -189,6 +211,7 @@ func (b *builder) targetGroupResources() {
 		timeout := b.seconds(hp+".timeout", hc.Timeout, 2, 120)
 		if timeout >= interval {
 			timeout = interval - 1
+			b.w.Add(hp+".timeout", "approximate: AWS needs the timeout below the interval (%ds): the template has %ds", interval, timeout)
 		}
 		out := &TargetGroup{
 			TargetType: "instance", Protocol: strings.ToUpper(tg.Protocol), ProtocolVersion: tg.ProtocolVersion,
