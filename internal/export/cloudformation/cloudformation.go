@@ -110,7 +110,7 @@ func newBuilder(s *spec.Stack) *builder {
 // name of the stack is turned into one.
 func (b *builder) reserve() {
 	for _, id := range []string{paramVpc, paramSubnets, paramAMI, paramInstanceType, paramInstanceCount, paramCacheNodeType,
-		idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup} {
+		idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup, idLogGroup} {
 		b.used[id] = true
 	}
 }

@@ -18,6 +18,10 @@ const (
 	idExecutionRole    = "TaskExecutionRole"
 	idLaunchTemplate   = "InstanceLaunchTemplate"
 	idAutoScalingGroup = "InstanceAutoScalingGroup"
+	idLogGroup         = "LogGroup"
+	// LogRetentionDays is how long CloudWatch Logs keeps the tasks'
+	// output.
+	LogRetentionDays = 30
 )
 
 // cluster adds the ECS cluster and its instances: an Auto Scaling group of
@@ -33,6 +37,7 @@ func (b *builder) cluster() {
 		AssumeRolePolicyDocument: assumeRole("ec2.amazonaws.com"),
 		ManagedPolicyArns:        []any{sub(instancePolicy)},
 	})
+	b.resource(idLogGroup, "AWS::Logs::LogGroup", &LogGroup{RetentionInDays: LogRetentionDays})
 	b.resource(idInstanceProfile, "AWS::IAM::InstanceProfile", &InstanceProfile{Roles: []any{ref(idInstanceRole)}})
 	b.resource(idExecutionRole, "AWS::IAM::Role", &Role{
 		AssumeRolePolicyDocument: assumeRole("ecs-tasks.amazonaws.com"),
@@ -52,7 +57,9 @@ func (b *builder) cluster() {
 		IamInstanceProfile: map[string]any{"Arn": getAtt(idInstanceProfile, "Arn")},
 		SecurityGroupIDs:   groups,
 		UserData:           base64(sub(userData)),
-		MetadataOptions:    map[string]any{"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+		// One hop: the instance's credentials stay out of reach of the
+		// containers (tasks get their own role's from the ECS agent).
+		MetadataOptions: map[string]any{"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
 	}})
 	b.resource(idAutoScalingGroup, "AWS::AutoScaling::AutoScalingGroup", &AutoScalingGroup{
 		MinSize: ref(paramInstanceCount), MaxSize: ref(paramInstanceCount), DesiredCapacity: ref(paramInstanceCount),

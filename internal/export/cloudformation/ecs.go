@@ -45,8 +45,19 @@ func (b *builder) taskDefinitions() {
 		} else {
 			out.ContainerDefinitions = []ContainerDefinition{b.mainContainer(path, name, td)}
 		}
+		for i := range out.ContainerDefinitions {
+			out.ContainerDefinitions[i].LogConfiguration = logs(name)
+		}
 		b.resource(id, "AWS::ECS::TaskDefinition", out)
 	}
+}
+
+// logs sends a container's output to the stack's log group, in streams
+// named after the task definition, as shoal logs shows a task's.
+func logs(taskDef string) *LogConfiguration {
+	return &LogConfiguration{LogDriver: "awslogs", Options: map[string]any{
+		"awslogs-group": ref(idLogGroup), "awslogs-region": ref("AWS::Region"), "awslogs-stream-prefix": taskDef,
+	}}
 }
 
 // onlyCaches reports whether every service that runs task definition

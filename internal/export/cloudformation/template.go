@@ -165,6 +165,18 @@ type ContainerDefinition struct {
 	HealthCheck       *HealthCheck       `yaml:"HealthCheck,omitempty"`
 	DependsOn         []ContainerDepends `yaml:"DependsOn,omitempty"`
 	StopTimeout       *int               `yaml:"StopTimeout,omitempty"`
+	LogConfiguration  *LogConfiguration  `yaml:"LogConfiguration,omitempty"`
+}
+
+// LogConfiguration sends a container's output to a log driver.
+type LogConfiguration struct {
+	LogDriver string         `yaml:"LogDriver"`
+	Options   map[string]any `yaml:"Options"`
+}
+
+// LogGroup is AWS::Logs::LogGroup.
+type LogGroup struct {
+	RetentionInDays int `yaml:"RetentionInDays"`
 }
 
 // PortMapping maps a container port to a host port, 0 for a dynamic one.
