@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -132,5 +133,22 @@ services:
 	}
 	if !strings.Contains(warnings, "task_definitions.app.environment.OTHER: not carried over: ECS gives service worker no address") {
 		t.Errorf("got warnings:\n%s\nwant one at OTHER", warnings)
+	}
+}
+
+// BenchmarkExport exports the stack of every mapping, parsed once.
+func BenchmarkExport(b *testing.B) {
+	data, err := os.ReadFile("testdata/everything.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := spec.Parse("testdata/everything.yaml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Export(s, export.Options{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
