@@ -122,7 +122,11 @@ func (b *builder) mainContainer(path, name string, td *spec.TaskDefinition) Cont
 	c.StopTimeout = intp(b.seconds(path+".stop_timeout", td.StopTimeout, 2, 120))
 	if td.Memory == 0 && td.MemoryReservation == 0 {
 		c.MemoryReservation = DefaultMemoryReservation
-		b.w.Add(path, "approximate: no memory set: ECS on EC2 needs a memory reservation, and the template reserves %d MiB; set memory (or memory_reservation)", DefaultMemoryReservation)
+		set := "memory"
+		if td.IsContainer() {
+			set = "memory or memory_reservation"
+		}
+		b.w.Add(path, "approximate: no memory set: ECS on EC2 needs a memory reservation, and the template reserves %d MiB; set %s", DefaultMemoryReservation, set)
 	}
 	return c
 }
@@ -189,7 +193,7 @@ func (b *builder) container(path, tdName string, td *spec.TaskDefinition, c *spe
 	}
 	if td.Memory == 0 && c.Memory == 0 && c.MemoryReservation == 0 {
 		out.MemoryReservation = DefaultMemoryReservation
-		b.w.Add(path, "approximate: no memory set: ECS on EC2 needs a memory reservation, and the template reserves %d MiB; set memory (or memory_reservation)", DefaultMemoryReservation)
+		b.w.Add(path, "approximate: no memory set: ECS on EC2 needs a memory reservation, and the template reserves %d MiB; set memory or memory_reservation", DefaultMemoryReservation)
 	}
 	return out
 }
