@@ -73,7 +73,7 @@ func (b *builder) listener(lbName, path string, l *spec.Listener) {
 	if l.Address != spec.DefaultListenerAddress && l.Address != "0.0.0.0" && l.Address != "::" && l.Address != "" {
 		b.w.Add(path+".address", "not carried over: the load balancer is internet-facing, in the Subnets parameter's subnets")
 	}
-	out.DefaultActions = b.actions(path+".default_action", id, l.DefaultAction, id)
+	out.DefaultActions = b.actions(path+".default_action", id, l.DefaultAction)
 	out.ListenerAttributes = b.listenerAttributes(path+".headers", l.Headers)
 	b.resource(id, "AWS::ElasticLoadBalancingV2::Listener", out)
 	for i, r := range l.Rules {
@@ -140,7 +140,7 @@ func (b *builder) rule(path, listenerID string, r *spec.Rule) {
 	id := b.ruleID(listenerID, r.Priority)
 	b.used[id] = true
 	out := &ListenerRule{ListenerArn: ref(listenerID), Priority: r.Priority,
-		Conditions: conditions(r.Conditions), Actions: b.actions(path+".action", id, r.Action, listenerID)}
+		Conditions: conditions(r.Conditions), Actions: b.actions(path+".action", id, r.Action)}
 	for _, t := range r.Transforms {
 		rc := &RewriteConfig{Rewrites: []Rewrite{{Regex: t.Regex, Replace: t.Replace}}}
 		tr := Transform{Type: strings.ReplaceAll(t.Type, "_", "-")}
@@ -184,7 +184,7 @@ func conditions(c spec.Conditions) []Condition {
 
 // actions maps an action: the sign-in or token check first, then what
 // answers. owner names the listener or rule, for parameters.
-func (b *builder) actions(path, owner string, a spec.Action, listenerID string) []Action {
+func (b *builder) actions(path, owner string, a spec.Action) []Action {
 	var out []Action
 	if o := a.AuthenticateOIDC; o != nil {
 		secret := b.id(owner, "OidcClientSecret")
