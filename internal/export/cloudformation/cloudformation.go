@@ -94,7 +94,7 @@ func newBuilder(s *spec.Stack) *builder {
 		s: s, w: export.NewWarnings(s),
 		t: &Template{
 			AWSTemplateFormatVersion: "2010-09-09",
-			Description:              fmt.Sprintf("shoal stack %s: ECS on EC2 behind an Application Load Balancer (shoal export cloudformation)", s.Name),
+			Description:              fmt.Sprintf("shoal stack %s: ECS on EC2%s (shoal export cloudformation)", s.Name, behindALB(s)),
 			Parameters:               map[string]*Parameter{},
 			Resources:                map[string]*Resource{},
 			Outputs:                  map[string]*Output{},
@@ -104,6 +104,13 @@ func newBuilder(s *spec.Stack) *builder {
 		taskDefs: map[string]string{}, services: map[string]string{}, caches: map[string]string{},
 		listeners: map[string][]string{}, tgUsers: map[string][]string{}, tgBalancer: map[string]string{},
 	}
+}
+
+func behindALB(s *spec.Stack) string {
+	if len(s.LoadBalancers) == 0 {
+		return ""
+	}
+	return " behind an Application Load Balancer"
 }
 
 // reserve marks the logical IDs every template has as used, before any

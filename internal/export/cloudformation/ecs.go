@@ -93,7 +93,11 @@ func (b *builder) mainContainer(path, name string, td *spec.TaskDefinition) Cont
 		c.Command = td.Command
 		b.imageDefault(path, param, p, td.Image, td.Build)
 	default:
-		b.w.Add(path+".command", "changes meaning: ECS runs containers, not processes: give parameter %s the URI of an image that runs this command, listening on $HOST:$PORT (the template sets HOST=0.0.0.0 and PORT to port); add image: to the task definition, or build: {context: .} and run it with the Docker driver, then push the image to ECR (docs/containers.md). The command itself is not carried over: the image's CMD runs", param)
+		listen := ""
+		if td.Port > 0 {
+			listen = fmt.Sprintf(", listening on $HOST:$PORT (the template sets HOST=0.0.0.0 and PORT=%d)", td.Port)
+		}
+		b.w.Add(path+".command", "changes meaning: ECS runs containers, not processes: give parameter %s the URI of an image that runs this command%s; add image: to the task definition, or build: {context: .} and run it with the Docker driver, then push the image to ECR (docs/containers.md). The command itself is not carried over: the image's CMD runs", param, listen)
 		if td.Build.Command != "" {
 			b.w.Add(path+".build", "not carried over: the build runs here; the image must hold its output")
 		}

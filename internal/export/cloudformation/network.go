@@ -162,6 +162,10 @@ func (b *builder) instanceSecurity() {
 		})
 	}
 	b.instanceGroups = append(b.instanceGroups, id)
+	if len(b.lbGroups) == 0 {
+		b.w.Add("cluster", "no security_groups: shoal lets anything reach the tasks; the template's instance group (%s) admits nothing, as no load balancer needs to reach them", id)
+		return
+	}
 	b.w.Add("cluster", "no security_groups: shoal lets anything reach the tasks; the template's instance group (%s) admits the load balancers only, as the tutorial's EC2 instance group", id)
 }
 
