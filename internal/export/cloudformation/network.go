@@ -10,10 +10,6 @@ import (
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
-// ECSDynamicPorts is the range the ECS agent takes host ports from on the
-// ECS-optimized AMI when host_port_range does not say.
-const ECSDynamicPorts = "32768-65535"
-
 // securityGroups adds a group per stack group: its CIDR rules inline,
 // each source_group rule as a resource of its own, so that groups that
 // name each other (or themselves) make no dependency cycle.

@@ -46,7 +46,6 @@ func sub(s string) any              { return map[string]any{"Fn::Sub": s} }
 func base64(v any) any              { return map[string]any{"Fn::Base64": v} }
 func groupID(id string) any         { return getAtt(id, "GroupId") }
 func intp(n int) *int               { return &n }
-func boolp(b bool) *bool            { return &b }
 func tags(stack, name string) []Tag { return []Tag{{Key: "Name", Value: stack + "-" + name}} }
 
 // Tag is a resource tag.
