@@ -86,6 +86,26 @@ func TestExport_PassesChecker(t *testing.T) {
 	t.Log(strings.TrimSpace(out))
 }
 
+// TestExport_SpecStacksPassChecker checks, without golden files, the
+// templates of the stacks the spec package keeps as valid (one of them
+// sets nearly every field), so that a field the examples leave out cannot
+// make a template AWS refuses.
+func TestExport_SpecStacksPassChecker(t *testing.T) {
+	node := checker(t)
+	files, err := filepath.Glob("../../spec/testdata/valid/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no stacks in ../../spec/testdata/valid (%v)", err)
+	}
+	dir := t.TempDir()
+	var jsons []string
+	for _, f := range files {
+		jsons = append(jsons, toJSON(t, dir, strings.TrimSuffix(filepath.Base(f), ".yaml"), exportFile(t, f).Data))
+	}
+	if out, ok := runChecker(t, node, jsons...); !ok {
+		t.Errorf("the checker found problems:\n%s", out)
+	}
+}
+
 // TestChecker_CatchesMistakes plants a mistake of each kind in a good
 // template and wants the checker to name each.
 func TestChecker_CatchesMistakes(t *testing.T) {

@@ -47,8 +47,13 @@ func exportFile(t *testing.T, file string) *export.Document {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel := strings.TrimPrefix(file, "../../../")
-	if rel == file {
+	var rel string
+	switch {
+	case strings.HasPrefix(file, "../../../"):
+		rel = strings.TrimPrefix(file, "../../../")
+	case strings.HasPrefix(file, "../../"):
+		rel = "internal/" + strings.TrimPrefix(file, "../../")
+	default:
 		rel = "internal/export/cloudformation/" + file
 	}
 	// Parse reads the files the stack names (ECS task definitions) from
