@@ -129,6 +129,7 @@ func TestChecker_CatchesMistakes(t *testing.T) {
 	res["Extra"] = map[string]any{"Type": "AWS::ECS::Servise", "Properties": map[string]any{}} // unknown type
 	env := props("CatalogTaskDefinition")["ContainerDefinitions"].([]any)[0].(map[string]any)["Environment"].([]any)
 	env[len(env)-1].(map[string]any)["Value"] = sub("redis://${CacheRedis.Endpoint.Address}:${NoSuchPort}/0") // bad Fn::Sub
+	tpl["Parameters"].(map[string]any)["InstanceCount"].(map[string]any)["Default"] = "two"                   // not a number
 	props("Cluster")["ClusterSettings"] = map[string]any{"Fn::Nope": "x"}                                     // unknown function
 	out, err := json.Marshal(tpl)
 	if err != nil {
@@ -156,6 +157,7 @@ func TestChecker_CatchesMistakes(t *testing.T) {
 		"Fn::GetAtt CacheRedis.Endpoint.Address: AWS::ElastiCache::CacheCluster has no attribute Endpoint.Address",
 		"${NoSuchPort}: Ref to NoSuchPort: no parameter, resource or pseudo parameter of that name",
 		"Resources.Cluster.Properties.ClusterSettings: unknown intrinsic function Fn::Nope",
+		`Parameters.InstanceCount.Default: "two" is not a number`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the checker did not report %q; it said:\n%s", want, got)

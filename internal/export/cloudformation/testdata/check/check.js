@@ -41,6 +41,8 @@ function checkTemplate(file, t) {
     for (const k of Object.keys(p)) if (!PARAM_KEYS.has(k)) bad(`Parameters.${id}.${k}`, 'unknown parameter attribute');
     if (!PARAM_TYPE.test(p.Type || '')) bad(`Parameters.${id}.Type`, `unknown parameter type ${JSON.stringify(p.Type)}`);
     if (id in resources) bad(`Parameters.${id}`, 'a resource has the same logical ID');
+    if (p.Type === 'Number' && 'Default' in p && (p.Default === '' || isNaN(Number(p.Default)))) bad(`Parameters.${id}.Default`, `${JSON.stringify(p.Default)} is not a number`);
+    if (p.AllowedValues && 'Default' in p && !p.AllowedValues.map(String).includes(String(p.Default))) bad(`Parameters.${id}.Default`, 'not one of AllowedValues');
   }
   const isListParam = (id) => /^(List<|CommaDelimitedList)/.test((params[id] || {}).Type || '');
 
