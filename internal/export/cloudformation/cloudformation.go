@@ -117,7 +117,7 @@ func behindALB(s *spec.Stack) string {
 // name of the stack is turned into one.
 func (b *builder) reserve() {
 	for _, id := range []string{paramVpc, paramSubnets, paramAMI, paramInstanceType, paramInstanceCount, paramCacheNodeType,
-		idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup, idLogGroup} {
+		idCluster, idInstanceRole, idInstanceProfile, idExecutionRole, idLaunchTemplate, idAutoScalingGroup, idLogGroup, idInfrastructureRole} {
 		b.used[id] = true
 	}
 }

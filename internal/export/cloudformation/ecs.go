@@ -363,25 +363,11 @@ func (b *builder) service(name string) {
 		deps = append(deps, b.services[dep])
 		b.w.Add(path+".depends_on", "approximate: CloudFormation creates service %s first, but ECS starts this service's tasks without waiting for %s's to be healthy", dep, dep)
 	}
-	b.deploymentWarnings(path+".deployment", d)
+	deps = append(deps, b.deployment(path+".deployment", svc, out)...)
 	slices.Sort(deps)
 	b.resource(id, "AWS::ECS::Service", out, slices.Compact(deps)...)
 	if svc.Autoscaling != nil {
 		b.autoscaling(name, path+".autoscaling", svc)
-	}
-}
-
-// deploymentWarnings says what of a deployment the template's rolling
-// update does not do.
-func (b *builder) deploymentWarnings(path string, d spec.Deployment) {
-	if d.Strategy != "" && d.Strategy != spec.StrategyRolling {
-		b.w.Add(path+".strategy", "not carried over: the template deploys with ECS's rolling update; ECS's %s deployments need DeploymentConfiguration.Strategy, the alternate target group and listener rule, and an infrastructure role, added by hand", strings.ToUpper(d.Strategy))
-	}
-	if len(d.LifecycleHooks) > 0 {
-		b.w.Add(path+".lifecycle_hooks", "not carried over: ECS's lifecycle hooks are Lambda functions")
-	}
-	if len(d.Alarms) > 0 {
-		b.w.Add(path+".alarms", "not carried over: ECS's deployment alarms are CloudWatch alarms, created by hand and named in DeploymentConfiguration.Alarms")
 	}
 }
 

@@ -226,6 +226,22 @@ type DeploymentConfig struct {
 	MinimumHealthyPercent    int             `yaml:"MinimumHealthyPercent"`
 	MaximumPercent           int             `yaml:"MaximumPercent"`
 	DeploymentCircuitBreaker *CircuitBreaker `yaml:"DeploymentCircuitBreaker,omitempty"`
+	Strategy                 string          `yaml:"Strategy,omitempty"`
+	BakeTimeInMinutes        *int            `yaml:"BakeTimeInMinutes,omitempty"`
+	CanaryConfiguration      *CanaryConfig   `yaml:"CanaryConfiguration,omitempty"`
+	LinearConfiguration      *LinearConfig   `yaml:"LinearConfiguration,omitempty"`
+}
+
+// CanaryConfig is a canary deployment's first step.
+type CanaryConfig struct {
+	CanaryPercent           float64 `yaml:"CanaryPercent"`
+	CanaryBakeTimeInMinutes int     `yaml:"CanaryBakeTimeInMinutes"`
+}
+
+// LinearConfig is a linear deployment's steps.
+type LinearConfig struct {
+	StepPercent           float64 `yaml:"StepPercent"`
+	StepBakeTimeInMinutes int     `yaml:"StepBakeTimeInMinutes"`
 }
 
 // CircuitBreaker is ECS's deployment circuit breaker.
@@ -242,9 +258,19 @@ type Placement struct {
 
 // ServiceLoadBalancer registers a service's tasks in a target group.
 type ServiceLoadBalancer struct {
-	ContainerName  string `yaml:"ContainerName"`
-	ContainerPort  int    `yaml:"ContainerPort"`
-	TargetGroupArn any    `yaml:"TargetGroupArn"`
+	ContainerName         string          `yaml:"ContainerName"`
+	ContainerPort         int             `yaml:"ContainerPort"`
+	TargetGroupArn        any             `yaml:"TargetGroupArn"`
+	AdvancedConfiguration *AdvancedConfig `yaml:"AdvancedConfiguration,omitempty"`
+}
+
+// AdvancedConfig is what ECS's blue/green, canary and linear deployments
+// move traffic with.
+type AdvancedConfig struct {
+	AlternateTargetGroupArn any `yaml:"AlternateTargetGroupArn"`
+	ProductionListenerRule  any `yaml:"ProductionListenerRule"`
+	TestListenerRule        any `yaml:"TestListenerRule,omitempty"`
+	RoleArn                 any `yaml:"RoleArn"`
 }
 
 // Elastic Load Balancing v2
