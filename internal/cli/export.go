@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/export/cloudformation"
 	"github.com/shoalhq/shoal/internal/export/nomad"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
@@ -23,6 +24,7 @@ type exporter struct {
 // exporters lists the engines, in the order help shows them.
 func exporters() []exporter {
 	return []exporter{
+		{"cloudformation", "one AWS CloudFormation template: ECS on EC2 behind an Application Load Balancer (docs/export-cloudformation.md)", cloudformation.Export},
 		{"nomad", "a Nomad job: the JSON nomad job run -json takes", nomad.Export},
 	}
 }
