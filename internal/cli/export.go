@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoalhq/shoal/internal/export"
+	"github.com/shoalhq/shoal/internal/export/kubernetes"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
 )
@@ -21,7 +22,9 @@ type exporter struct {
 
 // exporters lists the engines, in the order help shows them.
 func exporters() []exporter {
-	return []exporter{}
+	return []exporter{
+		{"kubernetes", "manifests: a Deployment per service, Services, an Ingress, NetworkPolicies, HPAs", kubernetes.Export},
+	}
 }
 
 func runExport(_ context.Context, e *env, args []string) error {
