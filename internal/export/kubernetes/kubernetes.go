@@ -172,6 +172,12 @@ func (x *exporter) stackWarnings() {
 	if c.Isolation != spec.DefaultIsolation {
 		x.w.Add("cluster.isolation", "not carried over: how shoal keeps instances apart on one machine; the cluster's network plugin enforces the NetworkPolicies")
 	}
+	if x.s.Metrics.Address != "" {
+		x.w.Add("metrics.address", "not carried over: shoal's Prometheus endpoint of the load balancer's metrics; on Kubernetes they are the ingress controller's")
+	}
+	if x.s.Registry.Address != "" {
+		x.w.Add("registry.address", "not carried over: shoal's local registry; push the images to a registry the cluster pulls from")
+	}
 	for _, name := range sortedKeys(x.s.TaskDefinitions) {
 		if !x.used(name) {
 			x.w.Add("task_definitions."+name, "not exported: no service runs this task definition")
@@ -199,9 +205,14 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 }
 
 // dnsLabel turns a shoal name (letters, digits, - and _) into a Kubernetes
-// name (lower-case letters, digits and -).
+// name (lower-case letters, digits and -, starting with a letter, as a
+// Service's must).
 func dnsLabel(name string) string {
-	return strings.Trim(strings.ReplaceAll(strings.ToLower(name), "_", "-"), "-")
+	k := strings.Trim(strings.ReplaceAll(strings.ToLower(name), "_", "-"), "-")
+	if k != "" && k[0] >= '0' && k[0] <= '9' {
+		k = "s-" + k
+	}
+	return k
 }
 
 // kname is the Kubernetes name of the stack entry at path named name,
@@ -209,7 +220,7 @@ func dnsLabel(name string) string {
 func (x *exporter) kname(path, name string) string {
 	k := dnsLabel(name)
 	if k != name {
-		x.w.Add(path, "named %s in Kubernetes: names there are lower-case letters, digits and -", k)
+		x.w.Add(path, "named %s in Kubernetes: names there are lower-case letters, digits and -, starting with a letter", k)
 	}
 	return k
 }

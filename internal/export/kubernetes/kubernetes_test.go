@@ -157,3 +157,20 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("%s mismatch (-want +got), run go test -update to accept:\n%s", path, diff)
 	}
 }
+
+// BenchmarkExport_Shop exports the testdata stack that has every mapping.
+func BenchmarkExport_Shop(b *testing.B) {
+	data, err := os.ReadFile("testdata/shop.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := spec.Parse("testdata/shop.yaml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Export(s, export.Options{IngressClass: ingressClassALB}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
