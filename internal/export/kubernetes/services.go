@@ -103,6 +103,9 @@ func (x *exporter) tgWarnings(p string, tg *spec.TargetGroup) {
 	if tg.Stickiness.Enabled {
 		x.w.Add(p+".stickiness", "not carried over: ALB-only (ingress controllers have their own cookie affinity annotations); %s", why)
 	}
+	if tg.Protocol == "https" {
+		x.w.Add(p+".protocol", "https: the Service port says appProtocol https, but TLS to the pods is the controller's own setting (ingress-nginx: the backend-protocol annotation); with --ingress-class alb it becomes backend-protocol")
+	}
 	if tg.ProtocolVersion != spec.DefaultProtocolVersion {
 		x.w.Add(p+".protocol_version", "%s: whether the controller speaks HTTP/2 to the pods is its own setting (the Service port says appProtocol kubernetes.io/h2c over http); %s", tg.ProtocolVersion, "with --ingress-class alb it becomes backend-protocol-version")
 	}
