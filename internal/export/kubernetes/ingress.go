@@ -55,9 +55,9 @@ func (x *exporter) ingress(name string, lb *spec.LoadBalancer) {
 		x.w.Add(p, "not exported: none of its actions forwards to a target group, so there is no Ingress to write")
 		return
 	}
-	spec := networkingv1.IngressSpec{Rules: in.rules, DefaultBackend: in.def, TLS: in.tls}
+	is := networkingv1.IngressSpec{Rules: in.rules, DefaultBackend: in.def, TLS: in.tls}
 	if x.o.IngressClass != "" {
-		spec.IngressClassName = ptr(x.o.IngressClass)
+		is.IngressClassName = ptr(x.o.IngressClass)
 	}
 	meta := metav1.ObjectMeta{Name: k, Labels: x.labels(k)}
 	if x.alb {
@@ -74,7 +74,7 @@ func (x *exporter) ingress(name string, lb *spec.LoadBalancer) {
 	x.add(orderIngress, k, &networkingv1.Ingress{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
 		ObjectMeta: meta,
-		Spec:       spec,
+		Spec:       is,
 	})
 }
 
@@ -401,6 +401,9 @@ func (in *ingress) action(p, name string, a *spec.Action, annotate bool) (*netwo
 		if f.TargetGroup != "" {
 			tgs = []spec.WeightedTargetGroup{{Name: f.TargetGroup, Weight: 1}}
 		}
+		if w := weighted(tgs); len(w) == 1 && !x.alb {
+			tgs = w // the others get no requests
+		}
 		sticky := f.Stickiness != nil && f.Stickiness.Enabled
 		if len(tgs) == 1 && !sticky && !annotate {
 			return in.backend(tgs[0].Name), true
@@ -451,6 +454,17 @@ func (in *ingress) action(p, name string, a *spec.Action, annotate bool) (*netwo
 	}
 	in.ann[albPrefix+"actions."+name] = mustJSON(act)
 	return &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Name: "use-annotation"}}}, true
+}
+
+// weighted are the target groups of a forward that get requests.
+func weighted(tgs []spec.WeightedTargetGroup) []spec.WeightedTargetGroup {
+	var out []spec.WeightedTargetGroup
+	for _, t := range tgs {
+		if t.Weight > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // backend is the backend of a target group's Service.

@@ -63,6 +63,7 @@ type workload struct {
 func (x *exporter) workloads() error {
 	x.pods = map[string]*workload{}
 	var errs spec.ErrorList
+	refused := map[string]bool{} // task definitions refused, once each
 	for _, name := range sortedKeys(x.s.Services) {
 		sv := x.s.Services[name]
 		td := x.s.TaskDefinitions[sv.TaskDefinition]
@@ -70,7 +71,10 @@ func (x *exporter) workloads() error {
 			name: x.kname("services."+name, name), svcPath: "services." + name,
 			tdPath: "task_definitions." + sv.TaskDefinition, svc: sv, td: td,
 		}
-		errs = append(errs, x.resolveContainers(wl)...)
+		if err := x.resolveContainers(wl); err != nil && !refused[sv.TaskDefinition] {
+			refused[sv.TaskDefinition] = true
+			errs = append(errs, err)
+		}
 		x.pods[name] = wl
 	}
 	errs = append(errs, x.checkNames()...)
@@ -85,7 +89,7 @@ func (x *exporter) workloads() error {
 
 // resolveContainers lists the task's containers with their images and
 // finds its port; a process without a known server is an error.
-func (x *exporter) resolveContainers(wl *workload) spec.ErrorList {
+func (x *exporter) resolveContainers(wl *workload) *spec.Error {
 	td := wl.td
 	if len(td.Containers) > 0 {
 		for i, c := range td.Containers {
@@ -117,10 +121,10 @@ func (x *exporter) resolveContainers(wl *workload) spec.ErrorList {
 		prog := program(td.Command)
 		known, ok := knownServers[path.Base(prog)]
 		if !ok {
-			return spec.ErrorList{x.s.ErrorAt(wl.tdPath+".command", fmt.Sprintf(
+			return x.s.ErrorAt(wl.tdPath+".command", fmt.Sprintf(
 				"a process (%s) cannot be exported to Kubernetes, which runs only images: add image: with an image the cluster can pull, "+
 					"or build one with the Docker driver (build: {context: ., dockerfile: Dockerfile}), push it to shoal's registry (registry.address) "+
-					"and name it in image: (see docs/containers.md)", prog))}
+					"and name it in image: (see docs/containers.md)", prog))
 		}
 		img = known.image
 		if td.Port == 0 {
