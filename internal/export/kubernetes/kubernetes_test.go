@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/shoalhq/shoal/internal/export"
 	"github.com/shoalhq/shoal/internal/spec"
@@ -171,6 +172,57 @@ func BenchmarkExport_Shop(b *testing.B) {
 	for b.Loop() {
 		if _, err := Export(s, export.Options{IngressClass: ingressClassALB}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestIngress_Path: ALB's path patterns become the closest Ingress path,
+// with a warning unless the meaning is the same; with the AWS Load
+// Balancer Controller they stay as written.
+func TestIngress_Path(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path string
+		typ           networkingv1.PathType
+		warns, ok     bool
+	}{
+		{"/health", "/health", networkingv1.PathTypeExact, false, true},
+		{"/*", "/", networkingv1.PathTypePrefix, false, true},
+		{"/api/*", "/api", networkingv1.PathTypePrefix, true, true},
+		{"/admin*", "/admin", networkingv1.PathTypePrefix, true, true},
+		{"/img/*.png", "/img/*.png", networkingv1.PathTypeImplementationSpecific, true, true},
+		{"/a?c", "/a?c", networkingv1.PathTypeImplementationSpecific, true, true},
+		{"*.png", "", "", true, false},
+	} {
+		for _, alb := range []bool{false, true} {
+			s := &spec.Stack{}
+			x := &exporter{s: s, w: export.NewWarnings(s), alb: alb}
+			in := &ingress{x: x}
+			path, typ, ok := in.path("p", tc.pattern)
+			want, wantTyp, wantOK, wantWarn := tc.path, tc.typ, tc.ok, tc.warns
+			if alb {
+				want, wantTyp, wantOK, wantWarn = tc.pattern, networkingv1.PathTypeImplementationSpecific, true, false
+			}
+			if path != want || typ != wantTyp || ok != wantOK || (len(x.w.List()) > 0) != wantWarn {
+				t.Errorf("alb %v, %q: got %q %s %v, %d warnings; want %q %s %v, warning %v", alb, tc.pattern, path, typ, ok, len(x.w.List()), want, wantTyp, wantOK, wantWarn)
+			}
+		}
+	}
+}
+
+// TestProgram: the program a task's command runs, past a shell's exec.
+func TestProgram(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  spec.Command
+		want string
+	}{
+		{spec.Command{"bin/catalog"}, "bin/catalog"},
+		{spec.Command{"redis-server", "--port", "6379"}, "redis-server"},
+		{spec.Command{"/bin/sh", "-c", `exec redis-server --bind "$HOST"`}, "redis-server"},
+		{spec.Command{"/bin/sh", "-c", "FOO=1 exec /usr/bin/memcached -p $PORT"}, "/usr/bin/memcached"},
+		{spec.Command{"/bin/sh", "-c", "python3 -m worker"}, "python3"},
+	} {
+		if got := program(tc.cmd); got != tc.want {
+			t.Errorf("program(%q): got %q, want %q", tc.cmd, got, tc.want)
 		}
 	}
 }
