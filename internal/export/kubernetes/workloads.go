@@ -224,6 +224,15 @@ func (x *exporter) workload(name string, wl *workload) {
 	unavailable := intstr.FromString(strconv.Itoa(100-d.MinimumHealthyPercent) + "%")
 	surge := intstr.FromString(strconv.Itoa(d.MaximumPercent-100) + "%")
 	if sv.SchedulingStrategy == spec.StrategyDaemon {
+		// A DaemonSet takes exactly one of the two.
+		switch hasU, hasS := d.MinimumHealthyPercent < 100, d.MaximumPercent > 100; {
+		case hasU && hasS:
+			surge = intstr.FromString("0%")
+			x.w.Add(wl.svcPath+".deployment.maximum_percent", "not carried over: a DaemonSet either starts a node's new pod first (maxSurge) or stops its old one first (maxUnavailable), not both; maxUnavailable %s is kept", unavailable.StrVal)
+		case !hasU && !hasS:
+			unavailable = intstr.FromInt32(1)
+			x.w.Add(wl.svcPath+".deployment", "minimum_healthy_percent 100 and maximum_percent 100 leave a daemon no way to replace a task; a DaemonSet needs one: exported with maxUnavailable 1")
+		}
 		x.add(orderWorkload, "DaemonSet/"+wl.name, &appsv1.DaemonSet{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
 			ObjectMeta: meta,
