@@ -71,7 +71,11 @@ func TestExport_Golden(t *testing.T) {
 	toRoot(t)
 	for _, file := range stacks(t) {
 		for _, class := range []string{"", ingressClassALB} {
-			t.Run(file+"/"+class, func(t *testing.T) {
+			name := class
+			if name == "" {
+				name = "plain"
+			}
+			t.Run(file+"/"+name, func(t *testing.T) {
 				doc, err := exportFile(t, file, export.Options{IngressClass: class})
 				if err != nil {
 					if class == "" {
