@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shoalhq/shoal/internal/secgroup"
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
@@ -126,11 +127,17 @@ func (x *exporter) lbSecurityGroups(p string, lb *spec.LoadBalancer, in *ingress
 		}
 		for j, r := range sg.Ingress {
 			rp := fmt.Sprintf("security_groups.%s.ingress[%d]", g, j)
-			if r.CIDR == "" {
+			rule, err := r.Rule()
+			switch {
+			case err != nil:
+				continue
+			case r.CIDR == "":
 				x.w.Add(rp, "not carried over: ALB's security group from the AWS Load Balancer Controller takes CIDRs only (inbound-cidrs)")
 				continue
-			}
-			if r.Port != "all" {
+			case rule.CIDR.Addr().Is6():
+				x.w.Add(rp+".cidr", "not carried over: an IPv6 CIDR needs a dualstack ALB (alb.ingress.kubernetes.io/ip-address-type: dualstack, in subnets with IPv6)")
+				continue
+			case !coversListeners(rule, lb):
 				x.w.Add(rp, "becomes an inbound CIDR of every listener: the controller does not take a port per CIDR")
 			}
 			if !slices.Contains(cidrs, r.CIDR) {
@@ -141,6 +148,19 @@ func (x *exporter) lbSecurityGroups(p string, lb *spec.LoadBalancer, in *ingress
 	if len(cidrs) > 0 {
 		in.ann[albPrefix+"inbound-cidrs"] = strings.Join(cidrs, ",")
 	}
+}
+
+// coversListeners reports whether a rule admits every listener's port.
+func coversListeners(r secgroup.Rule, lb *spec.LoadBalancer) bool {
+	if r.Protocol != secgroup.TCP && r.Protocol != secgroup.All {
+		return false
+	}
+	for _, l := range lb.Listeners {
+		if !r.Ports.Contains(uint16(l.Port)) {
+			return false
+		}
+	}
+	return true
 }
 
 // listener adds one listener's port, rules and default action.
