@@ -30,22 +30,11 @@ func (x *exporter) autoscaler(wl *workload, a *spec.Autoscaling) {
 	var out, in spec.Duration
 	for i, tt := range a.TargetTracking {
 		tp := fmt.Sprintf("%s.target_tracking[%d]", p, i)
-		switch tt.Metric {
-		case spec.MetricCPUUtilization:
-			u := int32(math.Round(tt.Target))
-			if float64(u) != tt.Target {
-				x.w.Add(tp+".target", "becomes averageUtilization %d: Kubernetes takes whole percents", u)
-			}
-			if wl.td.CPU == 0 && !containersReserveCPU(wl) {
-				x.w.Add(tp+".metric", "Kubernetes measures utilization against the pods' CPU requests, and the task definition reserves no cpu: give it cpu, or the autoscaler cannot compute it")
-			}
-			metrics = append(metrics, autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
-				Name: "cpu", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &u},
-			}})
-		default:
-			x.w.Add(tp, "not carried over: %s comes from the load balancer; the autoscaler needs a metrics adapter for it (an external metric from CloudWatch or the ingress controller's Prometheus metrics)", tt.Metric)
+		m, ok := x.metric(tp, wl, tt)
+		if !ok {
 			continue
 		}
+		metrics = append(metrics, m)
 		if tt.DisableScaleIn {
 			anyScaleIn = true
 		} else {
@@ -86,6 +75,25 @@ func (x *exporter) autoscaler(wl *workload, a *spec.Autoscaling) {
 			Behavior:       behavior,
 		},
 	})
+}
+
+// metric is a target tracking policy's metric, when the autoscaler reads
+// it without an adapter.
+func (x *exporter) metric(p string, wl *workload, tt spec.TargetTracking) (autoscalingv2.MetricSpec, bool) {
+	if tt.Metric != spec.MetricCPUUtilization {
+		x.w.Add(p, "not carried over: %s comes from the load balancer; the autoscaler needs a metrics adapter for it (an external metric from CloudWatch or the ingress controller's Prometheus metrics)", tt.Metric)
+		return autoscalingv2.MetricSpec{}, false
+	}
+	u := int32(math.Round(tt.Target))
+	if float64(u) != tt.Target {
+		x.w.Add(p+".target", "becomes averageUtilization %d: Kubernetes takes whole percents", u)
+	}
+	if wl.td.CPU == 0 && !containersReserveCPU(wl) {
+		x.w.Add(p+".metric", "Kubernetes measures utilization against the pods' CPU requests, and the task definition reserves no cpu: give it cpu, or the autoscaler cannot compute it")
+	}
+	return autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+		Name: "cpu", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &u},
+	}}, true
 }
 
 // containersReserveCPU reports whether a task of several containers gives

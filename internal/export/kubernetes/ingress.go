@@ -413,51 +413,21 @@ func (in *ingress) action(p, name string, a *spec.Action, annotate bool) (*netwo
 	if a.VerifyJWT != nil {
 		x.w.Add(p+".verify_jwt", "not carried over: requests reach the pods without their token checked")
 	}
-	var act albAction
+	var act *albAction
 	switch {
 	case a.Forward != nil:
-		f := a.Forward
-		tgs := f.TargetGroups
-		if f.TargetGroup != "" {
-			tgs = []spec.WeightedTargetGroup{{Name: f.TargetGroup, Weight: 1}}
+		b, fwd := in.forward(p+".forward", a.Forward, annotate)
+		if b != nil {
+			return b, true
 		}
-		if w := weighted(tgs); len(w) == 1 && !x.alb {
-			tgs = w // the others get no requests
-		}
-		sticky := f.Stickiness != nil && f.Stickiness.Enabled
-		if len(tgs) == 1 && !sticky && !annotate {
-			return in.backend(tgs[0].Name), true
-		}
-		if !x.alb {
-			heaviest := tgs[0]
-			for _, t := range tgs[1:] {
-				if t.Weight > heaviest.Weight {
-					heaviest = t
-				}
-			}
-			if len(tgs) > 1 {
-				x.w.Add(p+".forward.target_groups", "not carried over: an Ingress forwards to one Service; every request goes to %s (weight %d); with --ingress-class alb the weights become a forward action", heaviest.Name, heaviest.Weight)
-			}
-			if sticky {
-				x.w.Add(p+".forward.stickiness", "not carried over: ALB's target group stickiness")
-			}
-			return in.backend(heaviest.Name), true
-		}
-		fc := &albForward{}
-		for _, t := range tgs {
-			fc.TargetGroups = append(fc.TargetGroups, albTargetGroup{ServiceName: x.tgServiceName(t.Name), ServicePort: strconv.Itoa(x.tgPort(t.Name)), Weight: t.Weight})
-		}
-		if sticky {
-			fc.Stickiness = &albStickiness{Enabled: true, DurationSeconds: int(f.Stickiness.Duration.D() / time.Second)}
-		}
-		act = albAction{Type: "forward", ForwardConfig: fc}
+		act = fwd
 	case a.FixedResponse != nil:
 		fr := a.FixedResponse
 		if !x.alb {
 			x.w.Add(p+".fixed_response", "not carried over: an Ingress has no fixed responses (with --ingress-class alb it becomes a fixed-response action); the rule is left out")
 			return nil, false
 		}
-		act = albAction{Type: "fixed-response", FixedResponseConfig: &albFixedResponse{ContentType: fr.ContentType, StatusCode: strconv.Itoa(fr.StatusCode), MessageBody: fr.MessageBody}}
+		act = &albAction{Type: "fixed-response", FixedResponseConfig: &albFixedResponse{ContentType: fr.ContentType, StatusCode: strconv.Itoa(fr.StatusCode), MessageBody: fr.MessageBody}}
 	case a.Redirect != nil:
 		rd := a.Redirect
 		if !x.alb {
@@ -468,12 +438,53 @@ func (in *ingress) action(p, name string, a *spec.Action, annotate bool) (*netwo
 		if !strings.HasPrefix(code, "HTTP_") {
 			code = "HTTP_" + code
 		}
-		act = albAction{Type: "redirect", RedirectConfig: &albRedirect{Host: rd.Host, Path: rd.Path, Port: rd.Port, Protocol: rd.Protocol, Query: rd.Query, StatusCode: code}}
+		act = &albAction{Type: "redirect", RedirectConfig: &albRedirect{Host: rd.Host, Path: rd.Path, Port: rd.Port, Protocol: rd.Protocol, Query: rd.Query, StatusCode: code}}
 	default:
 		return nil, false
 	}
 	in.ann[albPrefix+"actions."+name] = mustJSON(act)
 	return &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Name: "use-annotation"}}}, true
+}
+
+// forward is a forward action's backend, the Service of its target group
+// (the heaviest, without the AWS Load Balancer Controller), or else the
+// controller's action to annotate.
+func (in *ingress) forward(p string, f *spec.ForwardAction, annotate bool) (*networkingv1.IngressBackend, *albAction) {
+	x := in.x
+	tgs := f.TargetGroups
+	if f.TargetGroup != "" {
+		tgs = []spec.WeightedTargetGroup{{Name: f.TargetGroup, Weight: 1}}
+	}
+	if w := weighted(tgs); len(w) == 1 && !x.alb {
+		tgs = w // the others get no requests
+	}
+	sticky := f.Stickiness != nil && f.Stickiness.Enabled
+	if len(tgs) == 1 && !sticky && !annotate {
+		return in.backend(tgs[0].Name), nil
+	}
+	if !x.alb {
+		heaviest := tgs[0]
+		for _, t := range tgs[1:] {
+			if t.Weight > heaviest.Weight {
+				heaviest = t
+			}
+		}
+		if len(tgs) > 1 {
+			x.w.Add(p+".target_groups", "not carried over: an Ingress forwards to one Service; every request goes to %s (weight %d); with --ingress-class alb the weights become a forward action", heaviest.Name, heaviest.Weight)
+		}
+		if sticky {
+			x.w.Add(p+".stickiness", "not carried over: ALB's target group stickiness")
+		}
+		return in.backend(heaviest.Name), nil
+	}
+	fc := &albForward{}
+	for _, t := range tgs {
+		fc.TargetGroups = append(fc.TargetGroups, albTargetGroup{ServiceName: x.tgServiceName(t.Name), ServicePort: strconv.Itoa(x.tgPort(t.Name)), Weight: t.Weight})
+	}
+	if sticky {
+		fc.Stickiness = &albStickiness{Enabled: true, DurationSeconds: int(f.Stickiness.Duration.D() / time.Second)}
+	}
+	return nil, &albAction{Type: "forward", ForwardConfig: fc}
 }
 
 // weighted are the target groups of a forward that get requests.
