@@ -84,7 +84,7 @@ func (x *exporter) metric(p string, wl *workload, tt spec.TargetTracking) (autos
 		x.w.Add(p, "not carried over: %s comes from the load balancer; the autoscaler needs a metrics adapter for it (an external metric from CloudWatch or the ingress controller's Prometheus metrics)", tt.Metric)
 		return autoscalingv2.MetricSpec{}, false
 	}
-	u := int32(math.Round(tt.Target))
+	u := max(int32(math.Round(tt.Target)), 1)
 	if float64(u) != tt.Target {
 		x.w.Add(p+".target", "becomes averageUtilization %d: Kubernetes takes whole percents", u)
 	}
