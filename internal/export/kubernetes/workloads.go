@@ -272,16 +272,25 @@ func (x *exporter) workload(name string, wl *workload) {
 func (x *exporter) podSpec(name string, wl *workload) corev1.PodSpec {
 	var ps corev1.PodSpec
 	stop, preStop := x.stopTimes(wl)
+	inits := initContainers(wl.containers)
 	for i, c := range wl.containers {
 		kc := x.container(name, wl, i)
+		if inits[c.Name] {
+			x.w.Add(wl.paths[i]+".essential", "becomes an init container: it runs to its end before the pod's other containers start, which wait for it (COMPLETE as SUCCESS: an init container must exit 0)")
+			kc.ReadinessProbe, kc.LivenessProbe = nil, nil
+			ps.InitContainers = append(ps.InitContainers, kc)
+			continue
+		}
 		if preStop > 0 {
 			kc.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: int64(preStop / time.Second)}}}
 		}
 		if !c.Essential {
 			x.w.Add(wl.paths[i]+".essential", "not carried over: Kubernetes restarts a container that exits, essential or not; a task's end when an essential container exits has no counterpart")
 		}
-		for j := range c.DependsOn {
-			x.w.Add(fmt.Sprintf("%s.depends_on[%d]", wl.paths[i], j), "not carried over: a pod's containers start together (an init container runs to its end before the others)")
+		for j, d := range c.DependsOn {
+			if !inits[d.ContainerName] {
+				x.w.Add(fmt.Sprintf("%s.depends_on[%d]", wl.paths[i], j), "not carried over: a pod's containers start together (only a non-essential container waited for with SUCCESS or COMPLETE becomes an init container)")
+			}
 		}
 		ps.Containers = append(ps.Containers, kc)
 	}
@@ -289,6 +298,26 @@ func (x *exporter) podSpec(name string, wl *workload) corev1.PodSpec {
 	ps.TerminationGracePeriodSeconds = &grace
 	x.placement(wl, &ps)
 	return ps
+}
+
+// initContainers are the containers that run to their end before others
+// start: not essential, waited for with SUCCESS or COMPLETE, waiting for
+// none themselves, and not the task's target.
+func initContainers(cs []*spec.Container) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range cs {
+		for _, d := range c.DependsOn {
+			if d.Condition == "SUCCESS" || d.Condition == "COMPLETE" {
+				out[d.ContainerName] = true
+			}
+		}
+	}
+	for _, c := range cs {
+		if out[c.Name] && (c.Essential || len(c.DependsOn) > 0 || len(c.PortMappings) > 0) {
+			delete(out, c.Name)
+		}
+	}
+	return out
 }
 
 // stopTimes are the task's stop timeout (the longest of its containers')
