@@ -71,6 +71,7 @@ type object struct {
 // The order kinds are written in: what others refer to first.
 const (
 	orderService = iota
+	orderEndpointSlice
 	orderWorkload
 	orderHPA
 	orderIngress

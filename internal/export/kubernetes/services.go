@@ -2,11 +2,14 @@ package kubernetes
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -80,9 +83,7 @@ func (x *exporter) tgService(name string, tg *spec.TargetGroup) {
 			Ports:    []corev1.ServicePort{port},
 		},
 	}
-	if len(tg.Targets) > 0 {
-		x.w.Add(p+".targets", "not carried over: the Service selects the pods of the services registered in the target group; give servers shoal does not run a Service and EndpointSlice of their own")
-	}
+	x.staticTargets(p, k, port.Name, tg)
 	if x.alb {
 		svc.Annotations = x.albTargetGroup(p, tg)
 	} else {
@@ -171,3 +172,58 @@ func (x *exporter) albSeconds(p, what string, d time.Duration, lo, hi int) int {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// staticTargets writes the target group's static targets as EndpointSlices
+// of its Service, one per address family and port, beside the slices of
+// the pods it selects.
+func (x *exporter) staticTargets(p, svc, portName string, tg *spec.TargetGroup) {
+	type key struct {
+		v6   bool
+		port int
+	}
+	slices := map[key][]string{}
+	var keys []key
+	for i, t := range tg.Targets {
+		tp := fmt.Sprintf("%s.targets[%d]", p, i)
+		host, portText, _ := net.SplitHostPort(t)
+		port, _ := strconv.Atoi(portText)
+		ip, err := netip.ParseAddr(host)
+		switch {
+		case err != nil:
+			x.w.Add(tp, "not carried over: an EndpointSlice takes IP addresses, not %s (give that server an ExternalName Service of its own)", host)
+			continue
+		case ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast():
+			x.w.Add(tp, "not carried over: %s is an address of this machine", host)
+			continue
+		}
+		k := key{ip.Is6(), port}
+		if _, ok := slices[k]; !ok {
+			keys = append(keys, k)
+		}
+		slices[k] = append(slices[k], ip.String())
+		x.w.Add(tp, "becomes an endpoint of the target group's Service, which nothing health checks (ALB checks IP targets)")
+		if ip.Is6() {
+			x.w.Add(tp, "an IPv6 endpoint serves only an IPv6 or dual-stack Service (spec.ipFamilies)")
+		}
+	}
+	for _, k := range keys {
+		family, addrType := "ipv4", discoveryv1.AddressTypeIPv4
+		if k.v6 {
+			family, addrType = "ipv6", discoveryv1.AddressTypeIPv6
+		}
+		name := fmt.Sprintf("%s-%s-%d", svc, family, k.port)
+		labels := x.labels(svc)
+		labels[discoveryv1.LabelServiceName] = svc
+		labels[discoveryv1.LabelManagedBy] = "shoal"
+		es := &discoveryv1.EndpointSlice{
+			TypeMeta:    metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"},
+			ObjectMeta:  metav1.ObjectMeta{Name: name, Labels: labels},
+			AddressType: addrType,
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr(portName), Port: ptr(int32(k.port)), Protocol: ptr(corev1.ProtocolTCP)}},
+		}
+		for _, addr := range slices[k] {
+			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{addr}})
+		}
+		x.add(orderEndpointSlice, name, es)
+	}
+}
