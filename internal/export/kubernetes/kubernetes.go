@@ -1,7 +1,8 @@
 // Package kubernetes exports a stack as Kubernetes manifests: a Deployment
-// (or DaemonSet) per service, a Service per target group and per backing
-// service, an Ingress per load balancer, a NetworkPolicy per security group
-// that guards tasks, and a HorizontalPodAutoscaler per autoscaled service,
+// (or DaemonSet) per service, a Service per target group (with
+// EndpointSlices for its static targets) and per backing service, an
+// Ingress per load balancer, a NetworkPolicy per security group that
+// guards tasks, and a HorizontalPodAutoscaler per autoscaled service,
 // written with the API's own Go types (k8s.io/api) as one multi-document
 // YAML file. docs/export-kubernetes.md has the whole mapping.
 package kubernetes
