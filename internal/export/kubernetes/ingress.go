@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -30,6 +31,10 @@ type ingress struct {
 	tls    []networkingv1.IngressTLS
 	ports  []map[string]int
 	public bool
+	// authAt is the action whose OIDC sign-in the Ingress took (the
+	// controller's is per Ingress); open are the actions without one.
+	authAt, authJSON string
+	open             []string
 }
 
 // ingresses writes an Ingress per load balancer: its listeners' rules and
@@ -51,6 +56,9 @@ func (x *exporter) ingress(name string, lb *spec.LoadBalancer) {
 	}
 	for i, l := range lb.Listeners {
 		in.listener(fmt.Sprintf("%s.listeners[%d]", p, i), i, l)
+	}
+	if in.authAt != "" && len(in.open) > 0 {
+		x.w.Add(in.authAt, "becomes the Ingress's auth-type oidc, which the controller applies to every rule, also to %s that ALB lets through without signing in", strings.Join(in.open, ", "))
 	}
 	if len(in.rules) == 0 && in.def == nil {
 		x.w.Add(p, "not exported: none of its actions forwards to a target group, so there is no Ingress to write")
@@ -407,8 +415,13 @@ func sameBackend(a, b *networkingv1.IngressBackend) bool {
 // the action cannot be carried over (warned).
 func (in *ingress) action(p, name string, a *spec.Action, annotate bool) (*networkingv1.IngressBackend, bool) {
 	x := in.x
-	if a.AuthenticateOIDC != nil {
-		x.w.Add(p+".authenticate_oidc", "not carried over: requests reach the pods without signing in (the AWS Load Balancer Controller takes auth-type oidc with a Secret of the client's id and secret; ingress-nginx takes auth-url)")
+	switch {
+	case a.AuthenticateOIDC == nil:
+		in.open = append(in.open, p)
+	case x.alb:
+		in.oidc(p+".authenticate_oidc", a.AuthenticateOIDC)
+	default:
+		x.w.Add(p+".authenticate_oidc", "not carried over: requests reach the pods without signing in (with --ingress-class alb it becomes auth-type oidc; ingress-nginx takes auth-url)")
 	}
 	if a.VerifyJWT != nil {
 		x.w.Add(p+".verify_jwt", "not carried over: requests reach the pods without their token checked")
@@ -487,6 +500,40 @@ func (in *ingress) forward(p string, f *spec.ForwardAction, annotate bool) (*net
 	return nil, &albAction{Type: "forward", ForwardConfig: fc}
 }
 
+// oidc signs users in through an OpenID Connect provider before the
+// Ingress's rules, with the AWS Load Balancer Controller, and writes the
+// Secret of the client's id and secret it takes.
+func (in *ingress) oidc(p string, o *spec.OIDCAuthentication) {
+	x := in.x
+	secret := in.name + "-oidc"
+	cfg := mustJSON(albOIDC{
+		Issuer: o.Issuer, AuthorizationEndpoint: o.AuthorizationEndpoint, TokenEndpoint: o.TokenEndpoint,
+		UserInfoEndpoint: o.UserInfoEndpoint, SecretName: secret, ExtraParams: o.ExtraParams,
+	})
+	switch {
+	case in.authAt == "":
+		in.authAt, in.authJSON = p, cfg
+	case in.authJSON != cfg:
+		x.w.Add(p, "not carried over: an Ingress signs users in one way, the one of %s", in.authAt)
+		return
+	default:
+		return
+	}
+	in.ann[albPrefix+"auth-type"] = "oidc"
+	in.ann[albPrefix+"auth-idp-oidc"] = cfg
+	in.ann[albPrefix+"auth-scope"] = o.Scope
+	in.ann[albPrefix+"auth-session-cookie"] = o.SessionCookieName
+	in.ann[albPrefix+"auth-session-timeout"] = strconv.Itoa(int(o.SessionTimeout.D() / time.Second))
+	in.ann[albPrefix+"auth-on-unauthenticated-request"] = o.OnUnauthenticatedRequest
+	x.add(orderSecret, secret, &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: secret, Labels: x.labels(secret)},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: map[string]string{"clientID": o.ClientID, "clientSecret": o.ClientSecret},
+	})
+	x.w.Add(p+".client_secret", "written into the Secret %s of the output, as it is in the stack file: keep both out of version control, or create the Secret yourself", secret)
+}
+
 // weighted are the target groups of a forward that get requests.
 func weighted(tgs []spec.WeightedTargetGroup) []spec.WeightedTargetGroup {
 	var out []spec.WeightedTargetGroup
@@ -538,6 +585,14 @@ type (
 		Protocol   string `json:"protocol"`
 		Query      string `json:"query"`
 		StatusCode string `json:"statusCode"`
+	}
+	albOIDC struct {
+		Issuer                string            `json:"issuer"`
+		AuthorizationEndpoint string            `json:"authorizationEndpoint"`
+		TokenEndpoint         string            `json:"tokenEndpoint"`
+		UserInfoEndpoint      string            `json:"userInfoEndpoint"`
+		SecretName            string            `json:"secretName"`
+		ExtraParams           map[string]string `json:"authenticationRequestExtraParams,omitempty"`
 	}
 	albCondition struct {
 		Field                   string     `json:"field"`

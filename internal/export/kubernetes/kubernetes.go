@@ -71,7 +71,8 @@ type object struct {
 
 // The order kinds are written in: what others refer to first.
 const (
-	orderService = iota
+	orderSecret = iota
+	orderService
 	orderEndpointSlice
 	orderWorkload
 	orderHPA
