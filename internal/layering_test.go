@@ -111,7 +111,7 @@ var rules = []rule{
 	},
 	{
 		what:  "internal/export and its engines' packages never import what runs a stack (agent, proxy, driver, sched, store, admin, cli): an export is a pure function of the stack file",
-		from:  []string{"internal/export", "internal/export/cloudformation", "internal/export/nomad"},
+		from:  []string{"internal/export", "internal/export/cloudformation", "internal/export/kubernetes", "internal/export/nomad"},
 		never: []string{"internal/agent", "internal/proxy", "internal/driver", "internal/sched", "internal/store", "internal/admin", "internal/cli"},
 	},
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoalhq/shoal/internal/export"
 	"github.com/shoalhq/shoal/internal/export/cloudformation"
+	"github.com/shoalhq/shoal/internal/export/kubernetes"
 	"github.com/shoalhq/shoal/internal/export/nomad"
 	"github.com/shoalhq/shoal/internal/spec"
 	"github.com/shoalhq/shoal/internal/store"
@@ -24,8 +25,9 @@ type exporter struct {
 // exporters lists the engines, in the order help shows them.
 func exporters() []exporter {
 	return []exporter{
+		{"kubernetes", "manifests: a Deployment or DaemonSet per service, Services, Ingresses, NetworkPolicies, HPAs (docs/export-kubernetes.md)", kubernetes.Export},
 		{"cloudformation", "one AWS CloudFormation template: ECS on EC2 behind an Application Load Balancer (docs/export-cloudformation.md)", cloudformation.Export},
-		{"nomad", "a Nomad job: the JSON nomad job run -json takes", nomad.Export},
+		{"nomad", "a Nomad job: the JSON nomad job run -json takes (docs/export-nomad.md)", nomad.Export},
 	}
 }
 
