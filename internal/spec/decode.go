@@ -91,6 +91,8 @@ func newValue(t reflect.Type) reflect.Value {
 		if def, ok := v.Interface().(defaulter); ok {
 			def.setDefaults()
 		}
+	} else if def, ok := v.Addr().Interface().(defaulter); ok {
+		def.setDefaults() // an element held by value, like a target tracking policy
 	}
 	return v
 }

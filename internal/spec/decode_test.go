@@ -102,6 +102,15 @@ func TestDecode(t *testing.T) {
 				Environment: map[string]string{"A": "true", "B": "4", "C": "x", "D": ""}}}})},
 		{"service defaults", "services: {api: {task_definition: app}}",
 			stack(Stack{Services: map[string]*Service{"api": defaultService("app")}})},
+		{"list elements held by value get defaults", "services: {api: {task_definition: app, autoscaling: {min: 1, max: 4, target_tracking: [{metric: ECSServiceAverageCPUUtilization, target: 50}, {metric: ECSServiceAverageCPUUtilization, target: 70, scale_in_cooldown: 10}]}}}",
+			stack(Stack{Services: map[string]*Service{"api": func() *Service {
+				svc := defaultService("app")
+				svc.Autoscaling = &Autoscaling{Min: 1, Max: 4, Period: Duration(DefaultScalingPeriod), TargetTracking: []TargetTracking{
+					{Metric: "ECSServiceAverageCPUUtilization", Target: 50, ScaleOutCooldown: Duration(DefaultCooldown), ScaleInCooldown: Duration(DefaultCooldown)},
+					{Metric: "ECSServiceAverageCPUUtilization", Target: 70, ScaleOutCooldown: Duration(DefaultCooldown), ScaleInCooldown: secs(10)},
+				}}
+				return svc
+			}()}})},
 		{"service fields", "services: {api: {task_definition: app, desired: 0, target_group: tg, health_check_grace_period: 90}}",
 			stack(Stack{Services: map[string]*Service{"api": {TaskDefinition: "app", Desired: 0,
 				SchedulingStrategy: "replica", TargetGroup: "tg", HealthCheckGracePeriod: secs(90), Deployment: defaultDeployment()}}})},
