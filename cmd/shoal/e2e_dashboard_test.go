@@ -242,6 +242,17 @@ func TestEndToEnd_DashboardFaults(t *testing.T) {
 	waitPage(t, b, target+" healthy again", `document.querySelector('`+row+`')?.dataset.state === "healthy"`)
 	waitPage(t, b, "the event of the fault's end", `[...document.querySelectorAll('#events li')].some(e =>
 		e.textContent.includes("fault `+id+` removed: target `+target+` in target-group api takes its health checks again."))`)
+
+	// A task killed from the page (SIGKILL, no drain) goes, and its
+	// service replaces it with a healthy one.
+	api := serviceTasks(shoalPS(t, ex.bin, ex.state), "api")
+	victim := api[0].ID
+	step(t, b, "click kill on "+victim, chromedp.Click(chromedp.CSS(`[data-task="`+victim+`"] button[data-inject="kill-task"]`)))
+	waitPage(t, b, "task "+victim+" gone", `document.querySelector('[data-task="`+victim+`"]') === null`)
+	known := `[` + quoteIDs(api) + `]`
+	waitPage(t, b, "the replacement of "+victim+" healthy", `[...document.querySelectorAll('[data-task]')].some(e =>
+		!`+known+`.includes(e.dataset.task) && e.dataset.health === "healthy")`)
+	waitPage(t, b, "3 healthy api targets", healthyTargets("api", 3))
 	if text := step(t, b, "read the error line", chromedp.Evaluate[string](`document.getElementById("error").textContent`)); text != "" {
 		t.Errorf("the page shows the error %q", text)
 	}

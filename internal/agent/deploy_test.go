@@ -81,6 +81,11 @@ func TestAgent_RollingDeploymentReplacesTasksOnlyOnceNewOnesServe(t *testing.T) 
 	if got := h.service(t, "web").Deployments; len(got) != 2 || got[0].Status != "PRIMARY" || got[1].Status != "ACTIVE" {
 		t.Fatalf("deployments %+v, want PRIMARY app:2 and ACTIVE app:1", got)
 	}
+	// Each deployment counts its own tasks: the old ones serve, the new
+	// ones not yet.
+	if got := h.service(t, "web").Deployments; got[0].Running != 2 || got[0].Healthy != 0 || got[1].Running != 2 || got[1].Healthy != 2 {
+		t.Errorf("deployments running/healthy: new %d/%d, old %d/%d; want 2/0 and 2/2", got[0].Running, got[0].Healthy, got[1].Running, got[1].Healthy)
+	}
 	h.healthyAll()
 	waitFor(t, "the rollout COMPLETED", func() bool { return h.rollout("web")() == sched.RolloutCompleted })
 	calls := h.rec.list()

@@ -108,6 +108,10 @@ type DeploymentStatus struct {
 	Desired int `json:"desired"`
 	Running int `json:"running"`
 	Pending int `json:"pending"`
+	// Healthy counts its running tasks that take traffic (healthy in
+	// their target group, or with no target group and no failing health
+	// check), as the service's healthy count.
+	Healthy int `json:"healthy"`
 	// FailureThreshold is how many of FailedTasks trip the circuit
 	// breaker of an IN_PROGRESS primary deployment (ECS: half the desired
 	// count, from 3 to 200); 0 when no breaker watches it.
@@ -311,6 +315,9 @@ func (a *Agent) serviceStatusLocked(name string) ServiceStatus {
 		}
 		if t.serving() {
 			ss.Healthy++
+			if d != nil {
+				d.Healthy++
+			}
 		}
 	}
 	return ss

@@ -178,7 +178,8 @@ function renderServices() {
       const pct = d.desired > 0 ? Math.min(100, Math.round(100 * d.running / d.desired)) : 100;
       return `<div class="deployment" data-deployment="${esc(d.id)}">
         <span class="state ${esc(d.status)}">${esc(d.status)}</span> ${esc(d.task_definition)}
-        <span class="state ${esc(d.rollout)}">${esc(d.rollout)}</span> ${d.running}/${d.desired}
+        <span class="state ${esc(d.rollout)}">${esc(d.rollout)}</span>
+        <span data-progress title="running of desired, and how many of them are healthy">${d.running}/${d.desired} running · ${d.healthy} healthy</span>
         ${d.failure_threshold ? `<span class="breaker ${d.failed_tasks > 0 ? "warn" : "dim"}" data-breaker
           title="the circuit breaker fails the deployment at ${d.failure_threshold} tasks failed in a row">circuit breaker ${d.failed_tasks}/${d.failure_threshold} failed</span>` : ""}
         <div class="bar"><div style="width:${pct}%"></div></div>
