@@ -1,10 +1,9 @@
 package dashboard
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"time"
 
 	"github.com/shoalhq/shoal/internal/admin"
 	"github.com/shoalhq/shoal/internal/agent"
@@ -28,14 +27,11 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 		admin.WriteError(w, err)
 		return
 	}
-	rc, ok := s.startStream(w)
+	st, ok := s.startStream(w, r)
 	if !ok {
 		return
 	}
-	tick := time.NewTicker(s.opts.Interval)
-	defer tick.Stop()
-	beat := time.NewTicker(s.opts.Heartbeat)
-	defer beat.Stop()
+	defer st.close()
 	var from int64
 	for {
 		// Whether it had stopped is read before its output, so that the
@@ -46,29 +42,19 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		from = next
+		var buf bytes.Buffer
 		if len(data) > 0 {
 			chunk, _ := json.Marshal(string(data))
-			writeEvent(w, "logs", chunk)
+			writeEvent(&buf, "logs", chunk)
 		}
 		if now.LastStatus == "STOPPED" {
 			end, _ := json.Marshal(logsEnd{Status: now.LastStatus, StoppedReason: now.StoppedReason, Exit: now.Exit})
-			writeEvent(w, "end", end)
-			rc.Flush()
+			writeEvent(&buf, "end", end)
+			st.send(buf.Bytes())
 			return
 		}
-		if len(data) > 0 && rc.Flush() != nil {
+		if !st.send(buf.Bytes()) || !st.wait() {
 			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.quit:
-			return
-		case <-tick.C:
-		case <-beat.C:
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
 		}
 	}
 }

@@ -18,18 +18,15 @@ const backlog = 200
 // (the last backlog ones first), and a comment every Heartbeat. It reads
 // the backend only while the stream is open.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
-	rc, ok := s.startStream(w)
+	st, ok := s.startStream(w, r)
 	if !ok {
 		return
 	}
+	defer st.close()
 	var seq int64
 	if evs := s.b.Events(0); len(evs) > backlog {
 		seq = evs[len(evs)-backlog-1].Seq
 	}
-	tick := time.NewTicker(s.opts.Interval)
-	defer tick.Stop()
-	beat := time.NewTicker(s.opts.Heartbeat)
-	defer beat.Stop()
 	var rt rates
 	var last []byte
 	for {
@@ -48,28 +45,24 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			data, _ := json.Marshal(ev)
 			writeEvent(&buf, "event", data)
 		}
-		if buf.Len() > 0 {
-			if _, err := w.Write(buf.Bytes()); err != nil || rc.Flush() != nil {
-				return
-			}
-		}
-		select {
-		case <-r.Context().Done():
+		if !st.send(buf.Bytes()) || !st.wait() {
 			return
-		case <-s.quit:
-			return
-		case <-tick.C:
-		case <-beat.C:
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
 		}
 	}
 }
 
+// stream is an open server-sent event stream, paced by the dashboard's
+// Interval, with a heartbeat comment every Heartbeat.
+type stream struct {
+	w          http.ResponseWriter
+	rc         *http.ResponseController
+	gone, quit <-chan struct{} // the client went; shoal is stopping
+	tick, beat *time.Ticker
+}
+
 // startStream answers the head of a server-sent event stream; false when
-// shoal is stopping (503) or the client is gone.
-func (s *Server) startStream(w http.ResponseWriter) (*http.ResponseController, bool) {
+// shoal is stopping (503) or the client is gone. Call close when done.
+func (s *Server) startStream(w http.ResponseWriter, r *http.Request) (*stream, bool) {
 	select {
 	case <-s.quit:
 		http.Error(w, "shoal is stopping", http.StatusServiceUnavailable)
@@ -81,7 +74,46 @@ func (s *Server) startStream(w http.ResponseWriter) (*http.ResponseController, b
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	return rc, rc.Flush() == nil
+	if rc.Flush() != nil {
+		return nil, false
+	}
+	return &stream{w: w, rc: rc, gone: r.Context().Done(), quit: s.quit,
+		tick: time.NewTicker(s.opts.Interval), beat: time.NewTicker(s.opts.Heartbeat)}, true
+}
+
+// close stops the stream's tickers.
+func (st *stream) close() {
+	st.tick.Stop()
+	st.beat.Stop()
+}
+
+// send writes events (none: nothing) and flushes them; false once the
+// client cannot be written to.
+func (st *stream) send(events []byte) bool {
+	if len(events) == 0 {
+		return true
+	}
+	_, err := st.w.Write(events)
+	return err == nil && st.rc.Flush() == nil
+}
+
+// wait returns true at the next tick, sending heartbeats meanwhile; false
+// once the client went, shoal is stopping or a heartbeat failed.
+func (st *stream) wait() bool {
+	for {
+		select {
+		case <-st.gone:
+			return false
+		case <-st.quit:
+			return false
+		case <-st.tick.C:
+			return true
+		case <-st.beat.C:
+			if !st.send([]byte(": heartbeat\n\n")) {
+				return false
+			}
+		}
+	}
 }
 
 // writeEvent writes one server-sent event; data is one line of JSON.
