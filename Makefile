@@ -15,7 +15,7 @@ CROSS := darwin/amd64 darwin/arm64 linux/arm64
 .PHONY: test check build run bench bench-lb first-run
 
 test:
-	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
+	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
 
 # Formatting and static checks, as CI runs them.
 check:

@@ -291,11 +291,34 @@ func (t *dockerTask) waitExit(c *dockerContainer) Exit {
 	if res.Error != nil && res.Error.Message != "" {
 		return Exit{Code: -1, Err: fmt.Errorf("task %s: wait for container %q: %s", t.spec.ID, c.spec.Name, res.Error.Message)}
 	}
-	oom := false
-	if ins, err := t.d.cli.ContainerInspect(t.ctx, c.id); err == nil && ins.State != nil {
-		oom = ins.State.OOMKilled
+	code := int(res.StatusCode)
+	return containerExit(code, t.oomKilled(c, code), c.stopSent.Load())
+}
+
+// oomSettle is how long a container that died of SIGKILL unasked is looked
+// at again for the engine's OOM flag: the engine may record the exit before
+// the kernel's OOM event, so that the first inspect says no.
+const oomSettle = 2 * time.Second
+
+// oomKilled reports whether the kernel killed c for its memory. Only an
+// exit of 137 that shoal did not cause can be one; for it the engine's
+// flag is polled for up to oomSettle.
+func (t *dockerTask) oomKilled(c *dockerContainer, code int) bool {
+	deadline := time.Now().Add(oomSettle)
+	for {
+		ins, err := t.d.cli.ContainerInspect(t.ctx, c.id)
+		if err == nil && ins.State != nil && ins.State.OOMKilled {
+			return true
+		}
+		if code != 128+int(syscall.SIGKILL) || c.stopSent.Load() || err != nil || time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-t.ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return containerExit(int(res.StatusCode), oom, c.stopSent.Load())
 }
 
 // containerExit reads a container's exit code. The engine gives only a
