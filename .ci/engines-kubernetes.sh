@@ -7,7 +7,8 @@
 #                                           kube-scheduler (k8s.io/kubernetes v1.36.3,
 #                                           its staging modules replaced to v0.36.3)
 #   $SHOAL_ENGINES_DIR/etcd-v3.6.16/        etcd (go.etcd.io/etcd/server/v3)
-#   $SHOAL_ENGINES_DIR/kwok-v0.8.0/         kwok (sigs.k8s.io/kwok)
+#   $SHOAL_ENGINES_DIR/kwok-v0.8.0/         kwok (sigs.k8s.io/kwok) and stages.yaml, its
+#                                           node and pod lifecycles
 #
 # SHOAL_ENGINES_DIR defaults to /var/cache/shoal-engines. Each directory is
 # keyed by version and written only once its binaries are complete, so a
@@ -78,6 +79,18 @@ else
   rm -rf "$kwok_dir.tmp" && mkdir -p "$kwok_dir.tmp"
   timed "kwok $KWOK_VERSION: go install" env GOBIN="$kwok_dir.tmp" go install -trimpath "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$kwok_dir.tmp" "$kwok_dir"
+fi
+# kwok alone (without kwokctl) simulates nothing until it is given stages:
+# kwokctl's defaults, the fast node and pod lifecycles with node leases,
+# from the module's kustomize directory, for `kwok --config`.
+if [ ! -f "$kwok_dir/stages.yaml" ]; then
+  src="$(cd / && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/kustomize/stage"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"
+    cat "$src/$f"
+  done >"$kwok_dir/stages.yaml.tmp"
+  mv "$kwok_dir/stages.yaml.tmp" "$kwok_dir/stages.yaml"
 fi
 
 # --- kube-apiserver, kube-controller-manager, kube-scheduler -----------------

@@ -202,6 +202,7 @@ func engineBinaries(t *testing.T) map[string]string {
 		"kube-apiserver":          filepath.Join(dir, "kubernetes-"+engineKubernetes, "kube-apiserver"),
 		"kube-controller-manager": filepath.Join(dir, "kubernetes-"+engineKubernetes, "kube-controller-manager"),
 		"kube-scheduler":          filepath.Join(dir, "kubernetes-"+engineKubernetes, "kube-scheduler"),
+		"kwok-stages":             filepath.Join(dir, "kwok-"+engineKwok, "stages.yaml"),
 	}
 	for _, path := range bins {
 		if _, err := os.Stat(path); err != nil {
@@ -318,7 +319,7 @@ current-context: e2e
 		"--use-service-account-credentials=false", "--profiling=false")
 	cp.start(t, dir, bins["kube-scheduler"], "--kubeconfig="+kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false", "--profiling=false")
-	cp.start(t, dir, bins["kwok"], "--kubeconfig="+kubeconfig,
+	cp.start(t, dir, bins["kwok"], "--kubeconfig="+kubeconfig, "--config="+bins["kwok-stages"],
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1", "--server-address=127.0.0.1:"+fmt.Sprint(freePort(t)))
 
