@@ -1,3 +1,5 @@
+//go:build linux
+
 package kubernetes
 
 import (
@@ -383,6 +385,9 @@ func (cp *controlPlane) start(t *testing.T, dir, bin string, args ...string) {
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.Dir = dir
+	// Killed with the test binary too, should it die before its cleanups
+	// (go test -timeout).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		f.Close()
 		t.Fatal(err)
