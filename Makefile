@@ -12,7 +12,7 @@ DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
 # Platforms shoal must keep building for (Linux amd64 is the host).
 CROSS := darwin/amd64 darwin/arm64 linux/arm64
 
-.PHONY: test check build run bench bench-lb first-run
+.PHONY: test check build run bench bench-lb first-run test-engines
 
 test:
 	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
@@ -26,6 +26,16 @@ check:
 	out=$$(echo "$$out" | grep -v -e '^internal/testkit/' -e '^internal/clock/clocktest/' || true); \
 	test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called by shoal (test-only helpers belong in testkit or clocktest)"; exit 1; }
 	@set -e; for p in $(CROSS); do echo "== GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; done
+
+# End-to-end tests against real engines, built once from pinned modules
+# into SHOAL_ENGINES_DIR (default /var/cache/shoal-engines; each script is a
+# no-op when its binaries are cached). Not part of `make test`: cold builds
+# take a quarter of an hour. One line per engine.
+test-engines:
+	# Kubernetes: etcd, kube-apiserver, controller-manager, scheduler, kwok (docs/export-kubernetes.md).
+	.ci/engines-kubernetes.sh
+	SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -timeout 15m -run 'TestExport_ControlPlane' ./internal/export/kubernetes/
+	# Nomad: its engine script and test go here.
 
 # README's first command on empty Go caches, as on a fresh machine: checks
 # that it prints at least every 5 s and reports the time to the first 200
