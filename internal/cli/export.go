@@ -45,6 +45,9 @@ func runExport(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if opts.IngressClass != "" && ex.name != "kubernetes" {
+		return fmt.Errorf("%w: --ingress-class is for shoal export kubernetes only", errUsage)
+	}
 	if *file == "" && !exists(defaultStackFile) {
 		noStackFile(e, defaultStateDir(e.getenv))
 		return exitError(1)
@@ -75,21 +78,20 @@ func runExport(_ context.Context, e *env, args []string) error {
 	return nil
 }
 
-// pickExporter finds the engine named by the one positional argument.
+// pickExporter finds the engine named by the one positional argument; a
+// wrong one gets the list of engines, each with what it writes.
 func pickExporter(pos []string) (exporter, error) {
-	var names []string
+	var list strings.Builder
 	for _, ex := range exporters() {
-		names = append(names, ex.name)
-	}
-	if len(pos) != 1 {
-		return exporter{}, fmt.Errorf("%w: shoal export takes one engine: %s", errUsage, strings.Join(names, ", "))
-	}
-	for _, ex := range exporters() {
-		if ex.name == pos[0] {
+		if len(pos) == 1 && ex.name == pos[0] {
 			return ex, nil
 		}
+		fmt.Fprintf(&list, "\n  %-15s %s", ex.name, ex.summary)
 	}
-	return exporter{}, fmt.Errorf("%w: no exporter for %q; engines: %s", errUsage, pos[0], strings.Join(names, ", "))
+	if len(pos) != 1 {
+		return exporter{}, fmt.Errorf("%w: shoal export takes one engine:%s", errUsage, list.String())
+	}
+	return exporter{}, fmt.Errorf("%w: no exporter for %q; the engines are:%s", errUsage, pos[0], list.String())
 }
 
 // parseStackFile reads and validates a stack file without compiling it for

@@ -68,7 +68,16 @@ func TestExport_ProcessSaysHowToFix(t *testing.T) {
 // TestExport_UnknownEngine names the engines there are.
 func TestExport_UnknownEngine(t *testing.T) {
 	code, stdout, stderr := run(t, context.Background(), "export", "swarm")
-	if code != 2 || stdout != "" || !strings.Contains(stderr, `no exporter for "swarm"; engines: `) || !strings.Contains(stderr, "kubernetes") {
-		t.Errorf("got exit %d, stdout %q, stderr:\n%s\nwant exit 2 naming the engines", code, stdout, stderr)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, `no exporter for "swarm"; the engines are:`) ||
+		!strings.Contains(stderr, "\n  kubernetes      manifests") || !strings.Contains(stderr, "\n  nomad           a Nomad job") {
+		t.Errorf("got exit %d, stdout %q, stderr:\n%s\nwant exit 2 listing the engines", code, stdout, stderr)
+	}
+	code, _, stderr = run(t, context.Background(), "export")
+	if code != 2 || !strings.Contains(stderr, "shoal export takes one engine:\n  kubernetes ") {
+		t.Errorf("export without an engine: exit %d, stderr:\n%s\nwant exit 2 listing the engines", code, stderr)
+	}
+	code, _, stderr = run(t, context.Background(), "export", "nomad", "--ingress-class", "alb", "-f", "testdata/none.yaml")
+	if code != 2 || !strings.Contains(stderr, "--ingress-class is for shoal export kubernetes only") {
+		t.Errorf("--ingress-class with nomad: exit %d, stderr:\n%s\nwant exit 2", code, stderr)
 	}
 }
