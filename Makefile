@@ -12,10 +12,18 @@ DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
 # Platforms shoal must keep building for (Linux amd64 is the host).
 CROSS := darwin/amd64 darwin/arm64 linux/arm64
 
-.PHONY: test check build run bench bench-lb first-run
+.PHONY: test check build run bench bench-lb first-run test-engines
 
 test:
 	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
+
+# The heavy end-to-end tests against real engines, each built once from its
+# pinned module by a .ci/engines-*.sh script and cached in SHOAL_ENGINES_DIR
+# (default /var/cache/shoal-engines); not part of `make test`.
+# Nomad: v1.6.3 (the last MPL-2.0 release), ~15 min to build the first time,
+# then the test takes ~1-2 min (docs/export-nomad.md).
+test-engines:
+	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 15m ./internal/export/nomad/
 
 # Formatting and static checks, as CI runs them.
 check:
