@@ -87,8 +87,8 @@ func TestAgent_DeployAndAutoRevert(t *testing.T) {
 	a.run(t, exportStack(t, server, "v2", "1"))
 	d := a.waitDeployment(t, 1, "failed", reverted)
 	t.Logf("release v2 (job version 1): deployment failed in %v: %s", time.Since(t1).Round(10*time.Millisecond), d.StatusDescription)
-	if !strings.Contains(d.StatusDescription, "rolling back") {
-		t.Errorf("got deployment status description %q, want a roll back", d.StatusDescription)
+	if !strings.Contains(d.StatusDescription, "rolling back to job version 0") {
+		t.Errorf("got deployment status description %q, want a roll back to version 0", d.StatusDescription)
 	}
 	job := a.waitJobVersion(t, 2, reverted)
 	env := job.TaskGroups[0].Tasks[0].Env
