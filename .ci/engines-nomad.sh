@@ -88,8 +88,8 @@ test "$(grep -c '=>' "$nomadmod")" = 4 || { echo "engines-nomad: $nomadmod has o
 
 echo "engines-nomad: building nomad $NOMAD_VERSION (api $NOMAD_API) with $gover; ~15 min" >&2
 (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod /usr/bin/time -f 'engines-nomad: build %es, max RSS %M KiB' \
-  go build -trimpath -o "$work/nomad" github.com/hashicorp/nomad)
-mv "$work/nomad" "$bin"
+  go build -trimpath -o "$work/nomad.bin" github.com/hashicorp/nomad)
+mv "$work/nomad.bin" "$bin"
 end=$(date +%s)
 echo "engines-nomad: download $((t_dl - start))s, build $((end - t_dl))s, binary $(du -h "$bin" | cut -f1): $("$bin" version | head -1)" >&2
 echo "$bin"
