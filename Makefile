@@ -21,9 +21,10 @@ test:
 # pinned module by a .ci/engines-*.sh script and cached in SHOAL_ENGINES_DIR
 # (default /var/cache/shoal-engines); not part of `make test`.
 # Nomad: v1.6.3 (the last MPL-2.0 release), ~15 min to build the first time,
-# then the test takes ~1-2 min (docs/export-nomad.md).
+# then the test takes ~11 min: a broken release is reverted at its
+# progress_deadline, 10 min (docs/export-nomad.md).
 test-engines:
-	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 15m ./internal/export/nomad/
+	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 20m ./internal/export/nomad/
 
 # Formatting and static checks, as CI runs them.
 check:

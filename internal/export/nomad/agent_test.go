@@ -34,10 +34,12 @@ const (
 	agentReady = 60 * time.Second
 	// deployed bounds a deployment: 3 allocations healthy in seconds.
 	deployed = 2 * time.Minute
-	// reverted bounds a broken deployment's failure and revert: its
-	// canaries must exhaust Nomad's restart policy (2 restarts) before an
-	// allocation is unhealthy, ~3 min on a loaded 2-core machine.
-	reverted = 6 * time.Minute
+	// reverted bounds a broken deployment's failure and revert. Nomad
+	// reschedules the failed canaries within the deployment (the service
+	// reschedule policy) and fails it only at its progress_deadline, which
+	// the export sets to 10 min: the revert comes ~10 min after the broken
+	// release.
+	reverted = 13 * time.Minute
 )
 
 // nomadBinary is $SHOAL_NOMAD, else nomad on PATH.
