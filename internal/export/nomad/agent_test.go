@@ -27,7 +27,8 @@ import (
 
 // The end-to-end test runs a real Nomad: `nomad agent -dev` built from the
 // pinned MPL-2.0 module (.ci/engines-nomad.sh), on loopback only. It is
-// heavy (a Nomad build the first time, ~1 min of run), so it runs only with
+// heavy (a Nomad build the first time, ~10 min of run: the revert waits for
+// the deployment's progress_deadline), so it runs only with
 // SHOAL_TEST_ENGINES=1 (`make test-engines`), never in `make test`.
 const (
 	// agentReady bounds the agent's start: ready in ~2 s.
