@@ -17,8 +17,9 @@
 # api module is the pinned MPL-2.0 pseudo-version shoal itself uses
 # (NOMAD_API), and Nomad's sources are copied from the module cache and
 # patched where they use what that api no longer has
-# (.ci/engines-nomad-v1.6.3.patch: Job.ConsulToken and Job.VaultToken, which
-# only Consul and Vault token workflows use).
+# (.ci/engines-nomad-v1.6.3.patch, 5 files: Job.ConsulToken and
+# Job.VaultToken, for Consul and Vault token workflows; JobsParseRequest's
+# HCLv1; a quota's RegionLimit type, an Enterprise feature).
 #
 # Prints the path of the binary on its last line. Needs the Go module proxy
 # the first time only, and gcc (cgo: with CGO_ENABLED=0 Nomad 1.6.3 does not
