@@ -17,6 +17,15 @@ CROSS := darwin/amd64 darwin/arm64 linux/arm64
 test:
 	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
 
+# The heavy end-to-end tests against real engines, each built once from its
+# pinned module by a .ci/engines-*.sh script and cached in SHOAL_ENGINES_DIR
+# (default /var/cache/shoal-engines); not part of `make test`.
+# Nomad: v1.6.3 (the last MPL-2.0 release), ~15 min to build the first time,
+# then the test takes ~11 min: a broken release is reverted at its
+# progress_deadline, 10 min (docs/export-nomad.md).
+test-engines:
+	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 20m ./internal/export/nomad/
+
 # Formatting and static checks, as CI runs them.
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
