@@ -17,15 +17,6 @@ CROSS := darwin/amd64 darwin/arm64 linux/arm64
 test:
 	@set -e; for m in $(MODULES); do echo "== go test -race ./... in $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
 
-# The heavy end-to-end tests against real engines, each built once from its
-# pinned module by a .ci/engines-*.sh script and cached in SHOAL_ENGINES_DIR
-# (default /var/cache/shoal-engines); not part of `make test`.
-# Nomad: v1.6.3 (the last MPL-2.0 release), ~15 min to build the first time,
-# then the test takes ~11 min: a broken release is reverted at its
-# progress_deadline, 10 min (docs/export-nomad.md).
-test-engines:
-	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 20m ./internal/export/nomad/
-
 # Formatting and static checks, as CI runs them.
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -36,15 +27,16 @@ check:
 	test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called by shoal (test-only helpers belong in testkit or clocktest)"; exit 1; }
 	@set -e; for p in $(CROSS); do echo "== GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./...; done
 
-# End-to-end tests against real engines, built once from pinned modules
-# into SHOAL_ENGINES_DIR (default /var/cache/shoal-engines; each script is a
-# no-op when its binaries are cached). Not part of `make test`: cold builds
-# take a quarter of an hour. One line per engine.
+# The heavy end-to-end tests against real engines, each built once from its
+# pinned module by a .ci/engines-*.sh script and cached in SHOAL_ENGINES_DIR
+# (default /var/cache/shoal-engines); not part of `make test`.
 test-engines:
 	# Kubernetes: etcd, kube-apiserver, controller-manager, scheduler, kwok (docs/export-kubernetes.md).
 	.ci/engines-kubernetes.sh
 	SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -timeout 15m -run 'TestExport_ControlPlane' ./internal/export/kubernetes/
-	# Nomad: its engine script and test go here.
+	# Nomad v1.6.3, the last MPL-2.0 release (docs/export-nomad.md); its test
+	# takes ~11 min: a broken release is reverted at its progress_deadline.
+	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 20m ./internal/export/nomad/
 
 # README's first command on empty Go caches, as on a fresh machine: checks
 # that it prints at least every 5 s and reports the time to the first 200
