@@ -302,7 +302,8 @@ const oomSettle = 2 * time.Second
 
 // oomKilled reports whether the kernel killed c for its memory. Only an
 // exit of 137 that shoal did not cause can be one; for it the engine's
-// flag is polled for up to oomSettle.
+// flag is polled for up to oomSettle, so that a container killed from
+// outside (docker kill) is seen to have ended up to oomSettle late.
 func (t *dockerTask) oomKilled(c *dockerContainer, code int) bool {
 	deadline := time.Now().Add(oomSettle)
 	for {
