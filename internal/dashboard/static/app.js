@@ -1,5 +1,7 @@
-// shoal's dashboard: renders the state the server streams (/events) and
-// posts the actions to /api/… (faults: POST and DELETE /api/faults). The token travels in the cookie the page's
+// shoal's dashboard: renders the state the server streams (/events),
+// follows a task's output (/logs/{id}), shows the stack file's diff
+// (/api/stack) before deploying it, and posts the actions to /api/… (faults:
+// POST and DELETE /api/faults). The token travels in the cookie the page's
 // first load set. A reconnected stream sends the recent events again.
 "use strict";
 
