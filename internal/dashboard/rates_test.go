@@ -94,8 +94,8 @@ func TestRates_FromARealBalancer(t *testing.T) {
 		t.Errorf("latency: slow p50 %v p99 %v, failing p50 %v, group p99 %v; want the slow target's p50 ≥ 30 ms and above the failing one's",
 			s.P50Ms, s.P99Ms, f.P50Ms, g.P99Ms)
 	}
-	if r.groups["api"] != 20 {
-		t.Errorf("requests since configured: %d, want 20", r.groups["api"])
+	if n := r.requests("api"); n != 20 {
+		t.Errorf("requests since configured: %d, want 20", n)
 	}
 
 	// A quiet window: no requests, and no response times to rank.

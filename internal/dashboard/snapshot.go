@@ -66,10 +66,9 @@ type Stats struct {
 	// targets' 5xx and the balancer's own (502, 503, 504).
 	Errors4xxPerSecond float64 `json:"errors_4xx_per_second"`
 	Errors5xxPerSecond float64 `json:"errors_5xx_per_second"`
-	// P50Ms, P90Ms and P99Ms are TargetResponseTime percentiles, in
+	// P50Ms and P99Ms are TargetResponseTime percentiles, in
 	// milliseconds; 0 when no target answered in the window.
 	P50Ms float64 `json:"p50_ms"`
-	P90Ms float64 `json:"p90_ms"`
 	P99Ms float64 `json:"p99_ms"`
 }
 
@@ -94,7 +93,6 @@ type frame struct {
 type rates struct {
 	frames []frame // oldest first, at most latencyWindows+1
 	stats  map[string]Stats
-	groups map[string]uint64 // requests since configured, by group
 }
 
 // counters are the load balancer's counters, which rates reads.
@@ -111,11 +109,9 @@ func (r *rates) update(b counters, now time.Time) {
 		return
 	}
 	cur := frame{at: now, m: map[string]proxy.GroupMetrics{}}
-	r.groups = map[string]uint64{}
 	for _, g := range b.TargetGroups() {
 		if m, ok := b.GroupMetrics(g); ok {
 			cur.m[g] = m
-			r.groups[g] = m.RequestCount
 		}
 		for addr, m := range b.TargetMetrics(g) {
 			cur.m[g+"|"+addr] = m
@@ -150,9 +146,18 @@ func statsOf(d, long proxy.GroupMetrics, secs float64) Stats {
 	}
 	if h := long.TargetResponseTime; h.Count() > 0 {
 		ms := func(q float64) float64 { return round(float64(h.Quantile(q)) / float64(time.Millisecond)) }
-		st.P50Ms, st.P90Ms, st.P99Ms = ms(0.5), ms(0.9), ms(0.99)
+		st.P50Ms, st.P99Ms = ms(0.5), ms(0.99)
 	}
 	return st
+}
+
+// requests is group's requests since it was configured, as last read; 0
+// before the first read.
+func (r *rates) requests(group string) uint64 {
+	if n := len(r.frames); n > 0 {
+		return r.frames[n-1].m[group].RequestCount
+	}
+	return 0
 }
 
 // round keeps two decimals: a snapshot changes when a rate does, not
@@ -184,7 +189,7 @@ func snapshot(b Backend, r *rates) Snapshot {
 		targets[t.Group] = append(targets[t.Group], t)
 	}
 	for _, name := range names {
-		g := Group{Name: name, Targets: nonNil(targets[name]), Requests: r.groups[name],
+		g := Group{Name: name, Targets: nonNil(targets[name]), Requests: r.requests(name),
 			Stats: r.stats[name], TargetStats: map[string]Stats{}}
 		for _, t := range g.Targets {
 			if st, ok := r.stats[name+"|"+t.Target]; ok {

@@ -30,10 +30,6 @@ type deployRequest struct {
 	Digest string `json:"digest"`
 }
 
-// errStackChanged is the 409 of a deploy whose file changed after the
-// page showed its diff.
-var errStackChanged = errors.New("changed")
-
 // stackOnDisk reads the file the running stack was applied from, as it
 // is now.
 func (s *Server) stackOnDisk() (file string, applied, disk []byte, err error) {
@@ -87,7 +83,7 @@ func (s *Server) deployStack(w http.ResponseWriter, r *http.Request) {
 	}
 	if digest(disk) != req.Digest {
 		admin.WriteJSON(w, http.StatusConflict, map[string]string{
-			"error": fmt.Sprintf("%s %v since its diff was shown: look at the diff again before deploying (nothing was deployed)", file, errStackChanged)})
+			"error": fmt.Sprintf("%s changed since its diff was shown: look at the diff again before deploying (nothing was deployed)", file)})
 		return
 	}
 	started, err := s.b.DeployStack(r.Context(), admin.StackRequest{File: file, Source: disk})
