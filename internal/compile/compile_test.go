@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shoalhq/shoal/internal/sched"
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
@@ -327,4 +328,15 @@ func notOfThisKind(path string) (string, bool) {
 		return "a task definition with containers sets these on each container; image's and the containers' are checked", true
 	}
 	return "", false
+}
+
+// TestCircuitBreakerThreshold_AgreesWithScheduler keeps the exporters'
+// threshold (spec, which sched may not import) equal to the one the
+// scheduler trips at.
+func TestCircuitBreakerThreshold_AgreesWithScheduler(t *testing.T) {
+	for desired := 0; desired <= 500; desired++ {
+		if got, want := (spec.CircuitBreaker{}).Threshold(desired), sched.FailureThreshold(desired); got != want {
+			t.Errorf("desired %d: spec.CircuitBreaker.Threshold = %d, sched.FailureThreshold = %d", desired, got, want)
+		}
+	}
 }

@@ -897,6 +897,14 @@ type CircuitBreaker struct {
 	Rollback bool `yaml:"rollback" json:"rollback"`
 }
 
+// Threshold is how many failed tasks trip ECS's circuit breaker in a
+// deployment to desired tasks: half of them, rounded up, at least 3 and at
+// most 200. The scheduler counts to it (sched.FailureThreshold, kept equal
+// by a test of compile's); exporters map it to what their engine has.
+func (CircuitBreaker) Threshold(desired int) int {
+	return min(max((desired+1)/2, 3), 200)
+}
+
 // PlacementStrategy is one ECS task placement strategy.
 type PlacementStrategy struct {
 	// Type: spread, binpack or random. Required.

@@ -193,8 +193,13 @@ func (e *exporter) processTask(name, at string, td *spec.TaskDefinition, g *grou
 	if td.Build.Command != "" {
 		e.warn.Add(at+".build", "not carried over: Nomad runs no build; build the program (or an image) before the job runs")
 	}
+	// Here every replica runs in one folder; on Nomad each allocation has
+	// a task directory of its own, so a relative path such as a SQLite
+	// file's no longer names one file for all.
 	if td.WorkingDir != "" {
-		e.warn.Add(at+".working_dir", "not carried over: a raw_exec task runs in its task directory")
+		e.warn.Add(at+".working_dir", "not carried over: a raw_exec task runs in its task directory, one per allocation: files named by relative paths are not shared between replicas")
+	} else {
+		e.warn.Add(at, "approximate: here the replicas run in the stack file's folder and share the files they name by relative paths (a SQLite database, say); on Nomad each allocation runs in a task directory of its own")
 	}
 	g.ports = append(g.ports, api.Port{Label: processPort})
 	g.traffic, g.hasPort = processPort, true
@@ -400,6 +405,14 @@ func (e *exporter) registration(at, name string, svc *spec.Service, target *spec
 		e.warn.Add(tgAt+".health_check.port", "approximate: port %d is checked on the container port %d, mapped to a dynamic port labelled %s", n, n, check.PortLabel)
 	}
 	grace := svc.HealthCheckGracePeriod.D()
+	if grace == 0 {
+		// Nomad's check_restart counts a check that has not run yet
+		// (pending) as failing: without a grace period a task can be
+		// restarted before its first check (seen on Nomad 1.6.3), where
+		// a new target of ALB waits in initial for its first.
+		grace = check.Interval + check.Timeout
+		e.warn.Add(at+".health_check_grace_period", "approximate: none here, but check_restart's grace is one interval and timeout (%v): Nomad counts a check that has not run yet as failing", grace)
+	}
 	check.CheckRestart = &api.CheckRestart{Limit: hc.UnhealthyThreshold, Grace: new(grace)}
 	e.warn.Add(tgAt+".health_check.unhealthy_threshold", "approximate: after %d failed checks in a row Nomad restarts the task (check_restart), where ECS stops it and starts a new one; the load balancer stops routing to it when its registration goes", hc.UnhealthyThreshold)
 	e.warn.Add(tgAt+".health_check.healthy_threshold", "not carried over: a Nomad check passes on its first success (success_before_passing is Consul's)")

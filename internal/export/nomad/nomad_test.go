@@ -166,6 +166,11 @@ func TestExport_DecodesToTheJob(t *testing.T) {
 	if *u.MaxParallel != 2 || *u.HealthCheck != "checks" || *u.MinHealthyTime != 5*time.Second || !*u.AutoRevert || *u.Canary != 0 {
 		t.Errorf("api: got update %+v, want max_parallel 2 (50%% of 4 may stop), checks, 5s, auto_revert", u)
 	}
+	// The circuit breaker: the first failed allocation fails the
+	// deployment; healthy_deadline stays Nomad's.
+	if *u.ProgressDeadline != 0 || *u.HealthyDeadline != 5*time.Minute {
+		t.Errorf("api: got progress_deadline %v healthy_deadline %v, want 0 (circuit breaker) and 5m", *u.ProgressDeadline, *u.HealthyDeadline)
+	}
 	if s := api1.Scaling; *s.Min != 2 || *s.Max != 10 || !*s.Enabled || s.Policy["evaluation_interval"] != "1m0s" {
 		t.Errorf("api: got scaling %+v, want 2-10 with a policy", s)
 	}
@@ -180,6 +185,9 @@ func TestExport_DecodesToTheJob(t *testing.T) {
 	pods := groupNamed(t, job, "pods")
 	if u := pods.Update; *u.Canary != 1 || !*u.AutoPromote || *u.MaxParallel != 1 {
 		t.Errorf("pods: got update %+v, want 1 canary (150%% of 2), then one at a time", u)
+	}
+	if u := pods.Update; *u.ProgressDeadline != 10*time.Minute {
+		t.Errorf("pods: got progress_deadline %v, want Nomad's 10m (no circuit breaker)", *u.ProgressDeadline)
 	}
 	if len(pods.Tasks) != 2 || !pods.Tasks[0].Leader || pods.Tasks[1].Leader {
 		t.Errorf("pods: got tasks %+v, want app (leader) and sidecar", pods.Tasks)

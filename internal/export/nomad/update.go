@@ -40,11 +40,6 @@ func (e *exporter) update(at string, svc *spec.Service, count int, checks bool, 
 			u.MinHealthyTime = new(max(target.HealthCheck.Interval.D(), minCheckTime))
 		}
 	}
-	// Nomad wants min_healthy_time < healthy_deadline < progress_deadline.
-	if *u.MinHealthyTime >= healthyDeadline {
-		u.HealthyDeadline = new(*u.MinHealthyTime + healthyDeadline)
-		u.ProgressDeadline = new(*u.HealthyDeadline + progressDeadline)
-	}
 	// ECS may stop down to minimum_healthy_percent (rounded up) and run up
 	// to maximum_percent (rounded down) of the desired count.
 	down := count - int(math.Ceil(float64(count)*float64(d.MinimumHealthyPercent)/100))
@@ -70,13 +65,7 @@ func (e *exporter) update(at string, svc *spec.Service, count int, checks bool, 
 	default:
 		u.MaxParallel = new(1)
 	}
-	if d.CircuitBreaker.Enable && !d.CircuitBreaker.Rollback {
-		e.warn.Add(dAt+".circuit_breaker", "approximate: a Nomad deployment fails when an allocation is not healthy by healthy_deadline (%v) or none made progress by progress_deadline (%v), not by ECS's count of failed tasks; without rollback (auto_revert) it stays failed", healthyDeadline, progressDeadline)
-	} else if d.CircuitBreaker.Enable {
-		e.warn.Add(dAt+".circuit_breaker", "approximate: auto_revert rolls back to the last stable version once the deployment fails: when an allocation is not healthy by healthy_deadline (%v) or none made progress by progress_deadline (%v), not by ECS's count of failed tasks", healthyDeadline, progressDeadline)
-	} else if count > 0 {
-		e.warn.Add(dAt+".circuit_breaker", "approximate: without a circuit breaker ECS retries a failing deployment for ever; Nomad fails it past progress_deadline (%v) and keeps the allocations it has", progressDeadline)
-	}
+	e.deadlines(dAt, svc, count, u)
 	for i := range d.LifecycleHooks {
 		e.warn.Add(fmt.Sprintf("%s.lifecycle_hooks[%d]", dAt, i), "not carried over: Nomad deployments have no lifecycle hooks (a poststart task or an external check on the deployment can stand in)")
 	}
@@ -84,6 +73,40 @@ func (e *exporter) update(at string, svc *spec.Service, count int, checks bool, 
 		e.warn.Add(fmt.Sprintf("%s.alarms[%d]", dAt, i), "not carried over: Nomad deployments watch only health checks, not metrics")
 	}
 	return u
+}
+
+// deadlines sets healthy_deadline and progress_deadline, Nomad's stand-ins
+// for ECS's circuit breaker. ECS trips when its threshold of tasks (at
+// least 3) have failed. Under a circuit breaker, the export sets
+// progress_deadline to 0, which makes Nomad fail the deployment at its
+// first failed allocation; with Nomad's default restart policy (2 restarts
+// in place) an allocation fails when its task has failed 3 times, or when
+// it is not healthy by healthy_deadline. Without one, ECS retries for ever
+// and Nomad gives up after progress_deadline without progress (its
+// default, 10 min).
+func (e *exporter) deadlines(at string, svc *spec.Service, count int, u *api.UpdateStrategy) {
+	cb := svc.Deployment.CircuitBreaker
+	healthy, progress := healthyDeadline, progressDeadline
+	// Nomad wants min_healthy_time < healthy_deadline < progress_deadline
+	// (but for 0); min_healthy_time can be an interval of 5 min.
+	if *u.MinHealthyTime >= healthy {
+		healthy = *u.MinHealthyTime + healthyDeadline
+		progress = healthy + progressDeadline
+	}
+	if cb.Enable {
+		progress = 0
+	}
+	u.HealthyDeadline, u.ProgressDeadline = new(healthy), new(progress)
+
+	threshold := cb.Threshold(count)
+	switch {
+	case cb.Enable && cb.Rollback:
+		e.warn.Add(at+".circuit_breaker", "approximate: ECS rolls back after %d failed tasks; with progress_deadline 0 Nomad fails the deployment at its first failed allocation (its task failed 3 times: Nomad's default restart policy restarts it twice in place; or not healthy by healthy_deadline, %v), then auto_revert rolls back to the last stable job version", threshold, healthy)
+	case cb.Enable:
+		e.warn.Add(at+".circuit_breaker", "approximate: ECS fails the deployment after %d failed tasks; with progress_deadline 0 Nomad fails it at its first failed allocation (its task failed 3 times: Nomad's default restart policy restarts it twice in place; or not healthy by healthy_deadline, %v); without rollback it stays failed (auto_revert off)", threshold, healthy)
+	case count > 0:
+		e.warn.Add(at+".circuit_breaker", "approximate: without a circuit breaker ECS retries a failing deployment for ever; Nomad fails it when none of its allocations has turned healthy for progress_deadline (%v) and keeps the allocations it has", progress)
+	}
 }
 
 // trafficShift maps blue_green, canary and linear: the new version starts
