@@ -27,20 +27,18 @@ import (
 
 // The end-to-end test runs a real Nomad: `nomad agent -dev` built from the
 // pinned MPL-2.0 module (.ci/engines-nomad.sh), on loopback only. It is
-// heavy (a Nomad build the first time, ~10 min of run: the revert waits for
-// the deployment's progress_deadline), so it runs only with
+// heavy (a Nomad build the first time, ~5 min), so it runs only with
 // SHOAL_TEST_ENGINES=1 (`make test-engines`), never in `make test`.
 const (
 	// agentReady bounds the agent's start: ready in ~2 s.
 	agentReady = 60 * time.Second
 	// deployed bounds a deployment: 3 allocations healthy in seconds.
 	deployed = 2 * time.Minute
-	// reverted bounds a broken deployment's failure and revert. Nomad
-	// reschedules the failed canaries within the deployment (the service
-	// reschedule policy) and fails it only at its progress_deadline, which
-	// the export sets to 10 min: the revert comes ~10 min after the broken
-	// release.
-	reverted = 13 * time.Minute
+	// reverted bounds a broken deployment's failure and revert. Under the
+	// circuit breaker the export sets progress_deadline to 0: the first
+	// failed allocation fails the deployment, once Nomad's restart policy
+	// has restarted its crashing task twice, 15 s apart (~35 s).
+	reverted = 3 * time.Minute
 )
 
 // nomadBinary is $SHOAL_NOMAD, else nomad on PATH.
@@ -75,14 +73,14 @@ func TestAgent_DeployAndAutoRevert(t *testing.T) {
 	start := time.Now()
 	nomad := nomadBinary(t)
 	server := buildServer(t)
-	a := startAgent(t, nomad, server)
+	a := startAgent(t, nomad, "e2e")
 	t.Logf("agent ready in %v", a.ready.Round(10*time.Millisecond))
 
 	// Release 1: 3 healthy allocations.
 	t0 := time.Now()
 	a.run(t, exportStack(t, server, "v1", ""))
 	a.waitDeployment(t, 0, "successful", deployed)
-	a.waitHealthy(t, 0, "v1", deployed)
+	a.waitHealthy(t, "web", 0, answers("v1"), deployed)
 	t.Logf("release v1 (job version 0): 3 allocations healthy, checks passing, in %v", time.Since(t0).Round(10*time.Millisecond))
 
 	// Release 2 crashes: the deployment fails, Nomad reverts to version 0's
@@ -99,7 +97,7 @@ func TestAgent_DeployAndAutoRevert(t *testing.T) {
 	if env["VERSION"] != "v1" || env["CRASH"] != "" {
 		t.Errorf("got job version 2 with env %v, want release v1's (VERSION=v1, no CRASH)", env)
 	}
-	a.waitHealthy(t, 2, "v1", reverted)
+	a.waitHealthy(t, "web", 2, answers("v1"), reverted)
 	t.Logf("reverted to v1 (job version 2), 3 allocations healthy, %v after the broken release; whole test %v",
 		time.Since(t1).Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
 }
@@ -141,10 +139,11 @@ func exportStack(t *testing.T, server, version, crash string) string {
 	return out
 }
 
-// agent is a running `nomad agent -dev`.
+// agent is a running `nomad agent -dev`, for one job.
 type agent struct {
 	bin   string
 	addr  string // http://127.0.0.1:PORT
+	job   string // the job's ID: its stack's name
 	ready time.Duration
 	log   string
 }
@@ -168,9 +167,10 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// startAgent starts the agent on loopback and waits until its client is
-// ready with raw_exec. t.Cleanup stops it and everything it started.
-func startAgent(t *testing.T, nomad, server string) *agent {
+// startAgent starts the agent on loopback for a job and waits until its
+// client is ready with raw_exec (and docker when Docker answers). t.Cleanup
+// stops it and everything it started.
+func startAgent(t *testing.T, nomad, job string) *agent {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -179,7 +179,8 @@ func startAgent(t *testing.T, nomad, server string) *agent {
 	}
 	ports := freePorts(t, 3)
 	drivers := "docker,exec,java,qemu"
-	if exec.Command("docker", "info").Run() == nil {
+	docker := exec.Command("docker", "info").Run() == nil
+	if docker {
 		drivers = "exec,java,qemu"
 	}
 	config := fmt.Sprintf(`bind_addr = "127.0.0.1"
@@ -223,7 +224,7 @@ consul {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{bin: nomad, addr: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), log: filepath.Join(dir, "agent.log")}
+	a := &agent{bin: nomad, addr: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), job: job, log: filepath.Join(dir, "agent.log")}
 	logf, err := os.Create(a.log)
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +243,8 @@ consul {
 	t.Cleanup(func() {
 		defer logf.Close()
 		// In dev mode the agent destroys its allocations as it stops.
+		var allocs []*api.AllocationListStub
+		_ = a.get("/v1/allocations", &allocs)
 		stopping := time.Now()
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -251,7 +254,8 @@ consul {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
-		killLeftovers(t, server, nomad, data)
+		killLeftovers(t, nomad, data)
+		removeContainers(t, allocs)
 		unmountUnder(t, data)
 		t.Logf("agent stopped in %v", time.Since(stopping).Round(10*time.Millisecond))
 		if t.Failed() {
@@ -277,9 +281,17 @@ consul {
 			return false, fmt.Sprintf("%d nodes", len(nodes))
 		}
 		n := nodes[0]
-		d := n.Drivers["raw_exec"]
-		if n.Status != "ready" || d == nil || !d.Detected || !d.Healthy {
-			return false, fmt.Sprintf("node %s, raw_exec %+v", n.Status, d)
+		if n.Status != "ready" {
+			return false, "node " + n.Status
+		}
+		want := []string{"raw_exec"}
+		if docker {
+			want = append(want, "docker")
+		}
+		for _, name := range want {
+			if d := n.Drivers[name]; d == nil || !d.Detected || !d.Healthy {
+				return false, fmt.Sprintf("driver %s: %+v", name, d)
+			}
 		}
 		return true, ""
 	})
@@ -288,9 +300,10 @@ consul {
 }
 
 // killLeftovers kills, by pid, what the agent may have left running: the
-// test's server processes and this agent's Nomad plugins (whose command
-// lines name its data dir).
-func killLeftovers(t *testing.T, server, nomad, data string) {
+// tasks' processes (raw_exec runs them in their task directories, under
+// its data dir) and this agent's Nomad plugins (whose command lines name
+// its data dir).
+func killLeftovers(t *testing.T, nomad, data string) {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -299,8 +312,9 @@ func killLeftovers(t *testing.T, server, nomad, data string) {
 			continue
 		}
 		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if exe == server || (exe == nomad && bytes.Contains(cmdline, []byte(data))) {
+		if strings.HasPrefix(cwd, data+"/") || (exe == nomad && bytes.Contains(cmdline, []byte(data))) {
 			t.Logf("killing leftover pid %d (%s)", pid, exe)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -399,7 +413,7 @@ func (a *agent) waitDeployment(t *testing.T, version uint64, status string, with
 	var found *api.Deployment
 	poll(t, within, fmt.Sprintf("the deployment of job version %d %s", version, status), func() (bool, string) {
 		var ds []*api.Deployment
-		if err := a.get("/v1/job/e2e/deployments", &ds); err != nil {
+		if err := a.get("/v1/job/"+a.job+"/deployments", &ds); err != nil {
 			return false, err.Error()
 		}
 		for _, d := range ds {
@@ -418,7 +432,7 @@ func (a *agent) waitJobVersion(t *testing.T, version uint64, within time.Duratio
 	t.Helper()
 	var job api.Job
 	poll(t, within, fmt.Sprintf("job version %d", version), func() (bool, string) {
-		if err := a.get("/v1/job/e2e", &job); err != nil {
+		if err := a.get("/v1/job/"+a.job, &job); err != nil {
 			return false, err.Error()
 		}
 		return *job.Version == version, fmt.Sprintf("version %d", *job.Version)
@@ -434,20 +448,32 @@ type checkResult struct {
 	Check  string
 }
 
-// waitHealthy waits until exactly 3 allocations run, all of a job
-// version, healthy for the deployment, their Nomad checks passing, their
-// service registered, each answering its version on its registered
-// address.
-func (a *agent) waitHealthy(t *testing.T, version uint64, want string, within time.Duration) {
+// answers is waitHealthy's check of an allocation that answers its
+// version on /.
+func answers(version string) func(*http.Response, []byte) error {
+	return func(_ *http.Response, body []byte) error {
+		if got := strings.TrimSpace(string(body)); got != version {
+			return fmt.Errorf("answers %q, want %q", got, version)
+		}
+		return nil
+	}
+}
+
+// waitHealthy waits until exactly 3 allocations of a group run, all of a
+// job version, healthy for the deployment, their Nomad checks passing,
+// their service registered, each answering GET / as check wants on its
+// registered address.
+func (a *agent) waitHealthy(t *testing.T, group string, version uint64, check func(*http.Response, []byte) error, within time.Duration) {
 	t.Helper()
-	poll(t, within, fmt.Sprintf("3 healthy allocations of job version %d answering %s", version, want), func() (bool, string) {
+	service := a.job + "-" + group
+	poll(t, within, fmt.Sprintf("3 healthy allocations of %s, job version %d, answering", group, version), func() (bool, string) {
 		var allocs []*api.AllocationListStub
-		if err := a.get("/v1/job/e2e/allocations", &allocs); err != nil {
+		if err := a.get("/v1/job/"+a.job+"/allocations", &allocs); err != nil {
 			return false, err.Error()
 		}
 		running := map[string]bool{}
 		for _, al := range allocs {
-			if al.ClientStatus != "running" {
+			if al.ClientStatus != "running" || al.TaskGroup != group {
 				continue
 			}
 			if al.JobVersion != version {
@@ -474,7 +500,7 @@ func (a *agent) waitHealthy(t *testing.T, version uint64, want string, within ti
 			return false, fmt.Sprintf("%d allocations running", len(running))
 		}
 		var regs []*api.ServiceRegistration
-		if err := a.get("/v1/service/e2e-web", &regs); err != nil {
+		if err := a.get("/v1/service/"+service, &regs); err != nil {
 			return false, err.Error()
 		}
 		answered := 0
@@ -491,11 +517,27 @@ func (a *agent) waitHealthy(t *testing.T, version uint64, want string, within ti
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if got := strings.TrimSpace(string(b)); got != want {
-				return false, fmt.Sprintf("%s:%d answers %q", r.Address, r.Port, got)
+			if err := check(resp, b); err != nil {
+				return false, fmt.Sprintf("%s:%d: %v", r.Address, r.Port, err)
 			}
 			answered++
 		}
 		return answered == 3, fmt.Sprintf("%d of %d registrations of running allocations answer", answered, len(regs))
 	})
+}
+
+// removeContainers removes the Docker containers the agent ran for allocs
+// and left behind (it removes them itself as it stops, unless it is killed).
+func removeContainers(t *testing.T, allocs []*api.AllocationListStub) {
+	t.Helper()
+	for _, al := range allocs {
+		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=com.hashicorp.nomad.alloc_id="+al.ID).Output()
+		if err != nil {
+			continue // no Docker
+		}
+		for _, id := range strings.Fields(string(out)) {
+			t.Logf("removing leftover container %s of allocation %s", id, al.ID[:8])
+			_ = exec.Command("docker", "rm", "-f", id).Run()
+		}
+	}
 }
