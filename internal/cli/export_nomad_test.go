@@ -55,7 +55,10 @@ func TestExport_NomadWritesTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct{ Job *api.Job }
+	var doc struct {
+		Job                 *api.Job
+		ShoalExportWarnings []string
+	}
 	if err := json.Unmarshal(data, &doc); err != nil || doc.Job == nil {
 		t.Fatalf("got %v decoding the output into api.Job, want a job", err)
 	}
@@ -76,8 +79,8 @@ func TestExport_NomadWritesTheJob(t *testing.T) {
 	if len(warnings) == 0 || !strings.HasSuffix(stderr, "wrote "+filepath.Join(out, "shop.nomad.json")+" ("+itoa(len(warnings))+" warnings)\n") {
 		t.Errorf("got stderr:\n%s\nwant warnings then the file written", stderr)
 	}
-	if got := job.Meta["shoal_export_warnings"]; got != strings.Join(warnings, "\n") {
-		t.Errorf("got Meta warnings:\n%s\nwant those on stderr:\n%s", got, strings.Join(warnings, "\n"))
+	if got := strings.Join(doc.ShoalExportWarnings, "\n"); got != strings.Join(warnings, "\n") {
+		t.Errorf("got warnings beside the job:\n%s\nwant those on stderr:\n%s", got, strings.Join(warnings, "\n"))
 	}
 	if !strings.Contains(stderr, stack+":14:5: task_definitions.api.environment: approximate:") {
 		t.Errorf("got stderr:\n%s\nwant the placeholder's warning at its line", stderr)

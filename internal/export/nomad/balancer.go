@@ -16,6 +16,10 @@ import (
 // template renders from the services' registrations.
 const nginxImage = "nginx:1.27-alpine"
 
+// nginxConfDir is where the balancer's configuration is mounted in its
+// container, the folder local/nginx of the task.
+const nginxConfDir = "/etc/nginx/shoal"
+
 // balancerGroup is a load balancer as a task group: one nginx task on the
 // listeners' ports, its configuration a template over Nomad's service
 // discovery, reloaded (SIGHUP) when a registration changes.
@@ -38,17 +42,22 @@ func (e *exporter) balancerGroup(name string, lb *spec.LoadBalancer) *api.TaskGr
 		ports = append(ports, p)
 	}
 	conf := e.nginxConf(at, lb)
+	// The folder is mounted, not the file: the template runner replaces
+	// the file (a new inode) at each render, which a file's bind mount
+	// would not show, and nginx would reload the first one for ever.
 	task := &api.Task{
 		Name:   "nginx",
 		Driver: "docker",
 		Config: map[string]any{
 			"image":        nginxImage,
 			"network_mode": "host",
-			"volumes":      []string{"local/nginx.conf:/etc/nginx/nginx.conf"},
+			"volumes":      []string{"local/nginx:" + nginxConfDir},
+			"command":      "nginx",
+			"args":         []string{"-c", nginxConfDir + "/nginx.conf", "-g", "daemon off;"},
 		},
 		Templates: []*api.Template{{
 			EmbeddedTmpl: new(conf),
-			DestPath:     new("local/nginx.conf"),
+			DestPath:     new("local/nginx/nginx.conf"),
 			ChangeMode:   new("signal"),
 			ChangeSignal: new("SIGHUP"),
 		}},
@@ -179,6 +188,9 @@ func (e *exporter) upstreams(at string, lb *spec.LoadBalancer, c *conf) {
 		case "weighted_random":
 			c.line("random;")
 			e.warn.Add(tgAt+".algorithm", "approximate: nginx's random picks uniformly; ALB's weighted_random weighs targets by their health and anomalies")
+		}
+		if len(e.registrants(name)) > 0 {
+			e.warn.Add(tgAt+".health_check", "approximate: Nomad's service discovery lists every registration, its checks passing or not, so nginx also sends requests to allocations whose checks fail, until check_restart restarts them or their deployment stops them (ALB sends none to an unhealthy target); nginx sets a server aside for 10 s only after a connection error or timeout")
 		}
 		for _, svc := range e.registrants(name) {
 			c.line(`{{- range nomadService %q }}`, e.serviceName(svc))

@@ -6,8 +6,11 @@
 // One job per stack, of type service: a task group per service, one per
 // load balancer (an nginx task fed by Nomad's service discovery: Nomad has
 // no L7 load balancer), each with its own update stanza. JSON has no
-// comments, so the warnings are in the job's Meta too, under
-// shoal_export_warnings.
+// comments, so the warnings are also beside the job, under the top-level
+// key ShoalExportWarnings, which `nomad job run -json` and Nomad's HTTP API
+// ignore. Not in the job's Meta: Nomad hands job Meta to every task
+// (NOMAD_META_*), so a change to it, such as a warning's line moving,
+// would replace every allocation of the job.
 package nomad
 
 import (
@@ -24,8 +27,14 @@ import (
 	"github.com/shoalhq/shoal/internal/spec"
 )
 
-// MetaWarnings is the job Meta key that holds the warnings, one a line.
-const MetaWarnings = "shoal_export_warnings"
+// Output is the exported document: the job as `nomad job run -json` takes
+// it, and the warnings beside it.
+type Output struct {
+	Job *api.Job
+	// ShoalExportWarnings are the export's warnings, one a line, as on
+	// standard error.
+	ShoalExportWarnings []string `json:",omitempty"`
+}
 
 // exporter holds what one export builds.
 type exporter struct {
@@ -39,31 +48,27 @@ func Export(s *spec.Stack, _ export.Options) (*export.Document, error) {
 		return nil, fmt.Errorf("nomad export: no stack")
 	}
 	e := &exporter{s: s, warn: export.NewWarnings(s)}
-	job := e.job()
+	out := Output{Job: e.job()}
 	ws := e.warn.List()
-	if len(ws) > 0 {
-		lines := make([]string, len(ws))
-		for i, w := range ws {
-			lines[i] = strings.ReplaceAll(w.Error(), "\n", " ")
-		}
-		job.Meta[MetaWarnings] = strings.Join(lines, "\n")
+	for _, w := range ws {
+		out.ShoalExportWarnings = append(out.ShoalExportWarnings, strings.ReplaceAll(w.Error(), "\n", " "))
 	}
-	data, err := marshal(job)
+	data, err := marshal(out)
 	if err != nil {
 		return nil, err
 	}
 	return &export.Document{Name: s.Name + ".nomad.json", Data: data, Warnings: ws}, nil
 }
 
-// marshal writes {"Job": job} indented, with a final newline. encoding/json
+// marshal writes the output indented, with a final newline. encoding/json
 // sorts map keys, and the exporter builds every slice in a sorted order,
 // so the same job gives the same bytes.
-func marshal(job *api.Job) ([]byte, error) {
+func marshal(out Output) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(struct{ Job *api.Job }{job}); err != nil {
+	if err := enc.Encode(out); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

@@ -96,7 +96,7 @@ func TestExport_SameStackSameBytes(t *testing.T) {
 // api.Job does not have.
 func decode(t *testing.T, data []byte) *api.Job {
 	t.Helper()
-	var wrapper struct{ Job *api.Job }
+	var wrapper Output
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&wrapper); err != nil {
@@ -221,8 +221,15 @@ func TestExport_DecodesToTheJob(t *testing.T) {
 		}
 	}
 
-	if got := job.Meta[MetaWarnings]; strings.Count(got, "\n")+1 != len(doc.Warnings) {
-		t.Errorf("got %d warnings in Meta, want the document's %d", strings.Count(got, "\n")+1, len(doc.Warnings))
+	var out Output
+	if err := json.Unmarshal(doc.Data, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ShoalExportWarnings) != len(doc.Warnings) {
+		t.Errorf("got %d warnings beside the job, want the document's %d", len(out.ShoalExportWarnings), len(doc.Warnings))
+	}
+	if len(job.Meta) != 1 || job.Meta["shoal_stack"] != "shop" {
+		t.Errorf("got job Meta %v, want only shoal_stack: Nomad hands job Meta to every task, and a change to it replaces them all", job.Meta)
 	}
 }
 

@@ -57,7 +57,7 @@ func TestTemplates_Render(t *testing.T) {
 					switch *tmpl.DestPath {
 					case "local/shoal-services.env":
 						checkEnvFile(t, file, out)
-					case "local/nginx.conf":
+					case "local/nginx/nginx.conf":
 						if strings.Contains(out, "{{") {
 							t.Errorf("%s: rendered nginx.conf still holds a template action:\n%s", file, out)
 						}
