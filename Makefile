@@ -35,7 +35,7 @@ test-engines:
 	.ci/engines-kubernetes.sh
 	SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -timeout 15m -run 'TestExport_ControlPlane' ./internal/export/kubernetes/
 	# Nomad v1.6.3, the last MPL-2.0 release (docs/export-nomad.md); its tests
-	# take ~1.5 min: the catalog example, and a broken release reverted.
+	# take ~2.5 min: the catalog example, and a broken release reverted.
 	nomad=$$(.ci/engines-nomad.sh) && SHOAL_NOMAD=$$nomad SHOAL_TEST_ENGINES=1 $(GO) test -count=1 -v -run '^TestAgent_' -timeout 10m ./internal/export/nomad/
 
 # README's first command on empty Go caches, as on a fresh machine: checks

@@ -23,7 +23,7 @@
 #
 # Prints the path of the binary on its last line. Needs the Go module proxy
 # the first time only, and gcc (cgo: with CGO_ENABLED=0 Nomad 1.6.3 does not
-# build on Linux, its exec driver imports runc's nsenter, which is C); ~15 min
+# build on Linux, its exec driver imports runc's nsenter, which is C); ~5 min
 # on 2 cores.
 set -euo pipefail
 
@@ -87,7 +87,7 @@ for pin in 'github.com/endocrimes/go-winio v0.4.13-0.20190628114223-fb47a8b41948
 done
 test "$(grep -c '=>' "$nomadmod")" = 4 || { echo "engines-nomad: $nomadmod has other replace lines now" >&2; exit 1; }
 
-echo "engines-nomad: building nomad $NOMAD_VERSION (api $NOMAD_API) with $gover; ~15 min" >&2
+echo "engines-nomad: building nomad $NOMAD_VERSION (api $NOMAD_API) with $gover; ~5 min" >&2
 (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod /usr/bin/time -f 'engines-nomad: build %es, max RSS %M KiB' \
   go build -trimpath -o "$work/nomad.bin" github.com/hashicorp/nomad)
 mv "$work/nomad.bin" "$bin"
