@@ -64,18 +64,32 @@ func runExport(_ context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "warning: %v\n", w)
 	}
 	if *out == "-" {
+		if len(doc.More) > 0 {
+			return fmt.Errorf("%w: the export of stack %s is %d files (%s): write them to a folder with -o DIR", errUsage, s.Name, 1+len(doc.More), docNames(doc))
+		}
 		_, err := e.stdout.Write(doc.Data)
 		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	path := filepath.Join(*out, doc.Name)
-	if err := store.WriteFileAtomic(path, doc.Data, 0o644); err != nil {
-		return err
+	for _, d := range append([]*export.Document{doc}, doc.More...) {
+		path := filepath.Join(*out, d.Name)
+		if err := store.WriteFileAtomic(path, d.Data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s (%d warnings)\n", path, len(doc.Warnings))
 	}
-	fmt.Fprintf(e.stderr, "wrote %s (%d warnings)\n", path, len(doc.Warnings))
 	return nil
+}
+
+// docNames lists an export's file names.
+func docNames(doc *export.Document) string {
+	names := []string{doc.Name}
+	for _, d := range doc.More {
+		names = append(names, d.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // pickExporter finds the engine named by the one positional argument; a

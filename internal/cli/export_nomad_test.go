@@ -43,7 +43,7 @@ services:
 
 // TestExport_NomadWritesTheJob: shoal export nomad -o DIR writes
 // STACK.nomad.json, a job nomad job run -json takes, and says on stderr
-// each warning at its line, the same as the job's Meta holds.
+// each warning at its line, the same as the file holds beside the job.
 func TestExport_NomadWritesTheJob(t *testing.T) {
 	stack := writeStack(t, nomadStack)
 	out := filepath.Join(t.TempDir(), "out")
@@ -102,6 +102,35 @@ func TestExport_NomadToStdout(t *testing.T) {
 	code, _, stderr := run(t, context.Background(), "export", "nomadd", "-f", stack)
 	if code == 0 || !strings.Contains(stderr, "nomad") {
 		t.Errorf("got exit %d, stderr %q; want a usage error naming nomad", code, stderr)
+	}
+}
+
+// TestExport_NomadDaemons: a daemon service is a system job of its own, a
+// second file: -o DIR writes both, and -o - refuses, naming them, and
+// writes nothing.
+func TestExport_NomadDaemons(t *testing.T) {
+	stack := writeStack(t, nomadStack+"  agent: {task_definition: redis, scheduling_strategy: daemon}\n")
+	code, stdout, stderr := run(t, context.Background(), "export", "nomad", "-f", stack)
+	if code == 0 || stdout != "" || !strings.Contains(stderr, "2 files (shop.nomad.json, shop-daemons.nomad.json): write them to a folder with -o DIR") {
+		t.Errorf("got exit %d, stdout %.100q, stderr:\n%s\nwant a usage error naming both files, and nothing on stdout", code, stdout, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr = run(t, context.Background(), "export", "nomad", "-f", stack, "-o", out)
+	if code != 0 {
+		t.Fatalf("got exit %d, stderr:\n%s", code, stderr)
+	}
+	for name, want := range map[string]string{"shop.nomad.json": api.JobTypeService, "shop-daemons.nomad.json": api.JobTypeSystem} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Job *api.Job }
+		if err := json.Unmarshal(data, &doc); err != nil || doc.Job == nil || *doc.Job.Type != want {
+			t.Errorf("%s: got %v, want a job of type %s", name, err, want)
+		}
+		if !strings.Contains(stderr, "wrote "+filepath.Join(out, name)) {
+			t.Errorf("got stderr:\n%s\nwant it to name %s", stderr, name)
+		}
 	}
 }
 

@@ -29,6 +29,10 @@ type Document struct {
 	// Warnings lists every setting that does not carry over or changes
 	// meaning on the engine, each at the stack file's line that sets it.
 	Warnings spec.ErrorList
+	// More are further files that go with this one when the engine
+	// cannot take the stack as one (Nomad runs daemons as a job of their
+	// own), each with its own Name and Data; they hold the same warnings.
+	More []*Document
 }
 
 // Options are the choices an export leaves to the user.

@@ -76,17 +76,22 @@ func TestAgent_DeployAndAutoRevert(t *testing.T) {
 	a := startAgent(t, nomad, "e2e")
 	t.Logf("agent ready in %v", a.ready.Round(10*time.Millisecond))
 
-	// Release 1: 3 healthy allocations.
+	// Release 1: 3 healthy allocations, and the daemon's system job.
 	t0 := time.Now()
-	a.run(t, exportStack(t, server, "v1", ""))
+	jobFile, daemonsFile := exportStack(t, server, "v1", "")
+	a.run(t, jobFile)
+	a.run(t, daemonsFile)
 	a.waitDeployment(t, 0, "successful", deployed)
 	a.waitHealthy(t, "web", 0, answers("v1"), deployed)
 	t.Logf("release v1 (job version 0): 3 allocations healthy, checks passing, in %v", time.Since(t0).Round(10*time.Millisecond))
+	a.waitSystem(t, "e2e-daemons", "agent", deployed)
+	t.Logf("the daemon's system job e2e-daemons: its allocation on the client running, its check passing, %v after release v1", time.Since(t0).Round(10*time.Millisecond))
 
 	// Release 2 crashes: the deployment fails, Nomad reverts to version 0's
 	// job as version 2.
 	t1 := time.Now()
-	a.run(t, exportStack(t, server, "v2", "1"))
+	jobFile, _ = exportStack(t, server, "v2", "1")
+	a.run(t, jobFile)
 	d := a.waitDeployment(t, 1, "failed", reverted)
 	t.Logf("release v2 (job version 1): deployment failed in %v: %s", time.Since(t1).Round(10*time.Millisecond), d.StatusDescription)
 	if !strings.Contains(d.StatusDescription, "rolling back to job version 0") {
@@ -114,8 +119,8 @@ func buildServer(t *testing.T) string {
 }
 
 // exportStack exports testdata/agent/stack.yaml for one release and writes
-// the job to a temp file.
-func exportStack(t *testing.T, server, version, crash string) string {
+// its two jobs to temp files: the stack's, and the daemon's system job.
+func exportStack(t *testing.T, server, version, crash string) (job, daemons string) {
 	t.Helper()
 	const file = "testdata/agent/stack.yaml"
 	source, err := os.ReadFile(file)
@@ -132,11 +137,18 @@ func exportStack(t *testing.T, server, version, crash string) string {
 	if err != nil {
 		t.Fatalf("exporting %s: %v", file, err)
 	}
-	out := filepath.Join(t.TempDir(), doc.Name)
-	if err := os.WriteFile(out, doc.Data, 0o644); err != nil {
-		t.Fatal(err)
+	if len(doc.More) != 1 {
+		t.Fatalf("got %d more documents, want the daemon's system job", len(doc.More))
 	}
-	return out
+	dir := t.TempDir()
+	write := func(d *export.Document) string {
+		path := filepath.Join(dir, d.Name)
+		if err := os.WriteFile(path, d.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	return write(doc), write(doc.More[0])
 }
 
 // agent is a running `nomad agent -dev`, for one job.
@@ -446,6 +458,40 @@ type checkResult struct {
 	Status string
 	Output string
 	Check  string
+}
+
+// waitSystem waits until a system job has one running allocation of group
+// (the dev agent has one client), whose checks pass.
+func (a *agent) waitSystem(t *testing.T, job, group string, within time.Duration) {
+	t.Helper()
+	poll(t, within, fmt.Sprintf("system job %s's allocation running, its checks passing", job), func() (bool, string) {
+		var allocs []*api.AllocationListStub
+		if err := a.get("/v1/job/"+job+"/allocations", &allocs); err != nil {
+			return false, err.Error()
+		}
+		var running []*api.AllocationListStub
+		for _, al := range allocs {
+			if al.ClientStatus == "running" && al.TaskGroup == group {
+				running = append(running, al)
+			}
+		}
+		if len(running) != 1 {
+			return false, fmt.Sprintf("%d running allocations of %s", len(running), group)
+		}
+		var checks map[string]checkResult
+		if err := a.get("/v1/allocation/"+running[0].ID+"/checks", &checks); err != nil {
+			return false, err.Error()
+		}
+		if len(checks) == 0 {
+			return false, "no check results yet"
+		}
+		for _, c := range checks {
+			if c.Status != "success" {
+				return false, fmt.Sprintf("check %s: %s %s", c.Check, c.Status, c.Output)
+			}
+		}
+		return true, ""
+	})
 }
 
 // answers is waitHealthy's check of an allocation that answers its

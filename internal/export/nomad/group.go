@@ -133,7 +133,12 @@ func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 		tg.ShutdownDelay = new(target.DeregistrationDelay.D())
 	}
 	e.containerHealth(tdAt, td)
-	tg.Update = e.update(at, svc, count, len(tg.Services) > 0 && len(tg.Services[0].Checks) > 0, target)
+	if svc.SchedulingStrategy == spec.StrategyDaemon {
+		tg.Count = nil // a system job runs one on every client
+		tg.Update = e.systemUpdate(at, svc, count)
+	} else {
+		tg.Update = e.update(at, svc, count, len(tg.Services) > 0 && len(tg.Services[0].Checks) > 0, target)
+	}
 	tg.Scaling = e.scaling(at, svc)
 	tg.Constraints, tg.Spreads = e.placement(at, svc)
 	if len(svc.DependsOn) > 0 {
@@ -148,7 +153,7 @@ func (e *exporter) serviceGroup(name string, svc *spec.Service) *api.TaskGroup {
 // count is the group's count: desired, or one per instance for a daemon.
 func (e *exporter) count(at string, svc *spec.Service) int {
 	if svc.SchedulingStrategy == spec.StrategyDaemon {
-		e.warn.Add(at+".scheduling_strategy", "daemon is exported as count %d (cluster.instances) with a distinct_hosts constraint in the stack's service job: Nomad's own daemon is a system job, a job of its own, which one file for `nomad job run` cannot hold; a client that joins later gets no task", e.s.Cluster.Instances)
+		e.warn.Add(at+".scheduling_strategy", "daemon is a group of the stack's system job, %s-daemons, in a file of its own (%s-daemons.nomad.json: run both): one allocation on every client, as ECS runs one task on every instance", e.s.Name, e.s.Name)
 		return e.s.Cluster.Instances
 	}
 	if a := svc.Autoscaling; a != nil {
@@ -161,7 +166,7 @@ func (e *exporter) count(at string, svc *spec.Service) int {
 func (e *exporter) placement(at string, svc *spec.Service) ([]*api.Constraint, []*api.Spread) {
 	var cs []*api.Constraint
 	var spreads []*api.Spread
-	distinct := svc.SchedulingStrategy == spec.StrategyDaemon
+	distinct := false // a daemon needs none: its system job runs one on every client
 	for _, c := range svc.PlacementConstraints {
 		if c.Type == spec.ConstraintDistinctInstance {
 			distinct = true

@@ -3,7 +3,8 @@
 // github.com/hashicorp/nomad/api. docs/export-nomad.md has the mapping, field
 // by field, and every difference.
 //
-// One job per stack, of type service: a task group per service, one per
+// One job per stack, of type service (and one of type system for its daemon
+// services, in a second document): a task group per service, one per
 // load balancer (an nginx task fed by Nomad's service discovery: Nomad has
 // no L7 load balancer), each with its own update stanza. JSON has no
 // comments, so the warnings are also beside the job, under the top-level
@@ -48,16 +49,25 @@ func Export(s *spec.Stack, _ export.Options) (*export.Document, error) {
 		return nil, fmt.Errorf("nomad export: no stack")
 	}
 	e := &exporter{s: s, warn: export.NewWarnings(s)}
-	out := Output{Job: e.job()}
+	job, daemons := e.jobs()
 	ws := e.warn.List()
+	var lines []string
 	for _, w := range ws {
-		out.ShoalExportWarnings = append(out.ShoalExportWarnings, strings.ReplaceAll(w.Error(), "\n", " "))
+		lines = append(lines, strings.ReplaceAll(w.Error(), "\n", " "))
 	}
-	data, err := marshal(out)
+	data, err := marshal(Output{Job: job, ShoalExportWarnings: lines})
 	if err != nil {
 		return nil, err
 	}
-	return &export.Document{Name: s.Name + ".nomad.json", Data: data, Warnings: ws}, nil
+	doc := &export.Document{Name: s.Name + ".nomad.json", Data: data, Warnings: ws}
+	if daemons != nil {
+		data, err := marshal(Output{Job: daemons, ShoalExportWarnings: lines})
+		if err != nil {
+			return nil, err
+		}
+		doc.More = []*export.Document{{Name: *daemons.ID + ".nomad.json", Data: data, Warnings: ws}}
+	}
+	return doc, nil
 }
 
 // marshal writes the output indented, with a final newline. encoding/json
@@ -74,21 +84,34 @@ func marshal(out Output) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// job builds the stack's job: its groups in name order, services first,
-// then load balancers.
-func (e *exporter) job() *api.Job {
+// jobs builds the stack's job: its groups in name order, services first,
+// then load balancers; and, when the stack has daemon services, the job
+// that runs them, of type system (one allocation on every client), which
+// Nomad cannot mix with a service job's groups.
+func (e *exporter) jobs() (job, daemons *api.Job) {
 	name := e.s.Name
-	job := &api.Job{
-		ID:          new(name),
-		Name:        new(name),
-		Type:        new(api.JobTypeService),
-		Datacenters: []string{"*"},
-		Meta:        map[string]string{"shoal_stack": name},
+	newJob := func(id, typ string) *api.Job {
+		return &api.Job{
+			ID:          new(id),
+			Name:        new(id),
+			Type:        new(typ),
+			Datacenters: []string{"*"},
+			Meta:        map[string]string{"shoal_stack": name},
+		}
 	}
+	job = newJob(name, api.JobTypeService)
 	e.cluster()
 	e.securityGroups()
 	for _, svc := range sortedKeys(e.s.Services) {
-		job.TaskGroups = append(job.TaskGroups, e.serviceGroup(svc, e.s.Services[svc]))
+		g := e.serviceGroup(svc, e.s.Services[svc])
+		if e.s.Services[svc].SchedulingStrategy != spec.StrategyDaemon {
+			job.TaskGroups = append(job.TaskGroups, g)
+			continue
+		}
+		if daemons == nil {
+			daemons = newJob(name+"-daemons", api.JobTypeSystem)
+		}
+		daemons.TaskGroups = append(daemons.TaskGroups, g)
 	}
 	for _, lb := range sortedKeys(e.s.LoadBalancers) {
 		job.TaskGroups = append(job.TaskGroups, e.balancerGroup(lb, e.s.LoadBalancers[lb]))
@@ -98,7 +121,7 @@ func (e *exporter) job() *api.Job {
 			e.warn.Add("target_groups."+tg, "no service registers in this target group and no listener forwards to it: it is not exported")
 		}
 	}
-	return job
+	return job, daemons
 }
 
 // cluster warns about the cluster's fields: Nomad's clients are the

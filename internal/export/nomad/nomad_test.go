@@ -68,6 +68,9 @@ func TestExport_Golden(t *testing.T) {
 			doc := exportFile(t, file)
 			name := strings.NewReplacer("internal/export/nomad/testdata/", "", "internal/spec/testdata/valid/", "spec_", "/", "_", ".yaml", "").Replace(file)
 			golden(t, filepath.Join("testdata", "golden", name+".nomad.json"), doc.Data)
+			for _, more := range doc.More { // the daemons' system job
+				golden(t, filepath.Join("testdata", "golden", name+".daemons.nomad.json"), more.Data)
+			}
 			if !strings.HasSuffix(doc.Name, ".nomad.json") {
 				t.Errorf("got name %q, want STACK.nomad.json", doc.Name)
 			}
@@ -130,7 +133,7 @@ func TestExport_DecodesToTheJob(t *testing.T) {
 	for _, g := range job.TaskGroups {
 		names = append(names, *g.Name)
 	}
-	if want := []string{"agents", "api", "api-green", "cache", "pods", "lb-web"}; !slices.Equal(names, want) {
+	if want := []string{"api", "api-green", "cache", "pods", "lb-web"}; !slices.Equal(names, want) {
 		t.Errorf("got groups %v, want %v", names, want)
 	}
 
@@ -192,10 +195,18 @@ func TestExport_DecodesToTheJob(t *testing.T) {
 	if len(pods.Tasks) != 2 || !pods.Tasks[0].Leader || pods.Tasks[1].Leader {
 		t.Errorf("pods: got tasks %+v, want app (leader) and sidecar", pods.Tasks)
 	}
-	agents := groupNamed(t, job, "agents")
-	if *agents.Count != 4 || agents.Constraints[0].Operand != api.ConstraintDistinctHosts || agents.Tasks[0].Driver != "raw_exec" ||
-		agents.Tasks[0].Env["PORT"] != "${NOMAD_PORT_port}" || agents.Tasks[0].Config["command"] != "/usr/local/bin/agent" {
-		t.Errorf("agents: got count %d, constraints %+v, task %+v; want one per instance on distinct hosts, raw_exec with PORT", *agents.Count, agents.Constraints, agents.Tasks[0])
+	// The daemon: a system job of its own.
+	if len(doc.More) != 1 || doc.More[0].Name != "shop-daemons.nomad.json" {
+		t.Fatalf("got %d more documents, want shop-daemons.nomad.json", len(doc.More))
+	}
+	daemons := decode(t, doc.More[0].Data)
+	if *daemons.ID != "shop-daemons" || *daemons.Type != api.JobTypeSystem || len(daemons.TaskGroups) != 1 {
+		t.Fatalf("got job %s of type %s with %d groups, want shop-daemons, system, agents", *daemons.ID, *daemons.Type, len(daemons.TaskGroups))
+	}
+	agents := groupNamed(t, daemons, "agents")
+	if agents.Count != nil || len(agents.Constraints) != 0 || agents.Tasks[0].Driver != "raw_exec" ||
+		agents.Tasks[0].Env["PORT"] != "${NOMAD_PORT_port}" || agents.Tasks[0].Config["command"] != "/usr/local/bin/agent" || *agents.Update.MaxParallel != 4 {
+		t.Errorf("agents: got count %v, constraints %+v, task %+v, update %+v; want one on every client (no count), raw_exec with PORT, all 4 at once (minimum_healthy_percent 0)", agents.Count, agents.Constraints, agents.Tasks[0], agents.Update)
 	}
 	cache := groupNamed(t, job, "cache")
 	if c := cache.Services[0].Checks[0]; c.Type != "tcp" || cache.Services[0].Name != "shop-cache" {

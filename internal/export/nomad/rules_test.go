@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/shoalhq/shoal/internal/export"
 )
 
 // serviceNameRE is the name a Nomad service may have (RFC 1123 label), as
@@ -21,8 +23,12 @@ var serviceNameRE = regexp.MustCompile(`^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a
 func nomadRules(job *api.Job) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	system := *job.Type == api.JobTypeSystem
 	groups := map[string]bool{}
 	for _, g := range job.TaskGroups {
+		if system && (g.Spreads != nil || g.Affinities != nil || g.ReschedulePolicy != nil || g.Migrate != nil || g.Scaling != nil) {
+			bad("%s: System jobs may not have a spread, affinity, reschedule, migrate or scaling block", *g.Name)
+		}
 		name := *g.Name
 		if groups[name] {
 			bad("job task group %s is duplicate", name)
@@ -142,10 +148,13 @@ func toLabels(v any) []string {
 // Nomad's servers that an export can break.
 func TestExport_PassesNomadsChecks(t *testing.T) {
 	for _, file := range stacks(t) {
-		job := decode(t, exportFile(t, file).Data)
-		job.Canonicalize()
-		if errs := nomadRules(job); len(errs) > 0 {
-			t.Errorf("%s: Nomad would refuse the job:\n%s", file, strings.Join(errs, "\n"))
+		doc := exportFile(t, file)
+		for _, d := range append([]*export.Document{doc}, doc.More...) {
+			job := decode(t, d.Data)
+			job.Canonicalize()
+			if errs := nomadRules(job); len(errs) > 0 {
+				t.Errorf("%s: Nomad would refuse the job %s:\n%s", file, *job.ID, strings.Join(errs, "\n"))
+			}
 		}
 	}
 }

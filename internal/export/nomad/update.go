@@ -75,6 +75,30 @@ func (e *exporter) update(at string, svc *spec.Service, count int, checks bool, 
 	return u
 }
 
+// systemUpdate maps a daemon's deployment settings to its system job
+// group's update stanza. ECS replaces a daemon's tasks as many at a time as
+// minimum_healthy_percent lets stop (the default, 0, all at once); a Nomad
+// system job replaces max_parallel allocations at a time, and has no
+// deployment: no canaries, no health deadlines, no auto_revert.
+func (e *exporter) systemUpdate(at string, svc *spec.Service, instances int) *api.UpdateStrategy {
+	d := svc.Deployment
+	dAt := at + ".deployment"
+	down := instances - int(math.Ceil(float64(instances)*float64(d.MinimumHealthyPercent)/100))
+	if d.CircuitBreaker.Enable {
+		e.warn.Add(dAt+".circuit_breaker", "not carried over: a Nomad system job has no deployment to fail or revert")
+	}
+	if d.Strategy != "" && d.Strategy != spec.StrategyRolling {
+		e.warn.Add(dAt+".strategy", "not carried over: a Nomad system job replaces its allocations in place, max_parallel at a time")
+	}
+	for i := range d.LifecycleHooks {
+		e.warn.Add(fmt.Sprintf("%s.lifecycle_hooks[%d]", dAt, i), "not carried over: a Nomad system job has no deployment")
+	}
+	for i := range d.Alarms {
+		e.warn.Add(fmt.Sprintf("%s.alarms[%d]", dAt, i), "not carried over: a Nomad system job has no deployment")
+	}
+	return &api.UpdateStrategy{MaxParallel: new(max(down, 1))}
+}
+
 // deadlines sets healthy_deadline and progress_deadline, Nomad's stand-ins
 // for ECS's circuit breaker. ECS trips when its threshold of tasks (at
 // least 3) have failed. Under a circuit breaker, the export sets
