@@ -22,7 +22,6 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/shoalhq/shoal/internal/export"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // The end-to-end test runs a real Nomad: `nomad agent -dev` built from the
@@ -129,14 +128,7 @@ func exportStack(t *testing.T, server, version, crash string) (job, daemons stri
 	}
 	source = []byte(strings.NewReplacer("[SERVER]", "["+strconv.Quote(server)+"]",
 		`"VERSION"`, strconv.Quote(version), `"CRASH"`, strconv.Quote(crash)).Replace(string(source)))
-	s, err := spec.Parse(file, source)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", file, err)
-	}
-	doc, err := Export(s, export.Options{})
-	if err != nil {
-		t.Fatalf("exporting %s: %v", file, err)
-	}
+	doc := exportSource(t, file, source)
 	if len(doc.More) != 1 {
 		t.Fatalf("got %d more documents, want the daemon's system job", len(doc.More))
 	}

@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/shoalhq/shoal/internal/export"
-	"github.com/shoalhq/shoal/internal/spec"
 )
 
 // catalogDir is the tutorial's example, the app and its stack file.
@@ -380,14 +377,7 @@ func importNginx(t *testing.T) string {
 func exportCatalog(t *testing.T, source []byte, program, image string) string {
 	t.Helper()
 	file := filepath.Join(catalogDir, "shoal.yaml")
-	s, err := spec.Parse(file, source)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", file, err)
-	}
-	doc, err := Export(s, export.Options{})
-	if err != nil {
-		t.Fatalf("exporting %s: %v", file, err)
-	}
+	doc := exportSource(t, file, source)
 	var req struct{ Job *api.Job }
 	if err := json.Unmarshal(doc.Data, &req); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,13 @@ func exportFile(t *testing.T, file string) *export.Document {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return exportSource(t, file, source)
+}
+
+// exportSource parses a stack file's content, read from file, and exports
+// it.
+func exportSource(t *testing.T, file string, source []byte) *export.Document {
+	t.Helper()
 	s, err := spec.Parse(file, source)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", file, err)
