@@ -116,6 +116,11 @@ func TestAgent_CircuitBreakerRollsBackToTheLastCompletedDeployment(t *testing.T)
 	first := h.service(t, "web").Deployments[0].ID
 	good := h.runner.started()[0]
 
+	// A second on, so that the failures below come after the first task
+	// turned healthy: only those count in the streak that backs off
+	// replacements (at the same instant, nothing would hold them back, and
+	// the breaker could trip before the status below is read).
+	h.clock.Advance(time.Second)
 	h.runner.mu.Lock()
 	h.runner.startErr = errors.New("exec: crash: not found")
 	h.runner.mu.Unlock()
